@@ -1,0 +1,120 @@
+"""Everything `make demo` needs, idempotently: demo users, synthetic cases in case set `demo`, an open study."""
+
+import random
+
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, ReadingSession, Study, StudyReader
+from readerstudy.roles import ADMIN, COORDINATOR, READER
+from readerstudy.services.ingest import IngestOptions, import_cases
+from readerstudy.services.synthetic import make_synthetic_cases
+
+DEMO_CASE_SET = "demo"
+DEMO_STUDY = "Demo study: AI reasoning in chest radiograph reading"
+DEMO_SEED = 2026
+# Demo logins are printed and documented; the demo runs on 127.0.0.1 with its own embedded database.
+DEMO_USERS = [
+    ("admin", "demo-admin-pass", ADMIN, {}),
+    ("coordinator", "demo-coordinator-pass", COORDINATOR, {}),
+    ("reader1", "demo-reader1-pass", READER, {"years_experience": 12, "subspecialty": "Thoracic"}),
+    ("reader2", "demo-reader2-pass", READER, {"years_experience": 4, "subspecialty": "General"}),
+]
+DEMO_INSTRUCTIONS = (
+    "Read each chest radiograph as you would in clinical practice. Record your findings and a short report, "
+    "then answer the rating questions. Where the AI's output is shown, mark any error you find in it. "
+    "Use Pause if you are interrupted."
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo users, synthetic cases and an open three-arm study (safe to run again)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--count", type=int, default=12, help="Number of synthetic cases.")
+        parser.add_argument("--image-size", default="2000x2500", help="Synthetic image size, WxH.")
+
+    def handle(self, *args, count, image_size, **options):
+        size = _parse_size(image_size)
+        users = [self._ensure_user(*spec) for spec in DEMO_USERS]
+        case_set = self._ensure_cases(count, size)
+        study = self._ensure_study(case_set, users[1])
+        for reader in (user for user, (_, _, role, _) in zip(users, DEMO_USERS) if role == READER):
+            self._ensure_assignments(study, reader)
+        self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 with:"))
+        for username, password, role, _ in DEMO_USERS:
+            self.stdout.write(f"  {role:<12} {username:<12} {password}")
+
+    def _ensure_user(self, username, password, role, profile):
+        user, _ = User.objects.get_or_create(username=username)
+        user.set_password(password)
+        user.is_staff = role in (ADMIN, COORDINATOR)
+        user.save()
+        user.groups.add(Group.objects.get(name=role))
+        if profile:
+            ReaderProfile.objects.update_or_create(user=user, defaults={**profile, "board_certified": True})
+        return user
+
+    def _ensure_cases(self, count, size):
+        case_set = CaseSet.objects.filter(name=DEMO_CASE_SET).first()
+        if case_set and case_set.memberships.count() >= count:
+            return case_set
+        source = settings.DATA_DIR / "demo-cases"
+        self.stdout.write(f"Writing {count} synthetic radiographs to {source} …")
+        make_synthetic_cases(source, count=count, seed=DEMO_SEED, size=size)
+        report = import_cases(source, IngestOptions(case_set_name=DEMO_CASE_SET, labels_path=source / "labels.csv"))
+        if not report.ok:
+            raise CommandError(f"demo cases did not import: {report.rejected}")
+        self.stdout.write(report.summary())
+        return CaseSet.objects.get(name=DEMO_CASE_SET)
+
+    def _ensure_study(self, case_set, coordinator):
+        study, created = Study.objects.get_or_create(
+            title=DEMO_STUDY,
+            defaults={
+                "description": "A three-arm within-subject demo study on synthetic radiographs.",
+                "instructions": DEMO_INSTRUCTIONS,
+                "case_set": case_set,
+                "arms": list(Arm.values),
+                "washout_days": 0,
+                "randomisation_seed": DEMO_SEED,
+                "created_by": coordinator,
+                "status": Study.Status.OPEN,
+                "opened_at": timezone.now(),
+            },
+        )
+        if created:
+            self.stdout.write(f"Created the open study {study.title!r}")
+        return study
+
+    @transaction.atomic
+    def _ensure_assignments(self, study, reader):
+        """Each reader reads every case once per arm: one session per arm rotation over thirds of the set."""
+        enrolment = StudyReader.enrol(study, reader)
+        if Assignment.objects.filter(study=study, reader=reader).exists():
+            return
+        cases = list(study.case_set.ordered_cases())
+        arms = study.ordered_arms
+        offset = int(enrolment.reader_code[1:])
+        for session_index in range(1, len(arms) + 1):
+            session = ReadingSession.objects.create(study=study, reader=reader, index=session_index)
+            order = list(range(len(cases)))
+            random.Random(f"{study.randomisation_seed}-{reader.pk}-{session_index}").shuffle(order)
+            for position, case_index in enumerate(order, start=1):
+                block = case_index * len(arms) // len(cases)
+                arm = arms[(block + session_index + offset) % len(arms)]
+                Assignment.objects.create(study=study, reader=reader, case=cases[case_index], arm=arm,
+                                          session=session, position=position)
+
+
+def _parse_size(text):
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise CommandError(f"--image-size must look like 2000x2500, not {text!r}") from None
+    if width < 16 or height < 16:
+        raise CommandError("--image-size must be at least 16x16")
+    return width, height

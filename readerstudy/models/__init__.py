@@ -1,0 +1,26 @@
+from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
+from .labels import Label
+from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
+from .studies import Arm, ReaderProfile, Study, StudyQuestion, StudyReader
+
+__all__ = [
+    "Arm",
+    "Assignment",
+    "Case",
+    "CaseImage",
+    "CaseSet",
+    "CaseSetMembership",
+    "GroundTruth",
+    "ImportBatch",
+    "Label",
+    "Rating",
+    "Read",
+    "ReadFinding",
+    "ReaderProfile",
+    "ReadingSession",
+    "Study",
+    "StudyQuestion",
+    "StudyReader",
+    "TimingEvent",
+    "TruthValue",
+]

@@ -1,0 +1,196 @@
+import random
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+
+from .cases import CaseSet
+
+
+class Arm(models.TextChoices):
+    """The reading conditions of the paper's within-subject study (DESIGN.md §1)."""
+
+    UNAIDED = "UNAIDED", "Unaided"
+    LABELS_ONLY = "LABELS_ONLY", "AI labels only"
+    FULL_REASONING = "FULL_REASONING", "Full AI reasoning"
+
+
+AI_ARMS = [Arm.LABELS_ONLY, Arm.FULL_REASONING]
+
+
+def validate_arms(value):
+    """A non-empty list of distinct arms, kept in canonical order so designs are reproducible."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one arm.")
+    unknown = [arm for arm in value if arm not in Arm.values]
+    if unknown:
+        raise ValidationError(f"Unknown arm(s): {', '.join(map(str, unknown))}.")
+    if len(set(value)) != len(value):
+        raise ValidationError("Each arm may be listed once.")
+
+
+def all_arms():
+    return list(Arm.values)
+
+
+def new_randomisation_seed():
+    return random.SystemRandom().randrange(1, 2**31)
+
+
+class StudyStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    CLOSED = "closed", "Closed"
+
+
+class Study(models.Model):
+    Status = StudyStatus
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    instructions = models.TextField(blank=True, help_text="Shown to readers before their first case.")
+    case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="studies")
+    arms = models.JSONField(default=all_arms, validators=[validate_arms])
+    status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
+    washout_days = models.PositiveIntegerField(default=28)
+    randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
+    idle_threshold_s = models.PositiveIntegerField(
+        default=60, help_text="An input-free gap longer than this is idle, not reading time."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(status__in=StudyStatus.values), name="study_status_valid"),
+            models.CheckConstraint(condition=models.Q(idle_threshold_s__gt=0), name="study_idle_threshold_positive"),
+        ]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def ordered_arms(self):
+        return [Arm(arm) for arm in Arm.values if arm in self.arms]
+
+    def save(self, *args, **kwargs):
+        adding = self._state.adding
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if adding:
+                StudyQuestion.add_defaults(self)
+
+
+# The paper's rating questions: key, text, anchors, arms asked in.
+DEFAULT_QUESTIONS = [
+    ("confidence", "How confident are you in your report?", "Not at all confident", "Completely confident",
+     [Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING]),
+    ("usefulness", "How useful was the AI output for this case?", "Not useful", "Very useful",
+     [Arm.LABELS_ONLY, Arm.FULL_REASONING]),
+    ("trust", "How much do you trust the AI output for this case?", "No trust", "Complete trust",
+     [Arm.LABELS_ONLY, Arm.FULL_REASONING]),
+    ("reasoning_accuracy", "How accurate was the AI's reasoning?", "Entirely inaccurate", "Entirely accurate",
+     [Arm.FULL_REASONING]),
+    ("uncertainty_qualified", "Did the AI express uncertainty where it should?", "Not at all", "Always appropriately",
+     [Arm.FULL_REASONING]),
+]
+
+
+class StudyQuestion(models.Model):
+    """A rating scale asked after each read in the arms it lists."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
+    key = models.SlugField(max_length=50, help_text="Column name in exports.")
+    text = models.CharField(max_length=300)
+    scale_min = models.SmallIntegerField(default=1)
+    scale_max = models.SmallIntegerField(default=5)
+    min_anchor = models.CharField(max_length=80)
+    max_anchor = models.CharField(max_length=80)
+    arms = models.JSONField(default=all_arms, validators=[validate_arms])
+    required = models.BooleanField(default=True)
+    order = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "key"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "key"], name="studyquestion_unique_key"),
+            models.CheckConstraint(
+                condition=models.Q(scale_max__gt=models.F("scale_min")), name="studyquestion_scale_ordered"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.study}: {self.key}"
+
+    def is_asked_in(self, arm):
+        return arm in self.arms
+
+    @classmethod
+    def add_defaults(cls, study):
+        cls.objects.bulk_create(
+            cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
+                arms=[a.value for a in arms if a in study.arms], order=order)
+            for order, (key, text, low, high, arms) in enumerate(DEFAULT_QUESTIONS)
+            # A question only about arms the study does not run would never be asked.
+            if any(a in study.arms for a in arms)
+        )
+
+
+class ReaderProfile(models.Model):
+    """What a reader tells us about themselves; copied onto StudyReader when they join a study."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reader_profile")
+    years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
+    subspecialty = models.CharField(max_length=100, blank=True)
+    board_certified = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"Profile of {self.user}"
+
+
+class StudyReader(models.Model):
+    """A reader's enrolment in a study, with their profile frozen as it was when they joined."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="readers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_enrolments")
+    reader_code = models.CharField(max_length=16, help_text="Pseudonym used in exports.")
+    years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
+    subspecialty = models.CharField(max_length=100, blank=True)
+    board_certified = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "reader_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user"], name="studyreader_unique_user"),
+            models.UniqueConstraint(fields=["study", "reader_code"], name="studyreader_unique_code"),
+        ]
+
+    def __str__(self):
+        return f"{self.study}: {self.reader_code}"
+
+    @classmethod
+    def enrol(cls, study, user):
+        """Join `user` to `study` (idempotent), copying their profile and giving the next pseudonym."""
+        with transaction.atomic():
+            existing = cls.objects.select_for_update().filter(study=study, user=user).first()
+            if existing:
+                return existing
+            profile = ReaderProfile.objects.filter(user=user).first()
+            # Lock the study row so two enrolments cannot take the same code.
+            Study.objects.select_for_update().get(pk=study.pk)
+            code = f"R{cls.objects.filter(study=study).count() + 1:02d}"
+            return cls.objects.create(
+                study=study,
+                user=user,
+                reader_code=code,
+                years_experience=profile.years_experience if profile else None,
+                subspecialty=profile.subspecialty if profile else "",
+                board_certified=profile.board_certified if profile else False,
+            )

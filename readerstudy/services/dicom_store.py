@@ -1,0 +1,45 @@
+"""The content-addressed store of normalised DICOM files under DATA_DIR (what the viewer loads)."""
+
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+
+
+def store_root() -> Path:
+    return Path(settings.DICOM_STORE_DIR)
+
+
+def relative_path_for(sha256: str) -> str:
+    # Two levels of fan-out keep directories small with hundreds of thousands of images.
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}.dcm"
+
+
+def absolute_path(relative_path: str) -> Path:
+    return store_root() / relative_path
+
+
+def put(data: bytes, sha256: str) -> tuple[str, bool]:
+    """Write `data` under its hash; returns (relative path, whether this call created the file).
+
+    The file appears atomically (temp file + rename), so a crash never leaves a partial image behind.
+    """
+    relative = relative_path_for(sha256)
+    target = absolute_path(relative)
+    if target.exists():
+        return relative, False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return relative, True
+
+
+def remove(relative_path: str) -> None:
+    absolute_path(relative_path).unlink(missing_ok=True)

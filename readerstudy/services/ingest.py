@@ -1,0 +1,271 @@
+"""Case ingest: a folder of DICOM files (one sub-folder or loose file per case) into cases and a case set.
+
+A rejected file is named with its reason and leaves nothing behind; a case with any rejected image is not
+imported; re-importing the same files changes nothing (deduplicated by SOP Instance UID and content hash).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import IntegrityError, transaction
+
+from readerstudy.models import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, Label, Study
+
+from . import dicom_store
+from .dicom_files import RejectedFile, deidentify, inspect_file, normalised_bytes, sha256_hex
+from .labels_csv import LabelsFileError, read_labels_file
+
+logger = logging.getLogger(__name__)
+
+
+class IngestRefused(Exception):
+    """The whole import is refused before anything is written (bad labels file, frozen case set…)."""
+
+    def __init__(self, problems):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class IngestOptions:
+    case_set_name: str
+    labels_path: Path | None = None
+    deidentify: bool = False
+    allow_identified: bool = False
+    user: object = None
+
+
+@dataclass
+class IngestReport:
+    created: list = field(default_factory=list)  # (source id, public id)
+    existing: list = field(default_factory=list)  # (source id, public id)
+    rejected: list = field(default_factory=list)  # (file, reason)
+    not_imported: list = field(default_factory=list)  # source ids of cases with a rejected file
+    warnings: list = field(default_factory=list)  # (file, message)
+
+    @property
+    def ok(self):
+        return not self.rejected
+
+    def summary(self):
+        return (
+            f"{len(self.created)} case(s) imported, {len(self.existing)} already present, "
+            f"{len(self.not_imported)} not imported, {len(self.rejected)} file(s) rejected"
+        )
+
+
+@dataclass
+class _PreparedImage:
+    relative_name: str
+    inspected: object
+    data: bytes
+    sha256: str
+
+
+def import_cases(directory, options: IngestOptions) -> IngestReport:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise IngestRefused([f"{directory} is not a folder"])
+    cases = discover_cases(directory, options.labels_path)
+    if not cases:
+        raise IngestRefused([f"no files found in {directory}"])
+    labels = _read_labels(options.labels_path, cases)
+    case_set = _open_case_set(options.case_set_name)
+    report = IngestReport()
+    batch = None
+    for source_id, files in cases.items():
+        prepared = _prepare_case(directory, files, options, report)
+        if prepared is None:
+            report.not_imported.append(source_id)
+            continue
+        existing = _existing_case(source_id, prepared, report)
+        if existing is False:
+            report.not_imported.append(source_id)
+        elif existing is not None:
+            _add_to_case_set(case_set, existing)
+            report.existing.append((source_id, existing.public_id))
+        else:
+            batch = batch or _new_batch(directory, options)
+            case = _create_case(batch, source_id, prepared, labels.get(source_id))
+            _add_to_case_set(case_set, case)
+            report.created.append((source_id, case.public_id))
+    if batch is not None:
+        batch.summary = {"created": len(report.created), "existing": len(report.existing),
+                         "rejected_files": len(report.rejected), "not_imported": len(report.not_imported)}
+        batch.save(update_fields=["summary"])
+    logger.info("case import into set %s: %s", case_set.pk, report.summary())
+    return report
+
+
+def discover_cases(directory: Path, labels_path=None) -> dict:
+    """Source id -> sorted files. Each sub-folder is a case; each loose file is a case of its own.
+
+    Hidden files (.DS_Store and the like) are not case files; the labels file is skipped when it lies here.
+    """
+    labels_path = Path(labels_path).resolve() if labels_path else None
+    cases = {}
+    for entry in sorted(directory.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            files = sorted(p for p in entry.rglob("*") if p.is_file() and not _hidden(p, entry))
+            if files:
+                cases[entry.name] = files
+        elif entry.is_file() and entry.resolve() != labels_path:
+            cases[entry.name] = [entry]
+    return cases
+
+
+def _hidden(path: Path, root: Path):
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def _read_labels(labels_path, cases):
+    if not labels_path:
+        return {}
+    try:
+        return read_labels_file(labels_path, set(cases)).truth
+    except LabelsFileError as error:
+        raise IngestRefused([f"{Path(labels_path).name}: {p}" for p in error.problems]) from None
+
+
+def _open_case_set(name):
+    name = (name or "").strip()
+    if not name:
+        raise IngestRefused(["a case set name is required"])
+    frozen = Study.objects.filter(case_set__name=name).exclude(status=Study.Status.DRAFT).first()
+    if frozen:
+        raise IngestRefused([f"case set {name!r} belongs to study {frozen.title!r}, which is {frozen.status}; "
+                             "its cases are frozen"])
+    case_set, _ = CaseSet.objects.get_or_create(name=name)
+    return case_set
+
+
+def _prepare_case(directory, files, options, report):
+    """Inspect and normalise every file of a case; None if any file is rejected."""
+    prepared, failed = [], False
+    for path in files:
+        relative_name = str(path.relative_to(directory))
+        try:
+            prepared.append(_prepare_image(relative_name, path, options, report))
+        except RejectedFile as rejection:
+            report.rejected.append((relative_name, str(rejection)))
+            failed = True
+    if failed:
+        return None
+    uids = [p.inspected.sop_instance_uid for p in prepared]
+    if len(set(uids)) != len(uids):
+        report.rejected.append((str(files[0].parent.relative_to(directory)) or files[0].name,
+                                "two files of the case share a SOP Instance UID"))
+        return None
+    return _frontal_first(prepared)
+
+
+def _prepare_image(relative_name, path, options, report):
+    inspected = inspect_file(path)
+    for warning in inspected.warnings:
+        report.warnings.append((relative_name, warning))
+    if inspected.identifying:
+        names = ", ".join(inspected.identifying)
+        if options.deidentify:
+            deidentify(inspected.dataset)
+            report.warnings.append((relative_name, f"identifying attributes blanked: {names}"))
+        elif options.allow_identified:
+            report.warnings.append((relative_name, f"identifying attributes kept (--allow-identified): {names}"))
+        else:
+            raise RejectedFile(f"identifying attributes present ({names}); "
+                               "import with --deidentify or --allow-identified")
+    data = normalised_bytes(inspected)
+    return _PreparedImage(relative_name, inspected, data, sha256_hex(data))
+
+
+def _frontal_first(prepared):
+    # A stable order in which the frontal view (PA/AP) comes first: it is the one the model reads.
+    return sorted(prepared, key=lambda p: (p.inspected.view_position.upper() not in ("PA", "AP"), p.relative_name))
+
+
+def _existing_case(source_id, prepared, report):
+    """The case these images were imported as before; None if all are new; False on a conflict."""
+    uids = [p.inspected.sop_instance_uid for p in prepared]
+    stored = {img.sop_instance_uid: img for img in CaseImage.objects.filter(sop_instance_uid__in=uids)}
+    by_hash = {img.sha256: img for img in CaseImage.objects.filter(sha256__in=[p.sha256 for p in prepared])}
+    if not stored and not by_hash:
+        return None
+    conflict = None
+    for p in prepared:
+        image = stored.get(p.inspected.sop_instance_uid) or by_hash.get(p.sha256)
+        if image is None:
+            conflict = "some of its images are new and others were imported before"
+        elif image.sha256 != p.sha256 or image.sop_instance_uid != p.inspected.sop_instance_uid:
+            report.rejected.append((p.relative_name, "SOP Instance UID already imported with different content"))
+            return False
+    cases = {img.case_id for img in list(stored.values()) + list(by_hash.values())}
+    if conflict is None and len(cases) == 1 and CaseImage.objects.filter(case_id__in=cases).count() == len(prepared):
+        return Case.objects.get(pk=cases.pop())
+    report.rejected.append((source_id, conflict or "its images belong to different cases imported before"))
+    return False
+
+
+def _new_batch(directory, options):
+    return ImportBatch.objects.create(
+        created_by=options.user if getattr(options.user, "pk", None) else None,
+        source=directory.name,
+        deidentified=options.deidentify,
+        allow_identified=options.allow_identified,
+    )
+
+
+def _create_case(batch, source_id, prepared, truth):
+    """Store the files, then the rows, in one transaction; files this call wrote go if the rows fail."""
+    written = []
+    try:
+        with transaction.atomic():
+            case = Case.objects.create(source_id=source_id, import_batch=batch)
+            for index, image in enumerate(prepared):
+                relative, created = dicom_store.put(image.data, image.sha256)
+                if created:
+                    written.append(relative)
+                CaseImage.objects.create(case=case, index=index, stored_path=relative, sha256=image.sha256,
+                                         byte_size=len(image.data), **_image_fields(image.inspected))
+            if truth:
+                _set_ground_truth(case, truth)
+            case.refresh_normality()
+    except (IntegrityError, OSError):
+        for relative in written:
+            dicom_store.remove(relative)
+        raise
+    return case
+
+
+def _image_fields(inspected):
+    spacing = inspected.pixel_spacing or (None, None)
+    return {
+        "sop_instance_uid": inspected.sop_instance_uid,
+        "modality": inspected.modality,
+        "rows": inspected.rows,
+        "columns": inspected.columns,
+        "bits_stored": inspected.bits_stored,
+        "photometric_interpretation": inspected.photometric_interpretation,
+        "view_position": inspected.view_position,
+        "pixel_spacing_row_mm": spacing[0],
+        "pixel_spacing_column_mm": spacing[1],
+        "window_center": inspected.window_center,
+        "window_width": inspected.window_width,
+        "original_transfer_syntax_uid": inspected.transfer_syntax_uid,
+        "warnings": list(inspected.warnings),
+    }
+
+
+def _set_ground_truth(case, truth):
+    labels = {label.slug: label for label in Label.objects.all()}
+    GroundTruth.objects.bulk_create(
+        GroundTruth(case=case, label=labels[slug], value=value) for slug, value in truth.items()
+    )
+
+
+def _add_to_case_set(case_set, case):
+    if CaseSetMembership.objects.filter(case_set=case_set, case=case).exists():
+        return
+    last = case_set.memberships.order_by("-position").values_list("position", flat=True).first() or 0
+    CaseSetMembership.objects.create(case_set=case_set, case=case, position=last + 1)

@@ -1,0 +1,13 @@
+"""Test settings: the real PostgreSQL and Redis on this machine (never SQLite or an in-memory broker)."""
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/readerstudy")
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="readerstudy-test-")
+
+from readerstudy.settings import *  # noqa: E402,F403
+
+# Hashing cost is not under test; make logins in tests cheap.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
