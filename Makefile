@@ -6,11 +6,10 @@ PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/readerstudy
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test check services clean
+.PHONY: demo test services clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
 
 # Stamps: reinstall only when a requirements file changes.
 $(VENV)/.web-installed: requirements.txt | $(PY)
@@ -22,11 +21,7 @@ $(VENV)/.test-installed: requirements.txt requirements-worker.txt requirements-t
 	touch $@
 
 demo: $(VENV)/.web-installed
-	$(PY) manage.py migrate --noinput
-	$(PY) manage.py collectstatic --noinput -v 0
-	$(PY) manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C to stop)"
-	$(VENV)/bin/gunicorn readerstudy.wsgi --bind 127.0.0.1:8000 --workers 2 --access-logfile -
+	bash scripts/demo.sh
 
 services:
 	bash scripts/ensure-services.sh

@@ -147,18 +147,50 @@ SPECTACULAR_SETTINGS = {
 # Celery: Redis in tests and production; without CELERY_BROKER_URL, kombu's filesystem transport under
 # DATA_DIR, which (unlike memory://) works across the web and worker processes.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or "filesystem://"
+# Longer than the longest job, so Redis does not hand a running job's message to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=7200)}
 if CELERY_BROKER_URL == "filesystem://":
     _broker_dir = DATA_DIR / "broker"
     for _sub in ("queue", "processed"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
     }
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"inference.run_job": {"queue": "gpu"}}
+# A job's message is acknowledged only when it is done, and given back if its worker process dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-inference": {"task": "inference.reconcile", "schedule": env.int("RECONCILE_EVERY_S", default=300)},
+}
+
+# Inference (README: GPU workers). The engine reads these in the worker process only.
+INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")  # auto | cuda | cpu
+INFERENCE_DTYPE = env.str("INFERENCE_DTYPE", default="bfloat16")  # bfloat16 | float16 | float32
+INFERENCE_TORCH_THREADS = env.int("INFERENCE_TORCH_THREADS", default=0)  # 0: torch's default
+# The model was trained on images between 128² and 476² pixels.
+INFERENCE_MIN_PIXELS = env.int("INFERENCE_MIN_PIXELS", default=128 * 128)
+INFERENCE_MAX_PIXELS = env.int("INFERENCE_MAX_PIXELS", default=476 * 476)
+INFERENCE_OPENAI_BASE_URL = env.str("INFERENCE_OPENAI_BASE_URL", default="http://127.0.0.1:8001")
+INFERENCE_OPENAI_API_KEY = env.str("INFERENCE_OPENAI_API_KEY", default="")
+INFERENCE_OPENAI_TIMEOUT_S = env.int("INFERENCE_OPENAI_TIMEOUT_S", default=600)
+# A worker owns a job for this long after claiming it or finishing a turn; a dead worker's job is taken
+# over once its lease has run out.
+INFERENCE_LEASE_S = env.int("INFERENCE_LEASE_S", default=1800)
+INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=4)
+INFERENCE_RETRY_BACKOFF_S = env.int("INFERENCE_RETRY_BACKOFF_S", default=15)
+# Queued jobs whose message was sent longer ago than this are sent again by reconcile_inference.
+INFERENCE_REQUEUE_AFTER_S = env.int("INFERENCE_REQUEUE_AFTER_S", default=7200)
+# Name of a model configuration a GPU worker loads when each process starts (else on its first job).
+INFERENCE_PRELOAD_CONFIGURATION = env.str("INFERENCE_PRELOAD_CONFIGURATION", default="")
 
 # Logs carry ids and counts, never patient data (README: Security).
 LOGGING = {

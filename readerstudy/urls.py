@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
@@ -12,5 +12,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("cases/import/", import_cases_view, name="import-cases"),
+    path("inference/", include("inference.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,7 +5,7 @@ from tests.factories import UserFactory
 
 @pytest.fixture
 def dicom_store(settings, tmp_path):
-    """Each test gets an empty DICOM store, so 'nothing left behind' can be checked file by file."""
+    """An empty DICOM store per test, so 'nothing left behind' can be checked file by file."""
     settings.DICOM_STORE_DIR = tmp_path / "dicom-store"
     return settings.DICOM_STORE_DIR
 
@@ -23,3 +23,24 @@ def coordinator(db):
 @pytest.fixture
 def admin_user(db):
     return UserFactory(roles=["admin"])
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    """Six small synthetic cases with labels.csv, written once per test run."""
+    from readerstudy.services.synthetic import make_synthetic_cases
+
+    out = tmp_path_factory.mktemp("synthetic")
+    make_synthetic_cases(out, count=6, seed=1, size=(96, 120))
+    return out
+
+
+@pytest.fixture
+def demo_case_set(db, dicom_store, synthetic_dir):
+    """The synthetic cases imported into case set `demo` (images in this test's DICOM store)."""
+    from readerstudy.models import CaseSet
+    from readerstudy.services.ingest import IngestOptions, import_cases
+
+    report = import_cases(synthetic_dir, IngestOptions(case_set_name="demo", labels_path=synthetic_dir / "labels.csv"))
+    assert report.ok, report.rejected
+    return CaseSet.objects.get(name="demo")

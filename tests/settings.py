@@ -5,7 +5,8 @@ import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/readerstudy")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
-os.environ["DATA_DIR"] = tempfile.mkdtemp(prefix="readerstudy-test-")
+# setdefault: worker subprocesses started by tests inherit the parent's DATA_DIR.
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="readerstudy-test-"))
 
 from readerstudy.settings import *  # noqa: E402,F403
 

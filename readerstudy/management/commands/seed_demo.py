@@ -8,14 +8,21 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from inference import jobs
+from inference.models import ModelConfiguration
+from inference.pinning import pin_run, unpinned_cases
+from inference.runner import execute_job
 from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, ReadingSession, Study, StudyReader
 from readerstudy.roles import ADMIN, COORDINATOR, READER
 from readerstudy.services.ingest import IngestOptions, import_cases
 from readerstudy.services.synthetic import make_synthetic_cases
 
+from .make_synthetic_cases import parse_size
+
 DEMO_CASE_SET = "demo"
 DEMO_STUDY = "Demo study: AI reasoning in chest radiograph reading"
 DEMO_SEED = 2026
+SIMULATED_CONFIGURATION = "Simulated NV-Reason-CXR"
 # Demo logins are printed and documented; the demo runs on 127.0.0.1 with its own embedded database.
 DEMO_USERS = [
     ("admin", "demo-admin-pass", ADMIN, {}),
@@ -38,10 +45,11 @@ class Command(BaseCommand):
         parser.add_argument("--image-size", default="2000x2500", help="Synthetic image size, WxH.")
 
     def handle(self, *args, count, image_size, **options):
-        size = _parse_size(image_size)
+        size = parse_size(image_size)
         users = [self._ensure_user(*spec) for spec in DEMO_USERS]
         case_set = self._ensure_cases(count, size)
         study = self._ensure_study(case_set, users[1])
+        self._ensure_pinned_outputs(study, users[1])
         for reader in (user for user, (_, _, role, _) in zip(users, DEMO_USERS) if role == READER):
             self._ensure_assignments(study, reader)
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 with:"))
@@ -82,13 +90,27 @@ class Command(BaseCommand):
                 "washout_days": 0,
                 "randomisation_seed": DEMO_SEED,
                 "created_by": coordinator,
-                "status": Study.Status.OPEN,
-                "opened_at": timezone.now(),
             },
         )
         if created:
-            self.stdout.write(f"Created the open study {study.title!r}")
+            self.stdout.write(f"Created the study {study.title!r}")
         return study
+
+    def _ensure_pinned_outputs(self, study, coordinator):
+        """Run the simulated model through the real task code, in this process, pin it, open the study."""
+        if study.status == Study.Status.DRAFT and unpinned_cases(study).exists():
+            configuration = ModelConfiguration.objects.get(name=SIMULATED_CONFIGURATION)
+            run = jobs.create_run(study.case_set, configuration, coordinator, send=False)
+            for job_id in run.jobs.values_list("pk", flat=True):
+                execute_job(job_id)
+            report = pin_run(study, run, coordinator)
+            if report.problems:
+                raise CommandError(f"demo outputs could not be pinned: {report.problems}")
+            self.stdout.write(f"Pinned {report.pinned} simulated model outputs")
+        if study.status == Study.Status.DRAFT:
+            study.status, study.opened_at = Study.Status.OPEN, timezone.now()
+            study.save(update_fields=["status", "opened_at"])
+            self.stdout.write(f"Opened the study {study.title!r}")
 
     @transaction.atomic
     def _ensure_assignments(self, study, reader):
@@ -108,13 +130,3 @@ class Command(BaseCommand):
                 arm = arms[(block + session_index + offset) % len(arms)]
                 Assignment.objects.create(study=study, reader=reader, case=cases[case_index], arm=arm,
                                           session=session, position=position)
-
-
-def _parse_size(text):
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise CommandError(f"--image-size must look like 2000x2500, not {text!r}") from None
-    if width < 16 or height < 16:
-        raise CommandError("--image-size must be at least 16x16")
-    return width, height

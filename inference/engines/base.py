@@ -1,0 +1,84 @@
+"""The one interface every engine implements: an image and a conversation in, text and counts out."""
+
+from dataclasses import dataclass, field
+
+DEFAULT_PROMPT = "Find abnormalities and support devices."
+REPORT_PROMPT = "Write a structured report"
+DIFFERENTIALS_PROMPT = "Provide differentials"
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_new_tokens: int = 2048
+    # Greedy decoding, as the model card does: every reader sees one reproducible output per case.
+    do_sample: bool = False
+    temperature: float | None = None
+    top_p: float | None = None
+    # Benchmarks pin the output length; None lets the model stop at its end-of-turn token.
+    min_new_tokens: int | None = None
+
+    def as_dict(self):
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class CaseContext:
+    """What an engine may know about the case besides the image (only the simulated engine uses it)."""
+
+    public_id: str
+    truth: dict  # label slug -> "positive" | "negative" | "uncertain" | "unknown"
+
+
+@dataclass
+class TurnResult:
+    prompt: str
+    text: str  # raw decoded text of the new tokens, stored unchanged
+    tokens_in: int
+    tokens_out: int
+    seconds: float
+    # True when generation stopped at max_new_tokens rather than at the end-of-turn token.
+    hit_token_limit: bool = False
+
+
+@dataclass
+class ConversationResult:
+    turns: list[TurnResult]
+    # Simulated engine only: the errors it put into its output on purpose, e.g.
+    # {"kind": "missed_finding", "label": "pneumothorax"}; {"kind": "false_finding", "label": "edema"};
+    # {"kind": "wrong_side", "label": "pleural-effusion", "stated": "left", "true": "right"}.
+    deliberate_errors: list[dict] = field(default_factory=list)
+
+
+class TransientEngineError(Exception):
+    """Worth retrying later: CUDA out of memory, a server's 5xx, a timeout."""
+
+
+class PermanentEngineError(Exception):
+    """Will fail the same way again: a bad request, an image the model cannot take."""
+
+
+class Engine:
+    """An engine is created once per worker process; load() runs once, converse() once per case.
+
+    converse() asks `prompts` in one conversation: the image goes with the first prompt only, and each
+    later prompt sees the earlier turns' answers (as the model's own demo does for follow-ups).
+    """
+
+    name = "base"
+    is_simulated = False
+
+    def __init__(self, model_id: str, revision: str = "", **options):
+        self.model_id = model_id
+        self.revision = revision
+        self.options = options
+
+    def load(self) -> float:
+        """Load weights or open connections; returns the seconds it took."""
+        return 0.0
+
+    def converse(self, image, prompts: list[str], params: GenerationParams,
+                 case: CaseContext | None = None) -> ConversationResult:
+        raise NotImplementedError
+
+    def software_versions(self) -> dict:
+        return {}

@@ -1,0 +1,37 @@
+"""Each worker process's row in WorkerHeartbeat: when it started, what it loaded, how many jobs it did."""
+
+import os
+import socket
+import uuid
+
+from django.db.models import F
+from django.utils import timezone
+
+from . import engine_registry
+from .models import WorkerHeartbeat
+
+_process_key = None
+
+
+def process_started():
+    global _process_key
+    _process_key = uuid.uuid4()
+    WorkerHeartbeat.objects.create(process_key=_process_key, hostname=socket.gethostname(), pid=os.getpid(),
+                                   last_seen=timezone.now())
+
+
+def job_done():
+    if _process_key is None:
+        # Jobs run in-process (seed_demo, benchmarks) have no worker row.
+        return
+    WorkerHeartbeat.objects.filter(process_key=_process_key).update(
+        jobs_done=F("jobs_done") + 1, last_seen=timezone.now(), model_loads=engine_registry.load_count,
+        engine_key=" · ".join(engine_registry.loaded_keys()),
+    )
+
+
+def model_loaded():
+    if _process_key is not None:
+        WorkerHeartbeat.objects.filter(process_key=_process_key).update(
+            last_seen=timezone.now(), model_loads=engine_registry.load_count,
+            engine_key=" · ".join(engine_registry.loaded_keys()))

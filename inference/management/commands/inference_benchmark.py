@@ -1,0 +1,81 @@
+"""The task path's overhead: N cases through enqueue → worker → DICOM → image → generate → parse → store,
+against the same DICOM → image → generate → parse code called directly, on the same model, in one run."""
+
+import tempfile
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from inference import engine_registry, jobs
+from inference.models import InferenceJob, JobStatus, ModelConfiguration, WorkerHeartbeat
+from inference.parsing import parse_output
+from inference.runner import case_context, model_image
+from inference.worker_process import running_worker
+from readerstudy.models import CaseSet
+
+
+class Command(BaseCommand):
+    help = ("Measure the per-case overhead of the Celery task path over calling the same code directly, with a "
+            "fixed number of new tokens (min = max). Starts its own worker on the gpu queue.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--case-set", required=True, help="Cases to run (their images set the input size).")
+        parser.add_argument("--model", required=True, help="Path of the (tiny) model to load with transformers.")
+        parser.add_argument("--cases", type=int, default=10)
+        parser.add_argument("--tokens", type=int, default=256)
+
+    def handle(self, *args, case_set, model, cases, tokens, **options):
+        case_set_row = CaseSet.objects.filter(name=case_set).first()
+        if case_set_row is None or case_set_row.memberships.count() < cases + 1:
+            raise CommandError(f"case set {case_set!r} needs at least {cases + 1} cases (one warms the worker up)")
+        configuration, _ = ModelConfiguration.objects.update_or_create(
+            name=f"benchmark: {model} @ {tokens} tokens",
+            defaults={"engine": "transformers", "model_id": model, "follow_up_prompts": [],
+                      "generation": {"max_new_tokens": tokens, "min_new_tokens": tokens}},
+        )
+        chosen = list(case_set_row.ordered_cases()[: cases + 1])
+        direct_s = self._direct(configuration, chosen[1:])
+        task_s, loads = self._task_path(configuration, case_set_row, chosen)
+        overhead_ms = (task_s - direct_s) / cases * 1000
+        self.stdout.write(f"cases: {cases}, new tokens per case: {tokens}")
+        self.stdout.write(f"direct:    {direct_s:.3f} s ({direct_s / cases * 1000:.1f} ms per case)")
+        self.stdout.write(f"task path: {task_s:.3f} s ({task_s / cases * 1000:.1f} ms per case)")
+        self.stdout.write(f"overhead per case: {overhead_ms:.1f} ms; ratio task/direct: {task_s / direct_s:.3f}")
+        self.stdout.write(f"model loads per worker process: {loads}")
+
+    def _direct(self, configuration, cases):
+        engine, _ = engine_registry.get_engine(configuration)
+        params = engine_registry.generation_params(configuration)
+        self._direct_case(engine, params, configuration, cases[0])  # warm-up, as the worker had its first job
+        started = time.perf_counter()
+        for case in cases:
+            self._direct_case(engine, params, configuration, case)
+        return time.perf_counter() - started
+
+    def _direct_case(self, engine, params, configuration, case):
+        _, image = model_image(case)
+        result = engine.converse(image, configuration.prompts, params, case=case_context(case))
+        parse_output(result.turns[0].text)
+
+    def _task_path(self, configuration, case_set, cases):
+        with tempfile.TemporaryDirectory() as scratch:
+            log_path = Path(scratch) / "worker.log"
+            with running_worker(log_path, queues="gpu"):
+                warm = self._run_jobs(configuration, case_set, cases[:1], log_path)
+                started = time.perf_counter()
+                run = self._run_jobs(configuration, case_set, cases[1:], log_path)
+                elapsed = time.perf_counter() - started
+        workers = WorkerHeartbeat.objects.filter(pid__in=InferenceJob.objects.filter(run__in=[warm, run])
+                                                 .values_list("worker_pid", flat=True))
+        return elapsed, ", ".join(str(w.model_loads) for w in workers) or "unknown"
+
+    def _run_jobs(self, configuration, case_set, cases, log_path):
+        run = jobs.create_run_for_cases(case_set, configuration, cases)
+        while InferenceJob.objects.filter(run=run, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
+            time.sleep(0.02)
+        failed = InferenceJob.objects.filter(run=run).exclude(status=JobStatus.SUCCEEDED)
+        if failed.exists():
+            raise CommandError(f"jobs did not succeed: {list(failed.values_list('status', 'error'))}; "
+                               f"worker log: {log_path}")
+        return run

@@ -1,0 +1,127 @@
+"""Inference jobs in-process: claim and lease, storing exactly one output, retries, failures, reconcile."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inference import jobs, runner
+from inference.engine_registry import generation_params, get_engine
+from inference.models import InferenceJob, JobStatus, ModelConfiguration, ModelOutput
+from inference.runner import execute_job
+from inference.trace_format import REGION_SLUGS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def simulated(db):
+    return ModelConfiguration.objects.get(name="Simulated NV-Reason-CXR")
+
+
+@pytest.fixture
+def run(demo_case_set, simulated, django_capture_on_commit_callbacks):
+    # The enqueue callbacks are captured, not run: these tests call the runner themselves.
+    with django_capture_on_commit_callbacks(execute=False):
+        return jobs.create_run(demo_case_set, simulated)
+
+
+def test_a_run_has_one_queued_job_per_case_in_case_set_order(run, demo_case_set):
+    job_cases = list(run.jobs.order_by("id").values_list("case_id", flat=True))
+    assert job_cases == list(demo_case_set.ordered_cases().values_list("id", flat=True))
+    assert set(run.jobs.values_list("status", flat=True)) == {JobStatus.QUEUED}
+
+
+def test_simulated_job_stores_parsed_output_with_provenance(run):
+    job = run.jobs.first()
+    assert execute_job(job.pk).status == JobStatus.SUCCEEDED
+    job.refresh_from_db()
+    output = job.output
+    assert (job.status, job.attempts, job.lease_token) == (JobStatus.SUCCEEDED, 1, None)
+    assert [turn["prompt"] for turn in output.turns] == ["Find abnormalities and support devices.",
+                                                         "Write a structured report"]
+    first = output.turns[0]["text"]
+    assert first.lstrip().startswith("<think>") and first.rstrip().endswith("</answer>")
+    assert output.steps and all(first[s["start"]:s["end"]].strip() for s in output.steps)
+    regions = [s["region"] for s in output.steps]
+    assert regions == sorted(regions, key=REGION_SLUGS.index)
+    assert (output.engine, output.model_id, output.revision, output.is_simulated) == (
+        "simulated", "simulated/nv-reason-cxr", "sim-1", True)
+    assert output.generation == {"max_new_tokens": 2048, "do_sample": False}
+    assert output.image == job.case.images.get(index=0)
+    assert job.tokens_out == sum(t["tokens_out"] for t in output.turns) > 0
+
+
+def test_simulated_labels_follow_the_truth_unless_an_error_was_recorded(run):
+    for job in run.jobs.all():
+        execute_job(job.pk)
+    for output in ModelOutput.objects.filter(job__run=run):
+        truth = {slug for slug, value in output.case.truth_by_slug().items() if value == "positive"}
+        changed = {e["label"] for e in output.deliberate_errors if e["kind"] in ("missed_finding", "false_finding")}
+        assert set(output.labels) ^ truth <= changed | {"no-finding"}
+
+
+def test_a_live_lease_keeps_a_second_worker_out_and_an_expired_one_lets_it_in(run):
+    job = run.jobs.first()
+    first = jobs.claim(job.pk)
+    second = jobs.claim(job.pk)
+    assert (first.state, second.state) == ("claimed", "busy")
+    assert 0 < second.retry_in <= 1800 + 1
+    InferenceJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    third = jobs.claim(job.pk)
+    assert third.state == "claimed"
+    assert InferenceJob.objects.get(pk=job.pk).attempts == 2
+
+
+def test_a_worker_that_lost_its_lease_does_not_store_a_second_output(run):
+    job = run.jobs.first()
+    stale = jobs.claim(job.pk)
+    InferenceJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert execute_job(job.pk).status == JobStatus.SUCCEEDED  # a second worker takes over and finishes
+    # The first worker comes back from the dead and tries to store its own result.
+    engine, _ = get_engine(job.configuration)
+    image_row, image = runner.model_image(job.case)
+    result = engine.converse(image, job.configuration.prompts, generation_params(job.configuration),
+                             case=runner.case_context(job.case))
+    assert runner.store_output(stale.job, stale.token, engine, 0.0, image_row, result) == JobStatus.SUCCEEDED
+    assert ModelOutput.objects.filter(job=job).count() == 1
+
+
+def test_a_finished_job_is_not_run_again_by_a_duplicate_message(run):
+    job = run.jobs.first()
+    execute_job(job.pk)
+    assert execute_job(job.pk).status == "final"
+    assert InferenceJob.objects.get(pk=job.pk).attempts == 1
+
+
+def test_an_undecodable_image_fails_the_job_at_once_with_the_reason(run, dicom_store):
+    job = run.jobs.first()
+    image = job.case.images.get(index=0)
+    (dicom_store / image.stored_path).write_bytes(b"not a dicom file any more")
+    assert execute_job(job.pk).status == JobStatus.FAILED
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.FAILED, 1)
+    assert job.error.startswith("ImageUnusable: cannot prepare the image")
+    assert not ModelOutput.objects.filter(job=job).exists()
+
+
+def test_reconcile_re_enqueues_expired_leases_and_never_sent_jobs_only(run, django_capture_on_commit_callbacks):
+    first, second, third = run.jobs.order_by("id")[:3]
+    jobs.claim(first.pk)
+    InferenceJob.objects.filter(pk=first.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    jobs.claim(second.pk)  # live lease: not stranded
+    InferenceJob.objects.filter(pk=third.pk).update(queued_at=timezone.now() - timedelta(minutes=5))
+    InferenceJob.objects.exclude(pk__in=[first.pk, second.pk, third.pk]).update(enqueued_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert sorted(jobs.reconcile()) == sorted([first.pk, third.pk])
+    assert len(callbacks) == 1
+
+
+def test_retry_puts_failed_jobs_back_in_the_queue(run, dicom_store, django_capture_on_commit_callbacks):
+    job = run.jobs.first()
+    (dicom_store / job.case.images.get(index=0).stored_path).write_bytes(b"broken")
+    execute_job(job.pk)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert jobs.retry_jobs(InferenceJob.objects.filter(run=run)) == 1
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.error) == (JobStatus.QUEUED, 0, "")

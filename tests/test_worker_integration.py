@@ -1,0 +1,101 @@
+"""A real Celery worker process on the local Redis takes jobs from queued to final in PostgreSQL."""
+
+import time
+
+import pytest
+from django.core.management import call_command
+
+from inference import jobs
+from inference.models import InferenceJob, JobStatus, ModelConfiguration, ModelOutput, WorkerHeartbeat
+from tests.celery_worker import celery_worker, kill_pool_process, purge_queues
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def worker_data_dir(tmp_path, settings):
+    """The worker subprocess and this test share one DATA_DIR, so both see the same DICOM store."""
+    data_dir = tmp_path / "data"
+    settings.DICOM_STORE_DIR = data_dir / "dicom"
+    purge_queues()
+    return data_dir
+
+
+@pytest.fixture
+def case_set(worker_data_dir, synthetic_dir):
+    from readerstudy.models import CaseSet
+    from readerstudy.services.ingest import IngestOptions, import_cases
+
+    report = import_cases(synthetic_dir, IngestOptions(case_set_name="demo", labels_path=synthetic_dir / "labels.csv"))
+    assert report.ok
+    return CaseSet.objects.get(name="demo")
+
+
+def wait_for(condition, timeout=120, interval=0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def all_final(run):
+    return not InferenceJob.objects.filter(run=run, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists()
+
+
+def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_state(
+        case_set, worker_data_dir, tmp_path, tiny_model_dir):
+    with celery_worker(worker_data_dir, tmp_path / "worker.log") as worker:
+        call_command("run_inference", "--case-set", "demo", "--engine", "transformers", "--model",
+                     str(tiny_model_dir), "--wait", "--timeout", "240")
+        log = worker.log()
+    run = ModelConfiguration.objects.get(model_id=str(tiny_model_dir)).runs.get()
+    statuses = list(run.jobs.values_list("status", flat=True))
+    assert len(statuses) == 6 and all_final(run), log
+    assert JobStatus.FAILED not in statuses, list(run.jobs.values_list("error", flat=True))
+    outputs = ModelOutput.objects.filter(job__run=run)
+    assert outputs.count() == 6
+    for output in outputs:
+        assert "<think>" in output.turns[0]["text"]
+        assert output.engine == "transformers" and output.software["transformers"]
+    beats = WorkerHeartbeat.objects.filter(jobs_done__gt=0)
+    assert [beat.model_loads for beat in beats] == [1]
+
+
+def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing(
+        case_set, worker_data_dir, tmp_path, django_capture_on_commit_callbacks):
+    slow = ModelConfiguration.objects.create(
+        name="slow simulated", engine="simulated", model_id="simulated/slow",
+        options={"error_rate": 0, "seconds_per_turn": 1.5})
+    with celery_worker(worker_data_dir, tmp_path / "worker.log", INFERENCE_LEASE_S=4) as worker:
+        run = jobs.create_run(case_set, slow)
+        assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), worker.log()
+        victim = run.jobs.get(status=JobStatus.RUNNING)
+        kill_pool_process(worker)
+        assert wait_for(lambda: all_final(run), timeout=180), worker.log()
+    victim.refresh_from_db()
+    assert victim.status == JobStatus.SUCCEEDED and victim.attempts == 2
+    assert set(run.jobs.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
+    assert ModelOutput.objects.filter(job__run=run).count() == run.jobs.count() == 6
+
+
+def test_jobs_stranded_by_a_dead_worker_and_a_lost_queue_finish_once_after_reconcile(
+        case_set, worker_data_dir, tmp_path, settings):
+    slow = ModelConfiguration.objects.create(
+        name="slow simulated", engine="simulated", model_id="simulated/slow",
+        options={"error_rate": 0, "seconds_per_turn": 2})
+    with celery_worker(worker_data_dir, tmp_path / "first.log", INFERENCE_LEASE_S=3) as first:
+        run = jobs.create_run(case_set, slow)
+        assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), first.log()
+        first.kill_all()
+    # Whatever the dead worker held is lost with it; the rows say what is left to do.
+    purge_queues()
+    assert not all_final(run)
+    settings.INFERENCE_REQUEUE_AFTER_S = 0  # as if the re-send period had passed
+    with celery_worker(worker_data_dir, tmp_path / "second.log", INFERENCE_LEASE_S=3) as second:
+        time.sleep(3.5)  # the dead worker's lease runs out
+        call_command("reconcile_inference")
+        assert wait_for(lambda: all_final(run), timeout=180), second.log()
+    assert set(run.jobs.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
+    assert ModelOutput.objects.filter(job__run=run).count() == 6
