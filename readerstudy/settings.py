@@ -113,6 +113,7 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 
 # Stored, normalised DICOM files, content-addressed by sha256 (readerstudy.services.dicom_store).
 DICOM_STORE_DIR = DATA_DIR / "dicom"

@@ -44,3 +44,13 @@ def demo_case_set(db, dicom_store, synthetic_dir):
     report = import_cases(synthetic_dir, IngestOptions(case_set_name="demo", labels_path=synthetic_dir / "labels.csv"))
     assert report.ok, report.rejected
     return CaseSet.objects.get(name="demo")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """The tiny Qwen2.5-VL of `make_tiny_model`, built and trained once per test run."""
+    from inference.tiny_model import make_tiny_model  # imports torch: only for the tests that ask
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    make_tiny_model(out)
+    return out

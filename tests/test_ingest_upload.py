@@ -82,3 +82,10 @@ def test_deidentify_and_allow_identified_are_exclusive(client, admin_user, synth
     response = upload(client, zipped(synthetic_dir), deidentify="on", allow_identified="on")
     assert response.status_code == 400
     assert "not both" in response.content.decode()
+
+
+def test_a_labels_file_inside_the_archive_is_used(client, admin_user, synthetic_dir, dicom_store):
+    client.force_login(admin_user)
+    response = upload(client, zipped(synthetic_dir))
+    assert "6 case(s) imported, 0 already present, 0 not imported, 0 file(s) rejected" in response.content.decode()
+    assert Case.objects.filter(ground_truth__isnull=False).distinct().count() == 6

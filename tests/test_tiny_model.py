@@ -1,6 +1,6 @@
 """The tiny stand-in for NV-Reason-CXR-3B loads through the same Auto classes and processor as the real one.
 
-DB-free. The model is built once per test run (tests/tiny_model_fixture.py).
+DB-free. The model is built once per test run (tests/conftest.py).
 """
 
 import json
@@ -21,17 +21,16 @@ from inference.tiny_model import (
     synthetic_radiograph,
     training_example,
 )
-from tests.tiny_model_fixture import tiny_model_dir  # noqa: F401
 
 PATCH = 14  # Qwen2.5-VL's vision patch: image_grid_thw counts these
 
 
 @pytest.fixture(scope="module")
-def processor(tiny_model_dir):  # noqa: F811
+def processor(tiny_model_dir):
     return AutoProcessor.from_pretrained(tiny_model_dir, local_files_only=True)
 
 
-def test_it_loads_through_the_auto_classes_as_a_qwen2_5_vl(tiny_model_dir, processor):  # noqa: F811
+def test_it_loads_through_the_auto_classes_as_a_qwen2_5_vl(tiny_model_dir, processor):
     model = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, local_files_only=True)
     assert type(model).__name__ == "Qwen2_5_VLForConditionalGeneration"
     assert type(processor).__name__ == "Qwen2_5_VLProcessor"
@@ -39,14 +38,14 @@ def test_it_loads_through_the_auto_classes_as_a_qwen2_5_vl(tiny_model_dir, proce
     assert type(processor.video_processor).__name__ == "Qwen2VLVideoProcessor"
 
 
-def test_the_manifest_records_how_it_was_made(tiny_model_dir):  # noqa: F811
+def test_the_manifest_records_how_it_was_made(tiny_model_dir):
     manifest = json.loads((tiny_model_dir / MANIFEST_NAME).read_text())
     assert manifest["seed"] == DEFAULT_SEED
     assert manifest["steps"] == DEFAULT_STEPS
     assert manifest["final_loss"] < 0.1
 
 
-def test_special_tokens_are_single_tokens_that_the_config_refers_to(tiny_model_dir, processor):  # noqa: F811
+def test_special_tokens_are_single_tokens_that_the_config_refers_to(tiny_model_dir, processor):
     tokenizer = processor.tokenizer
     config = AutoModelForImageTextToText.from_pretrained(tiny_model_dir, local_files_only=True).config
     for token in SPECIAL_TOKENS:

@@ -1,6 +1,6 @@
 """The transformers engine, run on the tiny Qwen2.5-VL through exactly the code that runs the real model.
 
-DB-free. The model is built once per test run (tests/tiny_model_fixture.py).
+DB-free. The model is built once per test run (tests/conftest.py).
 """
 
 import re
@@ -22,7 +22,6 @@ from inference.engines.base import (
 from inference.engines.transformers_engine import TransformersEngine
 from inference.preprocess import dicom_to_model_image
 from inference.tiny_model import synthetic_radiograph
-from tests.tiny_model_fixture import tiny_model_dir  # noqa: F401
 
 GREEDY = GenerationParams()
 # NV-Reason-CXR-3B's shape: <think> paragraphs </think> then <answer> labels </answer>.
@@ -37,7 +36,7 @@ def make_engine(model_dir, **options):
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_dir):  # noqa: F811
+def engine(tiny_model_dir):
     return make_engine(tiny_model_dir)
 
 
@@ -86,7 +85,7 @@ def test_min_new_tokens_holds_off_the_end_of_turn(engine, radiograph):
     assert engine.converse(radiograph, [DEFAULT_PROMPT], params).turns[0].tokens_out == natural + 10
 
 
-def test_a_smaller_pixel_budget_means_fewer_input_tokens(tiny_model_dir, engine, radiograph):  # noqa: F811
+def test_a_smaller_pixel_budget_means_fewer_input_tokens(tiny_model_dir, engine, radiograph):
     small = make_engine(tiny_model_dir, max_pixels=224 * 224)
     small_turn = small.converse(radiograph, [DEFAULT_PROMPT], GenerationParams(max_new_tokens=1)).turns[0]
     full_turn = engine.converse(radiograph, [DEFAULT_PROMPT], GenerationParams(max_new_tokens=1)).turns[0]
@@ -103,7 +102,7 @@ def test_a_preprocessed_dicom_gets_a_trace(engine):
     assert TRACE.search(turn.text), turn.text
 
 
-def test_bfloat16_runs_on_a_cpu(tiny_model_dir, radiograph):  # noqa: F811
+def test_bfloat16_runs_on_a_cpu(tiny_model_dir, radiograph):
     engine = make_engine(tiny_model_dir, dtype="bfloat16")
     assert engine.model.dtype == torch.bfloat16
     assert engine.converse(radiograph, [DEFAULT_PROMPT], GREEDY).turns[0].tokens_out > 0

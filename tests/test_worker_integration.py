@@ -9,7 +9,8 @@ from inference import jobs
 from inference.models import InferenceJob, JobStatus, ModelConfiguration, ModelOutput, WorkerHeartbeat
 from tests.celery_worker import celery_worker, kill_pool_process, purge_queues
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after each test would otherwise wipe the rows seeded by data migrations.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture

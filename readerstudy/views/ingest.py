@@ -12,7 +12,9 @@ from readerstudy.services.ingest import IngestOptions, IngestRefused, import_cas
 
 class CaseImportForm(forms.Form):
     archive = forms.FileField(help_text="A ZIP of the case folders (one sub-folder per case, or loose files).")
-    labels = forms.FileField(required=False, help_text="Optional ground-truth CSV (case_id plus label columns).")
+    labels = forms.FileField(required=False, help_text="Optional ground-truth CSV (case_id plus label columns). "
+                                                      "A labels.csv at the top of the archive is used when no file "
+                                                      "is given here, and ignored when one is.")
     case_set = forms.CharField(max_length=200, initial="", help_text="Created if it does not exist.")
     deidentify = forms.BooleanField(required=False, help_text="Blank identifying attributes in the stored copy.")
     allow_identified = forms.BooleanField(required=False, help_text="Store files that carry identifying data.")
@@ -50,6 +52,7 @@ def _run_import(data, user):
                     sink.write(chunk)
         try:
             root = extract_zip(data["archive"], scratch / "cases", settings.CASE_UPLOAD_MAX_BYTES)
+            labels_path = _labels_in_archive(root, labels_path)
             options = IngestOptions(case_set_name=data["case_set"], labels_path=labels_path,
                                     deidentify=data["deidentify"], allow_identified=data["allow_identified"],
                                     user=user)
@@ -58,3 +61,14 @@ def _run_import(data, user):
             return None, [str(error)]
         except IngestRefused as error:
             return None, error.problems
+
+
+def _labels_in_archive(root, uploaded_labels):
+    """The archive's own labels.csv is the labels file, unless one was uploaded beside it."""
+    archived = root / "labels.csv"
+    if not archived.is_file():
+        return uploaded_labels
+    if uploaded_labels is None:
+        return archived
+    archived.unlink()
+    return uploaded_labels
