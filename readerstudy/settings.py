@@ -200,4 +200,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # pydicom logs each failed decoder attempt with a traceback; the ingest reports the reason itself.
+    "loggers": {"pydicom": {"level": "CRITICAL", "propagate": False}},
 }

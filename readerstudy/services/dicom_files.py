@@ -172,13 +172,22 @@ def decode_pixels(dataset) -> np.ndarray:
     try:
         pixels = dataset.pixel_array
     except Exception as error:  # each decoder plugin raises its own kinds of error
-        message = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        message = _decoder_message(error)
         if "less than expected" in message.lower() or "shorter" in message.lower():
             raise RejectedFile("truncated file (pixel data shorter than the image)") from None
         raise RejectedFile(f"pixel data will not decode ({message})") from None
     if pixels.shape != (int(dataset.Rows), int(dataset.Columns)):
         raise RejectedFile(f"pixel data has shape {pixels.shape}, not one {dataset.Rows}×{dataset.Columns} frame")
     return pixels
+
+
+def _decoder_message(error):
+    """The first useful line: pydicom's "all plugins failed" line is followed by each plugin's reason."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    useful = lines[1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+    return useful[:200]
 
 
 def pixel_spacing(dataset):
@@ -243,9 +252,14 @@ def normalised_bytes(inspected: InspectedDicom) -> bytes:
     for keyword in ("NumberOfFrames", "PlanarConfiguration", "LossyImageCompression"):
         if keyword in dataset and keyword != "LossyImageCompression":
             del dataset[keyword]
-    dataset.file_meta = _file_meta(dataset)
+    # A fresh dataset of the decoded elements forgets the original encoding, so that a big-endian or
+    # implicit-VR file can be written explicit little endian.
+    fresh = Dataset()
+    for element in dataset:
+        fresh.add(element)
+    fresh.file_meta = _file_meta(dataset)
     buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    fresh.save_as(buffer, enforce_file_format=True, implicit_vr=False, little_endian=True)
     return buffer.getvalue()
 
 

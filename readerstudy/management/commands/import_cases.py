@@ -35,8 +35,10 @@ class Command(BaseCommand):
             raise CommandError("nothing was imported") from None
         for name, reason in report.rejected:
             self.stderr.write(f"rejected {name}: {reason}")
+        rejected_names = {name for name, _ in report.rejected}
         for source_id in report.not_imported:
-            self.stderr.write(f"case {source_id} not imported: it has rejected files")
+            if source_id not in rejected_names:  # a loose file's own line already says it
+                self.stderr.write(f"case {source_id} not imported: it has rejected files")
         for name, message in report.warnings:
             self.stdout.write(f"warning {name}: {message}")
         for source_id, public_id in report.created:

@@ -1,0 +1,49 @@
+"""`make demo` runs on SQLite: migrate and seed_demo there, in a fresh DATA_DIR, as a newcomer would."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(data_dir, *args):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")}
+    env["DATA_DIR"] = str(data_dir)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
+    data_dir = tmp_path / "var"
+    migrated = manage(data_dir, "migrate", "--noinput")
+    assert migrated.returncode == 0, migrated.stderr
+    first = manage(data_dir, "seed_demo", "--count", "6", "--image-size", "96x120")
+    assert first.returncode == 0, first.stderr
+    for line in ["admin        admin        demo-admin-pass", "reader       reader1      demo-reader1-pass",
+                 "Pinned 6 simulated model outputs", "Opened the study"]:
+        assert line in first.stdout
+    second = manage(data_dir, "seed_demo", "--count", "6", "--image-size", "96x120")
+    assert second.returncode == 0, second.stderr
+    assert "Pinned" not in second.stdout
+
+    db = sqlite3.connect(data_dir / "db.sqlite3")
+    count = lambda table: db.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: E731
+    assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+    assert (count("readerstudy_case"), count("inference_studyoutputpin"), count("inference_modeloutput")) == (6, 6, 6)
+    # Two readers, each reading every case once under each of the three arms.
+    assert count("readerstudy_assignment") == 2 * 6 * 3
+    arms_per_case = db.execute("select reader_id, case_id, count(distinct arm) from readerstudy_assignment "
+                               "group by reader_id, case_id").fetchall()
+    assert {row[2] for row in arms_per_case} == {3}
+    assert db.execute("select status from readerstudy_study").fetchall() == [("open",)]
+    assert len(list((data_dir / "dicom").rglob("*.dcm"))) == 6
+
+    login = manage(data_dir, "shell", "--no-imports", "-c", "from django.contrib.auth import authenticate; "
+                   "print([bool(authenticate(username=u, password=p)) for u, p in "
+                   "[('admin', 'demo-admin-pass'), ('coordinator', 'demo-coordinator-pass'), "
+                   "('reader1', 'demo-reader1-pass'), ('reader2', 'demo-reader2-pass')]])")
+    assert login.stdout.strip() == "[True, True, True, True]", login.stderr
