@@ -117,22 +117,20 @@ def split_steps(raw_text, start, end):
 
 
 def region_of(text, previous=None):
-    """The review region a paragraph is about: words near its start count most, then review order."""
+    """The review region a paragraph is about: the one it names first; ties go to the region that follows
+    the previous step, since the model reviews in a fixed order."""
     lowered = text.lower()
-    order = [slug for slug, _, _ in REVIEW_REGIONS]
-    best, best_score = OTHER_REGION, 0.0
+    first_mention = {}
     for slug, name, keywords in REVIEW_REGIONS:
-        score = 0.0
-        for keyword in (name.lower(), *keywords):
-            position = lowered.find(keyword)
-            if position >= 0:
-                score = max(score, 3.0 if position < 25 else 1.0 + 1.0 / (1 + position / 100))
-        # Steps come in review order: a region at or just after the previous one wins a tie.
-        if score and previous in order and order.index(slug) >= order.index(previous):
-            score += 0.1
-        if score > best_score:
-            best, best_score = slug, score
-    return best
+        found = [match.start() for keyword in (name.lower(), *keywords)
+                 if (match := re.search(r"\b" + re.escape(keyword), lowered))]
+        if found:
+            first_mention[slug] = min(found)
+    if not first_mention:
+        return OTHER_REGION
+    order = [slug for slug, _, _ in REVIEW_REGIONS]
+    after = order.index(previous) if previous in order else -1
+    return min(first_mention, key=lambda slug: (first_mention[slug], order.index(slug) < after, order.index(slug)))
 
 
 def map_labels(answer_text, vocabulary=CHEXPERT_LABELS):

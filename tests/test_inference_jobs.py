@@ -125,3 +125,63 @@ def test_retry_puts_failed_jobs_back_in_the_queue(run, dicom_store, django_captu
         assert jobs.retry_jobs(InferenceJob.objects.filter(run=run)) == 1
     job.refresh_from_db()
     assert (job.status, job.attempts, job.error) == (JobStatus.QUEUED, 0, "")
+
+
+@pytest.fixture
+def served_run(demo_case_set, django_capture_on_commit_callbacks):
+    """A run whose model is served by a local OpenAI-protocol server the test scripts."""
+    from tests.openai_server import fake_model_server
+
+    with fake_model_server() as server:
+        configuration = ModelConfiguration.objects.create(
+            name="served", engine="openai", model_id=server.model,
+            options={"base_url": server.base_url, "backoff_s": 0.01, "max_retries": 1})
+        with django_capture_on_commit_callbacks(execute=False):
+            run = jobs.create_run(demo_case_set, configuration)
+        yield run, server
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "parse_status"),
+    [
+        ("Please provide a frontal chest X-ray image.", JobStatus.REFUSED, "refused"),
+        ("<think>\nImage quality: adequate.\n\nHeart: the cardiac silhou", JobStatus.TRUNCATED, "truncated"),
+        ("I am not sure what this is.", JobStatus.FAILED, "malformed"),
+    ],
+)
+def test_refused_truncated_and_malformed_outputs_are_kept_with_their_status(served_run, reply, status, parse_status):
+    run, server = served_run
+    server.replies = [reply, "a report"]
+    job = run.jobs.first()
+    assert execute_job(job.pk).status == status
+    job.refresh_from_db()
+    assert job.status == status
+    assert (job.output.parse_status, job.output.turns[0]["text"]) == (parse_status, reply)
+
+
+def test_a_server_error_is_retried_later_and_a_bad_request_fails_with_the_reason(served_run, settings):
+    run, server = served_run
+    first, second = run.jobs.order_by("id")[:2]
+    server.failures = [500, 500]
+    outcome = execute_job(first.pk)
+    first.refresh_from_db()
+    assert (outcome.retry_in, first.status, first.attempts) == (settings.INFERENCE_RETRY_BACKOFF_S, JobStatus.QUEUED, 1)
+    assert "server answered 500" in first.error
+    assert execute_job(first.pk).status == JobStatus.SUCCEEDED
+
+    server.failures = [400]
+    assert execute_job(second.pk).status == JobStatus.FAILED
+    second.refresh_from_db()
+    assert second.error.startswith("PermanentEngineError: server answered 400")
+
+
+def test_transient_errors_give_up_after_the_last_attempt(served_run, settings):
+    run, server = served_run
+    settings.INFERENCE_MAX_ATTEMPTS = 2
+    job = run.jobs.first()
+    server.failures = [503] * 4
+    assert execute_job(job.pk).retry_in is not None
+    outcome = execute_job(job.pk)
+    job.refresh_from_db()
+    assert (outcome.retry_in, job.status) == (None, JobStatus.FAILED)
+    assert job.error.startswith("gave up after 2 attempts")

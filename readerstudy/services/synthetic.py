@@ -95,7 +95,7 @@ def render_chest(rng, width, height, findings=frozenset(), side=None):
     density -= 0.25 * lungs
     density += 0.03 * lungs * _lung_markings(rng, x, y)
     heart_rx = 0.24 if "cardiomegaly" in findings else 0.15
-    density += 0.3 * _soft(_ellipse(x, y, 0.55, 0.66, heart_rx, 0.14), 0.1)
+    density += 0.28 * _soft(_ellipse(x, y, 0.54 + (heart_rx - 0.15) / 2, 0.6, heart_rx, 0.13), 0.15)
     mediastinum_half = 0.09 if "enlarged-cardiomediastinum" in findings else 0.06
     density += 0.3 * np.clip(1 - np.abs(x - 0.5) / mediastinum_half, 0, 1) * (y > 0.12) * (y < 0.7)
     density += 0.2 * _diaphragm(x, y)
@@ -104,7 +104,7 @@ def render_chest(rng, width, height, findings=frozenset(), side=None):
     density += 0.08 * np.clip(1 - np.abs(x - 0.5) / 0.025, 0, 1)  # spine through the mediastinum
     density += _findings(rng, x, y, findings, right_lung, left_lung)
     density += rng.normal(0, 0.01, density.shape).astype(np.float32)
-    return np.clip(density * 1.6 + 0.12, 0, 1).__mul__(MAX_VALUE).astype(np.uint16)
+    return (np.clip(density * 1.15 + 0.1, 0, 1) * MAX_VALUE).astype(np.uint16)
 
 
 def _lung_markings(rng, x, y):
@@ -113,8 +113,9 @@ def _lung_markings(rng, x, y):
 
 
 def _diaphragm(x, y):
-    right = y > 0.78 - 0.12 * np.cos((x - 0.31) * 9)
-    left = y > 0.80 - 0.12 * np.cos((x - 0.69) * 9)
+    """Two domes, the right a little higher (the liver), with a soft upper edge."""
+    right = np.clip((y - (0.76 - 0.1 * np.cos((x - 0.31) * 8))) / 0.02, 0, 1)
+    left = np.clip((y - (0.78 - 0.1 * np.cos((x - 0.69) * 8))) / 0.02, 0, 1)
     return np.where(x < 0.5, right, left).astype(np.float32)
 
 
