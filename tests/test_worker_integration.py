@@ -32,6 +32,13 @@ def case_set(worker_data_dir, synthetic_dir):
     return CaseSet.objects.get(name="demo")
 
 
+@pytest.fixture
+def slow_configuration(db):
+    """Simulated outputs that take a few seconds, so a test can act while a job is running."""
+    return ModelConfiguration.objects.create(name="slow simulated", engine="simulated", model_id="simulated/slow",
+                                             options={"error_rate": 0, "seconds_per_turn": 1.5})
+
+
 def wait_for(condition, timeout=120, interval=0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -65,12 +72,9 @@ def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_st
 
 
 def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing(
-        case_set, worker_data_dir, tmp_path, django_capture_on_commit_callbacks):
-    slow = ModelConfiguration.objects.create(
-        name="slow simulated", engine="simulated", model_id="simulated/slow",
-        options={"error_rate": 0, "seconds_per_turn": 1.5})
+        case_set, worker_data_dir, tmp_path, slow_configuration):
     with celery_worker(worker_data_dir, tmp_path / "worker.log", INFERENCE_LEASE_S=4) as worker:
-        run = jobs.create_run(case_set, slow)
+        run = jobs.create_run(case_set, slow_configuration)
         assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), worker.log()
         victim = run.jobs.get(status=JobStatus.RUNNING)
         kill_pool_process(worker)
@@ -82,12 +86,9 @@ def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing
 
 
 def test_jobs_stranded_by_a_dead_worker_and_a_lost_queue_finish_once_after_reconcile(
-        case_set, worker_data_dir, tmp_path, settings):
-    slow = ModelConfiguration.objects.create(
-        name="slow simulated", engine="simulated", model_id="simulated/slow",
-        options={"error_rate": 0, "seconds_per_turn": 2})
+        case_set, worker_data_dir, tmp_path, settings, slow_configuration):
     with celery_worker(worker_data_dir, tmp_path / "first.log", INFERENCE_LEASE_S=3) as first:
-        run = jobs.create_run(case_set, slow)
+        run = jobs.create_run(case_set, slow_configuration)
         assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), first.log()
         first.kill_all()
     # Whatever the dead worker held is lost with it; the rows say what is left to do.
