@@ -1,153 +1,269 @@
 """Parsing NV-Reason-CXR-3B's output: `<think> paragraphs </think> <answer> Label, Label </answer>`.
 
-The raw text is never changed. Offsets are Python string indices, i.e. Unicode code points into the raw
-text of the turn, which is what the browser gets when it counts characters with Array.from().
+The raw text is only read, never changed. Every offset is a Python string index, i.e. a Unicode code point
+into the raw text (not a UTF-8 byte, not a UTF-16 unit), so `raw_text[start:end]` is always the step or the
+answer; a browser counts the same way with Array.from(text).
+
+Statuses:
+- "ok": the reasoning (if any) is closed and a closed <answer> follows. An answer without reasoning is ok.
+- "truncated": the token limit cut the text: <think> or <answer> opened and never closed, or the text ends
+  right after </think> (nothing but whitespace or a cut-off tag such as "<ans" follows).
+- "refused": the refusal sentence, with any case, spacing or punctuation, and no answer of labels (an
+  <answer> that holds the refusal sentence is a refusal too).
+- "malformed": no <think> and no <answer> and no refusal, or </think> followed by text without <answer>: the
+  model finished but not in its format.
+A <think> that is never closed but is followed by a closed <answer> ends at the <answer>: the model finished,
+so that is ok. A </think> with no <think> starts the reasoning at the beginning of the text (some chat
+templates put the opening tag in the prompt).
 """
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from readerstudy.labels import CHEXPERT_LABELS
 
 from .trace_format import OTHER_REGION, REFUSAL_TEXT, REVIEW_REGIONS
 
+OK, TRUNCATED, REFUSED, MALFORMED = "ok", "truncated", "refused", "malformed"
+
 TAG = re.compile(r"<\s*(/?)\s*(think|answer)\s*>", re.IGNORECASE)
-PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-ANSWER_SEPARATORS = re.compile(r"[,;\n]")
+# What the token limit leaves of a tag at the very end of the text: "<", "</thi", "<ans".
+CUT_TAG = re.compile(r"<\s*/?\s*([a-z]*)\s*\Z", re.IGNORECASE)
 
-# Answer items the model (or a near-miss of it) writes for a label, lower-case; names and slugs match too.
+# Steps are blank-line separated paragraphs; a model that used single newlines gets one step per line; a
+# single block of prose gets one step per sentence (a sentence ends at . ! ? before a capital, so "0.6" and
+# "≥ 0.5 cm" do not split it).
+STEP_SEPARATORS = (re.compile(r"\n[^\S\n]*\n\s*"), re.compile(r"\n\s*"), re.compile(r"(?<=[.!?])\s+(?=[A-Z])"))
+
+# A "Right lung:" style heading, and the opening words of a paragraph: where the subject of a paragraph is.
+HEADING = re.compile(r"[^.:;\n]{1,40}:")
+OPENING_WORDS = re.compile(r"(?:\W*\w+){1,6}")
+# Lobe and zone names say which lung a paragraph is about as clearly as "right lung" does.
+LUNG_PARTS = {f"{side}-lung": tuple(f"{side} {part} {unit}" for part in ("upper", "middle", "mid", "lower")
+                                     for unit in ("lobe", "zone", "lung")) for side in ("right", "left")}
+LUNG_PARTS["left-lung"] += ("lingula",)
+REGION_KEYWORDS = [(slug, (name.lower(), *keywords, *LUNG_PARTS.get(slug, ())))
+                   for slug, name, keywords in REVIEW_REGIONS]
+# Words that start with a region keyword but are about something else: a portable film has no port.
+FALSE_FRIENDS = ("portable", "portion", "portal", "linear", "tubercul", "ribbon", "bronchogram")
+
+# Answer items a model (or a near miss) writes for a label, by slug; label names and slugs match as well,
+# and so do their plurals.
 SYNONYMS = {
-    "effusion": "pleural-effusion", "pleural effusions": "pleural-effusion", "effusions": "pleural-effusion",
-    "enlarged heart": "cardiomegaly", "cardiac enlargement": "cardiomegaly",
-    "nodule": "lung-lesion", "lung nodule": "lung-lesion", "pulmonary nodule": "lung-lesion", "mass": "lung-lesion",
-    "lung mass": "lung-lesion", "opacity": "lung-opacity", "airspace opacity": "lung-opacity",
-    "lung opacities": "lung-opacity", "tube": "support-devices", "line": "support-devices",
-    "catheter": "support-devices", "support device": "support-devices", "devices": "support-devices",
-    "normal": "no-finding", "no findings": "no-finding", "no acute findings": "no-finding",
-    "no abnormality": "no-finding", "ptx": "pneumothorax", "fractures": "fracture", "rib fracture": "fracture",
-    "pulmonary edema": "edema", "oedema": "edema", "widened mediastinum": "enlarged-cardiomediastinum",
-    "pleural thickening": "pleural-other", "atelectases": "atelectasis", "consolidations": "consolidation",
+    "pleural-effusion": ("effusion",),
+    "cardiomegaly": ("enlarged heart", "cardiac enlargement", "enlarged cardiac silhouette"),
+    "lung-lesion": ("nodule", "lung nodule", "pulmonary nodule", "mass", "lung mass", "lesion"),
+    "lung-opacity": ("opacity", "airspace opacity", "air space opacity", "pulmonary opacity"),
+    "support-devices": ("tube", "line", "catheter", "support device", "device", "lines and tubes"),
+    "no-finding": ("normal", "no findings", "no acute findings", "no abnormality",
+                   "no acute cardiopulmonary abnormality"),
+    "pneumothorax": ("ptx",),
+    "fracture": ("rib fracture",),
+    "edema": ("pulmonary edema", "oedema", "pulmonary oedema"),
+    "enlarged-cardiomediastinum": ("widened mediastinum", "mediastinal widening"),
+    "pleural-other": ("pleural thickening",),
 }
+ANSWER_SEPARATOR = re.compile(r"[,;\n]")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Step:
     index: int
-    start: int
+    start: int  # code point offsets into the raw text: raw_text[start:end] == text
     end: int
     text: str
-    region: str
+    region: str  # a REVIEW_REGIONS slug, or OTHER_REGION
 
 
 @dataclass
 class ParsedOutput:
-    status: str  # "ok" | "truncated" | "refused" | "malformed"
-    steps: list = field(default_factory=list)
-    labels: list = field(default_factory=list)
-    unknown_labels: list = field(default_factory=list)
+    status: str  # OK | TRUNCATED | REFUSED | MALFORMED
+    reasoning: str = ""
     reasoning_start: int | None = None
     reasoning_end: int | None = None
+    steps: list[Step] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)  # vocabulary slugs in answer order, no repeats
+    unknown_labels: list[str] = field(default_factory=list)  # answer items that name no label, as written
     answer_start: int | None = None
     answer_end: int | None = None
 
 
+class Span(NamedTuple):
+    """Content of a <think> or <answer> element; complete is False when the text stops inside it."""
+    start: int
+    end: int
+    complete: bool
+
+
 def parse_output(raw_text: str, vocabulary=CHEXPERT_LABELS) -> ParsedOutput:
-    tags = _tags(raw_text)
-    think, answer = _span(tags, "think"), _span(tags, "answer")
-    if think is None and answer is None:
-        return ParsedOutput(status="refused" if _is_refusal(raw_text) else "malformed")
-    parsed = ParsedOutput(status=_status(raw_text, think, answer))
-    if think is not None:
-        parsed.reasoning_start, parsed.reasoning_end = think
-        parsed.steps = split_steps(raw_text, *think)
-    if answer is not None and answer[1] is not None:
-        parsed.answer_start, parsed.answer_end = answer
-        parsed.labels, parsed.unknown_labels = map_labels(raw_text[answer[0]:answer[1]], vocabulary)
+    tags = [(m.group(2).lower(), bool(m.group(1)), m.start(), m.end()) for m in TAG.finditer(raw_text)]
+    reasoning = _reasoning_span(raw_text, tags)
+    answer = _answer_span(raw_text, tags, after=reasoning.end if reasoning else 0)
+    parsed = ParsedOutput(status=_status(raw_text, reasoning, answer))
+    if reasoning:
+        parsed.reasoning = raw_text[reasoning.start:reasoning.end]
+        parsed.reasoning_start, parsed.reasoning_end = reasoning.start, reasoning.end
+        parsed.steps = split_steps(raw_text, reasoning.start, reasoning.end)
+    if answer:
+        parsed.answer_start, parsed.answer_end = answer.start, answer.end
+    if parsed.status == OK:
+        parsed.labels, parsed.unknown_labels = map_labels(raw_text[answer.start:answer.end], vocabulary)
     return parsed
 
 
-def _tags(raw_text):
-    return [(m.group(2).lower(), bool(m.group(1)), m.start(), m.end()) for m in TAG.finditer(raw_text)]
+def _reasoning_span(raw_text, tags):
+    opened = _first(tags, "think", closing=False)
+    if opened is None:
+        closed = _first(tags, "think", closing=True)
+        return Span(0, closed[2], True) if closed else None
+    closed = _first(tags, "think", closing=True, after=opened[3])
+    if closed:
+        return Span(opened[3], closed[2], True)
+    answer = _first(tags, "answer", closing=False, after=opened[3])
+    if answer and _first(tags, "answer", closing=True, after=answer[3]):
+        return Span(opened[3], answer[2], True)  # </think> forgotten, but the model went on to answer
+    return Span(opened[3], _cut_end(raw_text), False)
 
 
-def _span(tags, name):
-    """(content start, content end) of the first `name` element; end None when it was never closed."""
-    opened = next((t for t in tags if t[0] == name and not t[1]), None)
+def _answer_span(raw_text, tags, after):
+    opened = _first(tags, "answer", closing=False, after=after)
     if opened is None:
         return None
-    closed = next((t for t in tags if t[0] == name and t[1] and t[2] >= opened[3]), None)
-    return opened[3], closed[2] if closed else None
+    closed = _first(tags, "answer", closing=True, after=opened[3])
+    return Span(opened[3], closed[2], True) if closed else Span(opened[3], _cut_end(raw_text), False)
 
 
-def _status(raw_text, think, answer):
-    if think is not None and think[1] is None:
-        return "truncated"  # stopped inside the reasoning: the token limit
-    if answer is None:
-        # The reasoning closed but no answer followed: the limit fell between the two.
-        return "truncated"
-    if answer[1] is None:
-        return "truncated"
-    return "ok"
+def _first(tags, name, closing, after=0):
+    return next((tag for tag in tags if tag[:2] == (name, closing) and tag[2] >= after), None)
 
 
-def _is_refusal(raw_text):
-    words = lambda text: re.sub(r"[^a-z ]", "", text.lower()).split()  # noqa: E731
-    return " ".join(words(REFUSAL_TEXT)) in " ".join(words(raw_text))
+def _cut_end(text):
+    """End of the text without a tag the token limit cut short, so no step ends in "</thi"."""
+    match = CUT_TAG.search(text)
+    if match and any(name.startswith(match.group(1).lower()) for name in ("think", "answer")):
+        return match.start()
+    return len(text)
 
 
-def split_steps(raw_text, start, end):
-    """Paragraphs (blank-line separated) of the reasoning, trimmed, with exact offsets and a region each."""
-    end = len(raw_text) if end is None else end
-    body = raw_text[start:end]
-    chunks = PARAGRAPH_BREAK.split(body)
-    if len(chunks) == 1:
-        chunks = body.split("\n")  # a model that wrote one paragraph per line
-    steps, cursor, previous = [], 0, None
-    for chunk in chunks:
-        offset = body.index(chunk, cursor)
-        cursor = offset + len(chunk)
-        text = chunk.strip()
-        if not text:
-            continue
-        chunk_start = start + offset + (len(chunk) - len(chunk.lstrip()))
+def _status(raw_text, reasoning, answer):
+    if answer and answer.complete:
+        return REFUSED if _is_refusal(raw_text[answer.start:answer.end]) else OK
+    if _is_refusal(raw_text):
+        return REFUSED
+    if reasoning is None and answer is None:
+        return MALFORMED
+    if answer or not reasoning.complete:
+        return TRUNCATED
+    rest = TAG.sub("", raw_text[reasoning.end:])
+    return TRUNCATED if not rest[:_cut_end(rest)].strip() else MALFORMED
+
+
+def _is_refusal(text):
+    # Letters and digits only: "x-ray"/"X ray"/"xray", spacing and final punctuation all compare equal.
+    return _letters(REFUSAL_TEXT) in _letters(text)
+
+
+def _letters(text):
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def split_steps(raw_text: str, start: int, end: int) -> list[Step]:
+    """The reasoning raw_text[start:end] as steps, trimmed, with exact offsets and a review region each."""
+    steps, previous = [], None
+    for step_start, step_end in _step_spans(raw_text, start, end):
+        text = raw_text[step_start:step_end]
         region = region_of(text, previous)
-        steps.append(Step(len(steps), chunk_start, chunk_start + len(text), text, region))
-        previous = region
+        steps.append(Step(len(steps), step_start, step_end, text, region))
+        previous = region if region != OTHER_REGION else previous
     return steps
 
 
-def region_of(text, previous=None):
-    """The review region a paragraph is about: the one it names first; ties go to the region that follows
-    the previous step, since the model reviews in a fixed order."""
+def _step_spans(raw_text, start, end):
+    for separator in STEP_SEPARATORS:
+        spans = _split(raw_text, start, end, separator)
+        if len(spans) > 1:
+            return spans
+    return spans
+
+
+def _split(raw_text, start, end, separator):
+    """Non-blank pieces of raw_text[start:end] between separators, as trimmed (start, end) offsets."""
+    pieces, cursor = [], start
+    for match in separator.finditer(raw_text, start, end):
+        pieces.append((cursor, match.start()))
+        cursor = match.end()
+    pieces.append((cursor, end))
+    return [_trim(raw_text, a, b) for a, b in pieces if raw_text[a:b].strip()]
+
+
+def _trim(raw_text, start, end):
+    piece = raw_text[start:end]
+    return start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
+
+
+def region_of(text: str, previous: str | None = None) -> str:
+    """The review region a step is about. A keyword in a heading ("Right lung:") outweighs one in the
+    opening six words, which outweighs one further on; then the region named more often wins; then, as the
+    model reviews in a fixed order, the first region at or after the previous step's region."""
     lowered = text.lower()
-    first_mention = {}
-    for slug, name, keywords in REVIEW_REGIONS:
-        found = [match.start() for keyword in (name.lower(), *keywords)
-                 if (match := re.search(r"\b" + re.escape(keyword), lowered))]
-        if found:
-            first_mention[slug] = min(found)
-    if not first_mention:
-        return OTHER_REGION
-    order = [slug for slug, _, _ in REVIEW_REGIONS]
-    after = order.index(previous) if previous in order else -1
-    return min(first_mention, key=lambda slug: (first_mention[slug], order.index(slug) < after, order.index(slug)))
-
-
-def map_labels(answer_text, vocabulary=CHEXPERT_LABELS):
-    """Answer items -> (label slugs in answer order without repeats, unknown items verbatim)."""
-    lookup = {**SYNONYMS}
-    for slug, name in vocabulary:
-        lookup[slug] = slug
-        lookup[name.lower()] = slug
-        lookup[slug.replace("-", " ")] = slug
-    labels, unknown = [], []
-    for item in ANSWER_SEPARATORS.split(answer_text):
-        cleaned = item.strip().rstrip(".").strip()
-        if not cleaned:
+    heading = HEADING.match(lowered)
+    heading_end = heading.end() if heading else 0
+    opening = OPENING_WORDS.match(lowered)
+    opening_end = opening.end() if opening else 0
+    previous_order = next((i for i, (slug, _) in enumerate(REGION_KEYWORDS) if slug == previous), 0)
+    best, best_key = OTHER_REGION, None
+    for order, (slug, keywords) in enumerate(REGION_KEYWORDS):
+        mentions = _mentions(lowered, keywords)
+        if not mentions:
             continue
-        slug = lookup.get(re.sub(r"\s+", " ", cleaned.lower()))
-        if slug is None:
-            unknown.append(cleaned)
-        elif slug not in labels:
+        weight = 3 if mentions[0] < heading_end else 2 if mentions[0] < opening_end else 1
+        key = (weight, len(mentions), order >= previous_order, -order)
+        if best_key is None or key > best_key:
+            best, best_key = slug, key
+    return best
+
+
+def _mentions(lowered, keywords):
+    """Sorted offsets where a keyword starts a word ("rib" in "ribs", not in "describe")."""
+    found = set()
+    for keyword in keywords:
+        for match in re.finditer(r"\b" + re.escape(keyword), lowered):
+            if not lowered.startswith(FALSE_FRIENDS, match.start()):
+                found.add(match.start())
+    return sorted(found)
+
+
+def map_labels(answer_text: str, vocabulary=CHEXPERT_LABELS) -> tuple[list[str], list[str]]:
+    """Answer items -> (label slugs in answer order without repeats, items that name no label)."""
+    lookup = _label_lookup(vocabulary)
+    labels, unknown = [], []
+    for item in ANSWER_SEPARATOR.split(answer_text):
+        written = item.strip().lstrip("-*•").strip().rstrip(".").strip()
+        if not written:
+            continue
+        slug = _lookup(lookup, _key(written))
+        if slug is None and written not in unknown:
+            unknown.append(written)
+        elif slug is not None and slug not in labels:
             labels.append(slug)
     return labels, unknown
+
+
+def _label_lookup(vocabulary):
+    slugs = {slug for slug, _ in vocabulary}
+    lookup = {_key(synonym): slug for slug, synonyms in SYNONYMS.items() if slug in slugs for synonym in synonyms}
+    for slug, name in vocabulary:
+        lookup[_key(slug)] = lookup[_key(name)] = slug  # the vocabulary's own words win over synonyms
+    return lookup
+
+
+def _key(text):
+    return " ".join(re.sub(r"[-_/]", " ", text.lower()).split())
+
+
+def _lookup(lookup, key):
+    """The slug for an item, also when it is the plural or singular of a known one ("effusions", "device")."""
+    candidates = [key, key + "s", key[:-1] if key.endswith("s") else None,
+                  key[:-3] + "y" if key.endswith("ies") else None]
+    return next((lookup[c] for c in candidates if c in lookup), None)

@@ -1,50 +1,69 @@
-"""Scoring a predicted label set against a case's ground truth: the model now, readers in the analysis.
+"""Scoring predicted label sets against ground truth: the model's outputs now, readers' reads in the analysis.
 
-No Finding is a label like the others (as in the paper's Jaccard reward). Labels whose truth is uncertain or
-unknown are left out of both sets for that case. The Jaccard index of two empty sets is 1.
+Rules, per case:
+- Truth values are "positive" | "negative" | "uncertain" | "unknown"; a label missing from the truth is unknown.
+  Only positive and negative labels are evaluable: the others leave both the true and the predicted set, so
+  neither predicting nor omitting them counts for or against anyone.
+- No Finding is a label like the others, as in the paper's Jaccard reward.
+- Jaccard = |P ∩ T| / |P ∪ T|, and 1 when both sets are empty (nothing to find, nothing claimed).
+
+Rules, over a set of cases:
+- Only outputs with status "ok" enter the label metrics. Refused, truncated and failed ones (any other status)
+  are counted, and enter one extra number, mean_jaccard_unscored_as_empty, as empty predictions.
+- Macro F1 is the mean F1 over estimable labels: those with at least one positive or one prediction among the
+  scored cases. Labels with neither have no F1 (0/0); they are listed as not estimable and left out.
+- Every ratio whose denominator is zero is None, never an exception and never a made-up 0 or 1.
 """
 
 from dataclasses import dataclass, field
 
 from readerstudy.labels import CHEXPERT_LABELS
 
-EVALUABLE = {"positive", "negative"}
+POSITIVE, NEGATIVE = "positive", "negative"
+EVALUABLE = frozenset({POSITIVE, NEGATIVE})
+FALSE_LABEL, MISSED_LABEL = "false_label", "missed_label"
+SCORED_STATUS = "ok"
+OUTCOMES = ("tp", "fp", "fn", "tn")
 
 
-@dataclass
+@dataclass(frozen=True)
 class LabelError:
     label: str
-    kind: str  # "false_label" (predicted, truth negative) | "missed_label" (truth positive, not predicted)
+    kind: str  # FALSE_LABEL: predicted but negative | MISSED_LABEL: positive but not predicted
 
 
 @dataclass
 class CaseScore:
+    predicted: frozenset  # P: predicted labels that are evaluable in this case
+    actual: frozenset  # T: positive labels
     jaccard: float
     exact_match: bool
-    true_positives: list
-    errors: list
-    outcomes: dict  # label slug -> "tp" | "fp" | "fn" | "tn", for evaluable labels only
+    true_positives: list[str]
+    errors: list[LabelError]  # false labels, then missed labels, each sorted by slug
+    outcomes: dict[str, str]  # every evaluable label -> "tp" | "fp" | "fn" | "tn"
 
 
-def score_case(predicted, truth) -> CaseScore:
+def score_case(predicted, truth: dict) -> CaseScore:
     evaluable = {slug for slug, value in truth.items() if value in EVALUABLE}
-    actual = {slug for slug in evaluable if truth[slug] == "positive"}
-    guessed = set(predicted) & evaluable
+    actual = frozenset(slug for slug in evaluable if truth[slug] == POSITIVE)
+    guessed = frozenset(set(predicted) & evaluable)
     union = actual | guessed
-    outcomes = {slug: _outcome(slug in guessed, slug in actual) for slug in sorted(evaluable)}
-    errors = [LabelError(slug, "false_label") for slug in sorted(guessed - actual)]
-    errors += [LabelError(slug, "missed_label") for slug in sorted(actual - guessed)]
     return CaseScore(
+        predicted=guessed,
+        actual=actual,
         jaccard=len(actual & guessed) / len(union) if union else 1.0,
-        exact_match=actual == guessed,
+        exact_match=guessed == actual,
         true_positives=sorted(actual & guessed),
-        errors=errors,
-        outcomes=outcomes,
+        errors=[LabelError(slug, FALSE_LABEL) for slug in sorted(guessed - actual)]
+        + [LabelError(slug, MISSED_LABEL) for slug in sorted(actual - guessed)],
+        outcomes={slug: _outcome(slug in guessed, slug in actual) for slug in sorted(evaluable)},
     )
 
 
 def _outcome(predicted, positive):
-    return {(True, True): "tp", (True, False): "fp", (False, True): "fn", (False, False): "tn"}[(predicted, positive)]
+    if predicted:
+        return "tp" if positive else "fp"
+    return "fn" if positive else "tn"
 
 
 @dataclass
@@ -57,7 +76,12 @@ class LabelMetrics:
 
     @property
     def support(self):
+        """Positives among the scored cases."""
         return self.tp + self.fn
+
+    @property
+    def estimable(self):
+        return self.tp + self.fp + self.fn > 0
 
     @property
     def precision(self):
@@ -78,41 +102,40 @@ class LabelMetrics:
 
 @dataclass
 class SetMetrics:
-    per_label: list
+    per_label: list[LabelMetrics]
     cases: int = 0
     scored: int = 0
     refusals: int = 0
     truncations: int = 0
-    failures: int = 0
-    jaccards: list = field(default_factory=list)
+    failures: int = 0  # any other status that is not "ok": failed, malformed, …
     exact_matches: int = 0
-    # Jaccard of refused, truncated and failed outputs taken as empty predictions.
-    unscored_jaccards: list = field(default_factory=list)
+    jaccards: list[float] = field(default_factory=list)  # scored cases
+    unscored_jaccards: list[float] = field(default_factory=list)  # the others, as empty predictions
 
     @property
     def estimable_labels(self):
-        """Labels with a positive or a prediction: the rest have no F1 to average."""
-        return [m for m in self.per_label if m.tp + m.fp + m.fn > 0]
+        return [m.label for m in self.per_label if m.estimable]
+
+    @property
+    def not_estimable_labels(self):
+        return [m.label for m in self.per_label if not m.estimable]
 
     @property
     def macro_f1(self):
-        values = [m.f1 for m in self.estimable_labels]
-        return sum(values) / len(values) if values else None
+        return _mean([m.f1 for m in self.per_label if m.estimable])
 
     @property
     def micro_f1(self):
-        tp, fp, fn = (sum(getattr(m, k) for m in self.per_label) for k in ("tp", "fp", "fn"))
+        tp, fp, fn = (sum(getattr(m, outcome) for m in self.per_label) for outcome in ("tp", "fp", "fn"))
         return _ratio(2 * tp, 2 * tp + fp + fn)
 
     @property
     def mean_jaccard(self):
-        return sum(self.jaccards) / len(self.jaccards) if self.jaccards else None
+        return _mean(self.jaccards)
 
     @property
-    def mean_jaccard_all(self):
-        """Refused, truncated and failed outputs counted as empty predictions (their Jaccard vs the truth)."""
-        values = self.jaccards + self.unscored_jaccards
-        return sum(values) / len(values) if values else None
+    def mean_jaccard_unscored_as_empty(self):
+        return _mean(self.jaccards + self.unscored_jaccards)
 
     @property
     def exact_match_rate(self):
@@ -120,13 +143,13 @@ class SetMetrics:
 
 
 def score_set(items, vocabulary=CHEXPERT_LABELS) -> SetMetrics:
-    """items: (predicted slugs, truth by slug, status). Only "ok" outputs enter the label metrics; the
-    others are counted (refused, truncated, failed) and enter mean_jaccard_all as empty predictions."""
-    metrics = SetMetrics(per_label=[LabelMetrics(slug) for slug, _ in vocabulary])
-    by_slug = {m.label: m for m in metrics.per_label}
+    """items: (predicted labels, truth by slug, status) per case. Labels come in vocabulary order, then any
+    other evaluable label in the order first seen, so per-label counts always add up to the Jaccards'."""
+    by_slug = {slug: LabelMetrics(slug) for slug, _ in vocabulary}
+    metrics = SetMetrics(per_label=[])
     for predicted, truth, status in items:
         metrics.cases += 1
-        if status != "ok":
+        if status != SCORED_STATUS:
             _count_unscored(metrics, status)
             metrics.unscored_jaccards.append(score_case(set(), truth).jaccard)
             continue
@@ -135,8 +158,9 @@ def score_set(items, vocabulary=CHEXPERT_LABELS) -> SetMetrics:
         metrics.jaccards.append(score.jaccard)
         metrics.exact_matches += score.exact_match
         for slug, outcome in score.outcomes.items():
-            if slug in by_slug:
-                setattr(by_slug[slug], outcome, getattr(by_slug[slug], outcome) + 1)
+            label = by_slug.setdefault(slug, LabelMetrics(slug))
+            setattr(label, outcome, getattr(label, outcome) + 1)
+    metrics.per_label = list(by_slug.values())
     return metrics
 
 
@@ -153,33 +177,32 @@ def _ratio(numerator, denominator):
     return numerator / denominator if denominator else None
 
 
+def _mean(values):
+    return sum(values) / len(values) if values else None
+
+
+SUMMARY_KEYS = ("cases", "scored", "refusals", "truncations", "failures", "mean_jaccard",
+                "mean_jaccard_unscored_as_empty", "macro_f1", "micro_f1", "exact_match_rate")
+LABEL_COLUMNS = ("label", "support", *OUTCOMES, "precision", "recall", "specificity", "f1", "estimable")
+
+
+def _label_row(label: LabelMetrics) -> dict:
+    return {column: getattr(label, column) for column in LABEL_COLUMNS}
+
+
 def metrics_as_dict(metrics: SetMetrics) -> dict:
+    """Every number, JSON-ready (None where a ratio has no denominator)."""
     return {
-        "cases": metrics.cases,
-        "scored": metrics.scored,
-        "refusals": metrics.refusals,
-        "truncations": metrics.truncations,
-        "failures": metrics.failures,
-        "mean_jaccard": metrics.mean_jaccard,
-        "mean_jaccard_including_unscored": metrics.mean_jaccard_all,
-        "macro_f1": metrics.macro_f1,
-        "micro_f1": metrics.micro_f1,
-        "exact_match_rate": metrics.exact_match_rate,
-        "not_estimable_labels": [m.label for m in metrics.per_label if m not in metrics.estimable_labels],
-        "per_label": [
-            {"label": m.label, "support": m.support, "tp": m.tp, "fp": m.fp, "fn": m.fn, "tn": m.tn,
-             "precision": m.precision, "recall": m.recall, "specificity": m.specificity, "f1": m.f1}
-            for m in metrics.per_label
-        ],
+        **{key: getattr(metrics, key) for key in SUMMARY_KEYS},
+        "estimable_labels": metrics.estimable_labels,
+        "not_estimable_labels": metrics.not_estimable_labels,
+        "per_label": [_label_row(label) for label in metrics.per_label],
     }
 
 
 def metrics_to_rows(metrics: SetMetrics) -> list[dict]:
-    """One row per label, then one per summary number, for a CSV."""
-    data = metrics_as_dict(metrics)
-    columns = ["label", "support", "tp", "fp", "fn", "tn", "precision", "recall", "specificity", "f1"]
-    rows = [{**{c: row[c] for c in columns}, "metric": "", "value": ""} for row in data["per_label"]]
-    for key in ("cases", "scored", "refusals", "truncations", "failures", "mean_jaccard",
-                "mean_jaccard_including_unscored", "macro_f1", "micro_f1", "exact_match_rate"):
-        rows.append({**{c: "" for c in columns}, "metric": key, "value": data[key]})
+    """For a CSV: one row per label, then one row per summary number; every row has the same columns."""
+    empty = dict.fromkeys((*LABEL_COLUMNS, "metric", "value"), "")
+    rows = [{**empty, **_label_row(label)} for label in metrics.per_label]
+    rows += [{**empty, "metric": key, "value": getattr(metrics, key)} for key in SUMMARY_KEYS]
     return rows

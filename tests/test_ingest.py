@@ -152,3 +152,28 @@ def test_command_prints_a_summary_and_exits_non_zero_on_rejections(synthetic_dir
 def test_command_refuses_a_missing_folder_with_a_message(tmp_path):
     with pytest.raises(CommandError, match="nothing was imported"):
         call_command("import_cases", str(tmp_path / "absent"), "--case-set", "demo")
+
+
+def test_a_changed_file_under_a_known_sop_instance_uid_is_rejected(synthetic_dir, tmp_path, dicom_store):
+    import_cases(synthetic_dir, IngestOptions("demo"))
+    folder = tmp_path / "changed"
+    (folder / "case-0001").mkdir(parents=True)
+    ds = pydicom.dcmread(first_file(synthetic_dir / "case-0001"))
+    ds.SeriesDescription = "edited after import"
+    ds.save_as(folder / "case-0001" / "frontal.dcm")
+    report = import_cases(folder, IngestOptions("demo"))
+    assert report.rejected == [("case-0001/frontal.dcm", "SOP Instance UID already imported with different content")]
+    assert Case.objects.count() == 6 and len(stored_files(dicom_store)) == 6
+
+
+def test_files_of_one_known_case_regrouped_with_a_new_file_are_rejected(synthetic_dir, tmp_path, dicom_store):
+    import_cases(synthetic_dir, IngestOptions("demo"))
+    folder = tmp_path / "regrouped"
+    (folder / "mixed").mkdir(parents=True)
+    shutil.copy(first_file(synthetic_dir / "case-0001"), folder / "mixed" / "a.dcm")
+    ds = pydicom.dcmread(first_file(synthetic_dir / "case-0002"))
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(folder / "mixed" / "b.dcm")
+    report = import_cases(folder, IngestOptions("demo"))
+    assert report.rejected == [("mixed", "its files match only part of a case imported before")]
+    assert Case.objects.count() == 6 and len(stored_files(dicom_store)) == 6

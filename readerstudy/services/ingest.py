@@ -87,7 +87,13 @@ def import_cases(directory, options: IngestOptions) -> IngestReport:
             report.existing.append((source_id, existing.public_id))
         else:
             batch = batch or _new_batch(directory, options)
-            case = _create_case(batch, source_id, prepared, labels.get(source_id))
+            try:
+                case = _create_case(batch, source_id, prepared, labels.get(source_id))
+            except IntegrityError:
+                # Another import stored the same files between our check and our write.
+                report.rejected.append((source_id, "imported at the same moment by another import; run again"))
+                report.not_imported.append(source_id)
+                continue
             _add_to_case_set(case_set, case)
             report.created.append((source_id, case.public_id))
     if batch is not None:
@@ -186,25 +192,27 @@ def _frontal_first(prepared):
 
 
 def _existing_case(source_id, prepared, report):
-    """The case these images were imported as before; None if all are new; False on a conflict."""
-    uids = [p.inspected.sop_instance_uid for p in prepared]
-    stored = {img.sop_instance_uid: img for img in CaseImage.objects.filter(sop_instance_uid__in=uids)}
-    by_hash = {img.sha256: img for img in CaseImage.objects.filter(sha256__in=[p.sha256 for p in prepared])}
-    if not stored and not by_hash:
-        return None
-    conflict = None
-    for p in prepared:
-        image = stored.get(p.inspected.sop_instance_uid) or by_hash.get(p.sha256)
-        if image is None:
-            conflict = "some of its images are new and others were imported before"
-        elif image.sha256 != p.sha256 or image.sop_instance_uid != p.inspected.sop_instance_uid:
-            report.rejected.append((p.relative_name, "SOP Instance UID already imported with different content"))
+    """The case these files were imported as before; None if none was; False (reported) on a conflict."""
+    matches = [_stored_image(p) for p in prepared]
+    for image, match in zip(prepared, matches):
+        if match is not None and (match.sha256, match.sop_instance_uid) != (image.sha256,
+                                                                             image.inspected.sop_instance_uid):
+            report.rejected.append((image.relative_name, "SOP Instance UID already imported with different content"))
             return False
-    cases = {img.case_id for img in list(stored.values()) + list(by_hash.values())}
-    if conflict is None and len(cases) == 1 and CaseImage.objects.filter(case_id__in=cases).count() == len(prepared):
-        return Case.objects.get(pk=cases.pop())
-    report.rejected.append((source_id, conflict or "its images belong to different cases imported before"))
-    return False
+    if all(match is None for match in matches):
+        return None
+    cases = {match.case_id for match in matches if match is not None}
+    whole = None not in matches and len(cases) == 1 and CaseImage.objects.filter(case_id__in=cases).count() == len(
+        prepared)
+    if not whole:
+        report.rejected.append((source_id, "its files match only part of a case imported before"))
+        return False
+    return Case.objects.get(pk=cases.pop())
+
+
+def _stored_image(image):
+    return (CaseImage.objects.filter(sop_instance_uid=image.inspected.sop_instance_uid).first()
+            or CaseImage.objects.filter(sha256=image.sha256).first())
 
 
 def _new_batch(directory, options):
