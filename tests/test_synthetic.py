@@ -55,6 +55,18 @@ def test_findings_change_the_pixels_where_they_lie():
     assert render({"support-devices"})[2:25, 90:110].max() > normal[2:25, 90:110].max() + 1000
 
 
+@pytest.mark.parametrize(
+    ("finding", "rows", "direction"),
+    [("pneumothorax", slice(50, 90), -1), ("pleural-effusion", slice(160, 190), 1), ("consolidation", slice(115, 160), 1)],
+)
+def test_lateralised_findings_change_one_lung(finding, rows, direction):
+    normal = render_chest(np.random.default_rng(3), 200, 250, set()).astype(float)
+    abnormal = render_chest(np.random.default_rng(3), 200, 250, {finding}).astype(float)
+    # Whichever side the finding is on, that lung's region moves by far more than the noise.
+    changes = [direction * (abnormal[rows, cols] - normal[rows, cols]).mean() for cols in (slice(40, 85), slice(115, 160))]
+    assert max(changes) > 80 and min(changes) < 10
+
+
 def test_command_writes_cases_and_refuses_a_bad_size(tmp_path, capsys):
     call_command("make_synthetic_cases", str(tmp_path / "out"), "--count", "2", "--seed", "1", "--size", "40x50")
     assert "wrote 2 case(s)" in capsys.readouterr().out

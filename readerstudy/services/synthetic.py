@@ -84,39 +84,70 @@ def _soft(distance, edge=0.08):
     return np.clip((1 + edge - distance) / (2 * edge), 0, 1)
 
 
-def render_chest(rng, width, height, findings=frozenset(), side=None):
+def render_chest(rng, width, height, findings=frozenset()):
+    """A PA chest radiograph as 12-bit values (bright = dense), with `findings` drawn where they lie."""
     x, y = _grid(width, height)
-    jitter = rng.normal(0, 0.01, 8)
-    body = _soft(_ellipse(x, y, 0.5, 0.58, 0.47, 0.62), 0.05)
-    density = 0.35 * body
-    right_lung = _soft(_ellipse(x, y, 0.31 + jitter[0], 0.47, 0.16, 0.31), 0.1)
-    left_lung = _soft(_ellipse(x, y, 0.69 + jitter[1], 0.48, 0.16, 0.30), 0.1)
+    jitter = rng.normal(0, 0.008, 8)
+    domes = _diaphragm_domes(x, y, jitter)
+    right_lung = _lung(x, y, 0.31 + jitter[0], medial=0.45, domes=domes)
+    left_lung = _lung(x, y, 0.69 + jitter[1], medial=0.56, domes=domes)
     lungs = np.maximum(right_lung, left_lung)
-    density -= 0.25 * lungs
-    density += 0.03 * lungs * _lung_markings(rng, x, y)
-    heart_rx = 0.24 if "cardiomegaly" in findings else 0.15
-    density += 0.28 * _soft(_ellipse(x, y, 0.54 + (heart_rx - 0.15) / 2, 0.6, heart_rx, 0.13), 0.15)
-    mediastinum_half = 0.09 if "enlarged-cardiomediastinum" in findings else 0.06
-    density += 0.3 * np.clip(1 - np.abs(x - 0.5) / mediastinum_half, 0, 1) * (y > 0.12) * (y < 0.7)
-    density += 0.2 * _diaphragm(x, y)
+    density = 0.42 * _torso(x, y) + 0.12 * np.maximum(domes, 0) * _torso(x, y)
+    density -= 0.3 * lungs
+    density += 0.035 * lungs * _lung_markings(rng, x, y)
+    density += _mediastinum(x, y, findings)
+    density += _heart(x, y, findings) * (1 - 0.5 * np.clip(domes, 0, 1))
     density += _ribs(x, y, lungs, broken="fracture" in findings)
-    density += _clavicles(x, y)
-    density += 0.08 * np.clip(1 - np.abs(x - 0.5) / 0.025, 0, 1)  # spine through the mediastinum
-    density += _findings(rng, x, y, findings, right_lung, left_lung)
-    density += rng.normal(0, 0.01, density.shape).astype(np.float32)
-    return (np.clip(density * 1.15 + 0.1, 0, 1) * MAX_VALUE).astype(np.uint16)
+    density += _clavicles(x, y) + _shoulders(x, y)
+    density += _findings(rng, x, y, findings, right_lung, left_lung, domes)
+    density += rng.normal(0, 0.008, density.shape).astype(np.float32)
+    return (np.clip(density * 1.15 + 0.08, 0, 1) * MAX_VALUE).astype(np.uint16)
+
+
+def _torso(x, y):
+    """Soft tissue of the chest wall and neck: a rounded rectangle, softly edged."""
+    return np.clip((1.04 - (np.abs(x - 0.5) / 0.47) ** 4 - (np.abs(y - 0.6) / 0.62) ** 6) / 0.08, 0, 1)
+
+
+def _diaphragm_domes(x, y, jitter):
+    """> 0 below the hemidiaphragms (abdomen), < 0 above; the right dome sits higher over the liver."""
+    right = y - (0.80 + jitter[2] - 0.1 * np.sqrt(np.clip(1 - ((x - 0.3) / 0.2) ** 2, 0, 1)))
+    left = y - (0.83 + jitter[3] - 0.1 * np.sqrt(np.clip(1 - ((x - 0.7) / 0.2) ** 2, 0, 1)))
+    return np.clip(np.where(x < 0.5, right, left) / 0.01, -1, 1)
+
+
+def _lung(x, y, cx, medial, domes):
+    """A lung field: narrow apex, wide base, a straight medial border, cut off by its dome."""
+    top, bottom = 0.16, 0.86
+    depth = np.clip((y - top) / (bottom - top), 0, 1)
+    half_width = 0.17 * np.sqrt(depth) + 0.02
+    lateral = np.clip(1 - np.abs(x - cx) / np.maximum(half_width, 1e-3), 0, 1)
+    inside_medial = (x < medial) if cx < 0.5 else (x > medial)
+    lung = np.clip(lateral * 6, 0, 1) * inside_medial * (y > top)
+    return lung * np.clip(-domes, 0, 1)
+
+
+def _mediastinum(x, y, findings):
+    half = 0.085 if "enlarged-cardiomediastinum" in findings else 0.06
+    band = np.clip((half - np.abs(x - 0.5)) / 0.02, 0, 1) * np.clip((y - 0.08) / 0.05, 0, 1) * np.clip((0.8 - y) / 0.1, 0, 1)
+    trachea = np.clip(1 - np.abs(x - 0.5) / 0.012, 0, 1) * (y > 0.04) * (y < 0.36)
+    spine = 0.05 * np.clip(1 - np.abs(x - 0.5) / 0.03, 0, 1) * (0.8 + 0.2 * np.sin(y * 90))
+    return 0.12 * band - 0.1 * trachea + spine
+
+
+def _heart(x, y, findings):
+    rx, cx = (0.2, 0.58) if "cardiomegaly" in findings else (0.13, 0.55)
+    return 0.18 * _soft(_ellipse(x, y, cx, 0.64, rx, 0.13), 0.15)
+
+
+def _shoulders(x, y):
+    """Humeral heads at the upper corners."""
+    return 0.2 * (_soft(_ellipse(x, y, 0.06, 0.19, 0.06, 0.07), 0.2) + _soft(_ellipse(x, y, 0.94, 0.19, 0.06, 0.07), 0.2))
 
 
 def _lung_markings(rng, x, y):
     phase = rng.uniform(0, 6.28, 3)
     return (np.sin(60 * x + phase[0]) * np.sin(45 * y + phase[1]) + np.sin(90 * (x + y) + phase[2])) * 0.5
-
-
-def _diaphragm(x, y):
-    """Two domes, the right a little higher (the liver), with a soft upper edge."""
-    right = np.clip((y - (0.76 - 0.1 * np.cos((x - 0.31) * 8))) / 0.02, 0, 1)
-    left = np.clip((y - (0.78 - 0.1 * np.cos((x - 0.69) * 8))) / 0.02, 0, 1)
-    return np.where(x < 0.5, right, left).astype(np.float32)
 
 
 def _ribs(x, y, lungs, broken):
@@ -136,14 +167,15 @@ def _clavicles(x, y):
     return 0.2 * (right + left)
 
 
-def _findings(rng, x, y, findings, right_lung, left_lung):
+def _findings(rng, x, y, findings, right_lung, left_lung, domes):
     extra = np.zeros_like(x)
     on_left = rng.random() < 0.5
     lung = left_lung if on_left else right_lung
     cx = 0.69 if on_left else 0.31
     if "pleural-effusion" in findings:
-        meniscus = y > 0.62 + 0.06 * np.abs(x - cx) * 6
-        extra += 0.28 * meniscus * lung
+        # Fluid fills the base and climbs the lateral wall: a meniscus that blunts the costophrenic angle.
+        meniscus = np.clip((y - (0.68 - 0.5 * np.abs(x - cx) ** 1.5)) / 0.03, 0, 1)
+        extra += 0.3 * meniscus * lung
     if "pneumothorax" in findings:
         apex = _soft(_ellipse(x, y, cx + (0.05 if on_left else -0.05), 0.3, 0.09, 0.16), 0.05)
         extra -= 0.12 * apex * lung
