@@ -4,17 +4,15 @@ The raw text is only read, never changed. Every offset is a Python string index,
 into the raw text (not a UTF-8 byte, not a UTF-16 unit), so `raw_text[start:end]` is always the step or the
 answer; a browser counts the same way with Array.from(text).
 
-Statuses:
-- "ok": the reasoning (if any) is closed and a closed <answer> follows. An answer without reasoning is ok.
-- "truncated": the token limit cut the text: <think> or <answer> opened and never closed, or the text ends
-  right after </think> (nothing but whitespace or a cut-off tag such as "<ans" follows).
-- "refused": the refusal sentence, with any case, spacing or punctuation, and no answer of labels (an
-  <answer> that holds the refusal sentence is a refusal too).
-- "malformed": no <think> and no <answer> and no refusal, or </think> followed by text without <answer>: the
-  model finished but not in its format.
-A <think> that is never closed but is followed by a closed <answer> ends at the <answer>: the model finished,
-so that is ok. A </think> with no <think> starts the reasoning at the beginning of the text (some chat
-templates put the opening tag in the prompt).
+Statuses (tags in any case; text before, between and after them is allowed):
+- "ok": a closed <answer>, after the closed reasoning if there is one (an answer alone is ok, with no steps).
+- "truncated": the token limit cut the text: <think> or <answer> opened and never closed, or nothing but
+  whitespace or a cut-off tag ("<ans") after </think>. Only a closed answer gives labels.
+- "refused": the refusal sentence, in any case, spacing or punctuation, and no answer of labels (an <answer>
+  holding the refusal sentence is a refusal too).
+- "malformed": no tags and no refusal, or text after </think> without <answer>: finished, not in format.
+A <think> never closed but followed by a closed <answer> ends at the <answer> (the model finished: ok). A
+</think> with no <think> starts the reasoning at 0 (some chat templates put <think> in the prompt).
 """
 
 import re
@@ -43,7 +41,9 @@ OPENING_WORDS = re.compile(r"(?:\W*\w+){1,6}")
 LUNG_PARTS = {f"{side}-lung": tuple(f"{side} {part} {unit}" for part in ("upper", "middle", "mid", "lower")
                                      for unit in ("lobe", "zone", "lung")) for side in ("right", "left")}
 LUNG_PARTS["left-lung"] += ("lingula",)
-REGION_KEYWORDS = [(slug, (name.lower(), *keywords, *LUNG_PARTS.get(slug, ())))
+# A keyword counts where it starts a word: "rib" in "ribs", not in "describe".
+REGION_PATTERNS = [(slug, re.compile(r"\b(?:" + "|".join(map(re.escape, (name.lower(), *keywords,
+                                                                       *LUNG_PARTS.get(slug, ())))) + ")"))
                    for slug, name, keywords in REVIEW_REGIONS]
 # Words that start with a region keyword but are about something else: a portable film has no port.
 FALSE_FRIENDS = ("portable", "portion", "portal", "linear", "tubercul", "ribbon", "bronchogram")
@@ -55,7 +55,7 @@ SYNONYMS = {
     "cardiomegaly": ("enlarged heart", "cardiac enlargement", "enlarged cardiac silhouette"),
     "lung-lesion": ("nodule", "lung nodule", "pulmonary nodule", "mass", "lung mass", "lesion"),
     "lung-opacity": ("opacity", "airspace opacity", "air space opacity", "pulmonary opacity"),
-    "support-devices": ("tube", "line", "catheter", "support device", "device", "lines and tubes"),
+    "support-devices": ("tube", "line", "catheter", "device", "lines and tubes"),
     "no-finding": ("normal", "no findings", "no acute findings", "no abnormality",
                    "no acute cardiopulmonary abnormality"),
     "pneumothorax": ("ptx",),
@@ -89,6 +89,13 @@ class ParsedOutput:
     answer_end: int | None = None
 
 
+class Tag(NamedTuple):
+    name: str  # "think" | "answer"
+    closing: bool
+    start: int
+    end: int
+
+
 class Span(NamedTuple):
     """Content of a <think> or <answer> element; complete is False when the text stops inside it."""
     start: int
@@ -97,7 +104,7 @@ class Span(NamedTuple):
 
 
 def parse_output(raw_text: str, vocabulary=CHEXPERT_LABELS) -> ParsedOutput:
-    tags = [(m.group(2).lower(), bool(m.group(1)), m.start(), m.end()) for m in TAG.finditer(raw_text)]
+    tags = [Tag(m.group(2).lower(), bool(m.group(1)), m.start(), m.end()) for m in TAG.finditer(raw_text)]
     reasoning = _reasoning_span(raw_text, tags)
     answer = _answer_span(raw_text, tags, after=reasoning.end if reasoning else 0)
     parsed = ParsedOutput(status=_status(raw_text, reasoning, answer))
@@ -116,26 +123,26 @@ def _reasoning_span(raw_text, tags):
     opened = _first(tags, "think", closing=False)
     if opened is None:
         closed = _first(tags, "think", closing=True)
-        return Span(0, closed[2], True) if closed else None
-    closed = _first(tags, "think", closing=True, after=opened[3])
+        return Span(0, closed.start, True) if closed else None
+    closed = _first(tags, "think", closing=True, after=opened.end)
     if closed:
-        return Span(opened[3], closed[2], True)
-    answer = _first(tags, "answer", closing=False, after=opened[3])
-    if answer and _first(tags, "answer", closing=True, after=answer[3]):
-        return Span(opened[3], answer[2], True)  # </think> forgotten, but the model went on to answer
-    return Span(opened[3], _cut_end(raw_text), False)
+        return Span(opened.end, closed.start, True)
+    answer = _first(tags, "answer", closing=False, after=opened.end)
+    if answer and _first(tags, "answer", closing=True, after=answer.end):
+        return Span(opened.end, answer.start, True)  # </think> forgotten, but the model went on to answer
+    return Span(opened.end, _cut_end(raw_text), False)
 
 
 def _answer_span(raw_text, tags, after):
     opened = _first(tags, "answer", closing=False, after=after)
     if opened is None:
         return None
-    closed = _first(tags, "answer", closing=True, after=opened[3])
-    return Span(opened[3], closed[2], True) if closed else Span(opened[3], _cut_end(raw_text), False)
+    closed = _first(tags, "answer", closing=True, after=opened.end)
+    return Span(opened.end, closed.start, True) if closed else Span(opened.end, _cut_end(raw_text), False)
 
 
 def _first(tags, name, closing, after=0):
-    return next((tag for tag in tags if tag[:2] == (name, closing) and tag[2] >= after), None)
+    return next((tag for tag in tags if (tag.name, tag.closing) == (name, closing) and tag.start >= after), None)
 
 
 def _cut_end(text):
@@ -204,34 +211,24 @@ def _trim(raw_text, start, end):
 
 def region_of(text: str, previous: str | None = None) -> str:
     """The review region a step is about. A keyword in a heading ("Right lung:") outweighs one in the
-    opening six words, which outweighs one further on; then the region named more often wins; then, as the
-    model reviews in a fixed order, the first region at or after the previous step's region."""
+    opening six words, which outweighs one further on. Between equals, regions at or after the previous
+    step's region win, as the model reviews in a fixed order; then the one named first; then review order."""
     lowered = text.lower()
     heading = HEADING.match(lowered)
     heading_end = heading.end() if heading else 0
     opening = OPENING_WORDS.match(lowered)
     opening_end = opening.end() if opening else 0
-    previous_order = next((i for i, (slug, _) in enumerate(REGION_KEYWORDS) if slug == previous), 0)
+    previous_order = next((i for i, (slug, _) in enumerate(REGION_PATTERNS) if slug == previous), 0)
     best, best_key = OTHER_REGION, None
-    for order, (slug, keywords) in enumerate(REGION_KEYWORDS):
-        mentions = _mentions(lowered, keywords)
+    for order, (slug, pattern) in enumerate(REGION_PATTERNS):
+        mentions = [m.start() for m in pattern.finditer(lowered) if not lowered.startswith(FALSE_FRIENDS, m.start())]
         if not mentions:
             continue
         weight = 3 if mentions[0] < heading_end else 2 if mentions[0] < opening_end else 1
-        key = (weight, len(mentions), order >= previous_order, -order)
+        key = (weight, order >= previous_order, -mentions[0], -order)
         if best_key is None or key > best_key:
             best, best_key = slug, key
     return best
-
-
-def _mentions(lowered, keywords):
-    """Sorted offsets where a keyword starts a word ("rib" in "ribs", not in "describe")."""
-    found = set()
-    for keyword in keywords:
-        for match in re.finditer(r"\b" + re.escape(keyword), lowered):
-            if not lowered.startswith(FALSE_FRIENDS, match.start()):
-                found.add(match.start())
-    return sorted(found)
 
 
 def map_labels(answer_text: str, vocabulary=CHEXPERT_LABELS) -> tuple[list[str], list[str]]:
@@ -259,7 +256,7 @@ def _label_lookup(vocabulary):
 
 
 def _key(text):
-    return " ".join(re.sub(r"[-_/]", " ", text.lower()).split())
+    return " ".join(re.sub(r"[-_]", " ", text.lower()).split())
 
 
 def _lookup(lookup, key):

@@ -101,7 +101,7 @@ def store_output(job, token, engine, load_s, image_row, result):
             software=engine.software_versions(),
         )
         current.status = status
-        current.error = "" if parsed.status != ParseStatus.MALFORMED else "the output has no <think> or <answer>"
+        current.error = "" if parsed.status != ParseStatus.MALFORMED else "the output is not in the model's <think>/<answer> format"
         current.finished_at = timezone.now()
         current.lease_token = current.lease_expires_at = None
         current.model_load_s = load_s if load_s else None

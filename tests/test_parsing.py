@@ -274,12 +274,14 @@ def test_another_vocabulary_uses_only_its_own_labels_and_their_synonyms():
 @pytest.mark.parametrize(
     ("text", "previous", "region"),
     [
-        ("Heart and mediastinum: unremarkable.", "hila", "heart"),  # equal weight: the next region in order
-        ("Heart and mediastinum: unremarkable.", "pleura", "mediastinum"),
+        ("Mediastinum and heart: unremarkable.", "hila", "heart"),  # equal weight: not behind the previous step
+        ("Mediastinum and heart: unremarkable.", "pleura", "mediastinum"),  # both ahead: the one named first
+        ("Clear right lung with no pleural effusion or pneumothorax.", "central-airways", "right-lung"),
+        ("In summary, cardiomegaly, pleural effusion.", "bones", "overall"),
         ("Pleura: a visceral pleural line at the apex.", None, "pleura"),  # the heading outweighs "line"
         ("The lungs are clear.", "left-lung", OTHER_REGION),
         ("Consolidation in the right lower lobe.", None, "right-lung"),
-        ("Sternotomy wires are intact; no rib fracture.", "heart", "bones"),  # two bone words against one
+        ("Sternotomy wires are intact; no rib fracture.", "heart", "bones"),  # devices come before the heart
     ],
 )
 def test_region_of_weighs_headings_opening_words_and_the_review_order(text, previous, region):
@@ -287,5 +289,5 @@ def test_region_of_weighs_headings_opening_words_and_the_review_order(text, prev
 
 
 def test_a_step_about_no_region_does_not_reset_the_review_order():
-    raw = "<think>\nHila: normal.\n\nThe lungs are clear.\n\nHeart and mediastinum: normal.\n</think><answer></answer>"
+    raw = "<think>\nHila: normal.\n\nThe lungs are clear.\n\nMediastinum and heart: normal.\n</think><answer></answer>"
     assert [s.region for s in parse_output(raw).steps] == ["hila", OTHER_REGION, "heart"]
