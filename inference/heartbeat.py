@@ -20,18 +20,18 @@ def process_started():
                                    last_seen=timezone.now())
 
 
+def model_loaded():
+    _touch()
+
+
 def job_done():
+    _touch(jobs_done=F("jobs_done") + 1)
+
+
+def _touch(**changes):
     if _process_key is None:
         # Jobs run in-process (seed_demo, benchmarks) have no worker row.
         return
     WorkerHeartbeat.objects.filter(process_key=_process_key).update(
-        jobs_done=F("jobs_done") + 1, last_seen=timezone.now(), model_loads=engine_registry.load_count,
-        engine_key=" · ".join(engine_registry.loaded_keys()),
-    )
-
-
-def model_loaded():
-    if _process_key is not None:
-        WorkerHeartbeat.objects.filter(process_key=_process_key).update(
-            last_seen=timezone.now(), model_loads=engine_registry.load_count,
-            engine_key=" · ".join(engine_registry.loaded_keys()))
+        last_seen=timezone.now(), model_loads=engine_registry.load_count,
+        engine_key=" · ".join(engine_registry.loaded_keys()), **changes)
