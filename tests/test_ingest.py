@@ -97,6 +97,14 @@ def test_a_case_with_a_rejected_file_is_not_imported_and_leaves_nothing(
     assert len(stored_files(dicom_store)) == 1
 
 
+def test_an_import_in_which_everything_is_rejected_leaves_no_rows_at_all(tmp_path, dicom_store):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
+    report = import_cases(tmp_path / "in", IngestOptions("demo"))
+    assert report.rejected == [("notes.txt", "not a DICOM file")]
+    assert (CaseSet.objects.count(), ImportBatch.objects.count(), Case.objects.count()) == (0, 0, 0)
+
+
 def test_identifying_attributes_are_refused_unless_deidentified_or_allowed(synthetic_dir, tmp_path, dicom_store):
     folder = tmp_path / "identified"
     (folder / "case").mkdir(parents=True)

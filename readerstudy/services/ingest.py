@@ -71,7 +71,7 @@ def import_cases(directory, options: IngestOptions) -> IngestReport:
     if not cases:
         raise IngestRefused([f"no files found in {directory}"])
     labels = _read_labels(options.labels_path, cases)
-    case_set = _open_case_set(options.case_set_name)
+    name = _check_case_set(options.case_set_name)
     report = IngestReport()
     batch = None
     for source_id, files in cases.items():
@@ -83,7 +83,7 @@ def import_cases(directory, options: IngestOptions) -> IngestReport:
         if existing is False:
             report.not_imported.append(source_id)
         elif existing is not None:
-            _add_to_case_set(case_set, existing)
+            _add_to_case_set(name, existing)
             report.existing.append((source_id, existing.public_id))
         else:
             batch = batch or _new_batch(directory, options)
@@ -94,13 +94,13 @@ def import_cases(directory, options: IngestOptions) -> IngestReport:
                 report.rejected.append((source_id, "imported at the same moment by another import; run again"))
                 report.not_imported.append(source_id)
                 continue
-            _add_to_case_set(case_set, case)
+            _add_to_case_set(name, case)
             report.created.append((source_id, case.public_id))
     if batch is not None:
         batch.summary = {"created": len(report.created), "existing": len(report.existing),
                          "rejected_files": len(report.rejected), "not_imported": len(report.not_imported)}
         batch.save(update_fields=["summary"])
-    logger.info("case import into set %s: %s", case_set.pk, report.summary())
+    logger.info("case import: %s", report.summary())
     return report
 
 
@@ -136,7 +136,8 @@ def _read_labels(labels_path, cases):
         raise IngestRefused([f"{Path(labels_path).name}: {p}" for p in error.problems]) from None
 
 
-def _open_case_set(name):
+def _check_case_set(name):
+    """The case set's name, if cases may be added to it (it is made with its first case)."""
     name = (name or "").strip()
     if not name:
         raise IngestRefused(["a case set name is required"])
@@ -144,8 +145,7 @@ def _open_case_set(name):
     if frozen:
         raise IngestRefused([f"case set {name!r} belongs to study {frozen.title!r}, which is {frozen.status}; "
                              "its cases are frozen"])
-    case_set, _ = CaseSet.objects.get_or_create(name=name)
-    return case_set
+    return name
 
 
 def _prepare_case(directory, files, options, report):
@@ -272,7 +272,8 @@ def _set_ground_truth(case, truth):
     )
 
 
-def _add_to_case_set(case_set, case):
+def _add_to_case_set(name, case):
+    case_set, _ = CaseSet.objects.get_or_create(name=name)
     if CaseSetMembership.objects.filter(case_set=case_set, case=case).exists():
         return
     last = case_set.memberships.order_by("-position").values_list("position", flat=True).first() or 0
