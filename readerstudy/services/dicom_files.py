@@ -2,39 +2,59 @@
 
 inspect_file() accepts single-frame greyscale radiographs and raises RejectedFile, with a short reason that
 never contains patient data, for everything else. normalised_bytes() gives the stored copy: Explicit VR
-Little Endian, uncompressed, the same pixel values.
+Little Endian, uncompressed, the very pixel values the original decodes to, the same bytes every time.
 """
 
 import hashlib
 import io
 import warnings
+from copy import deepcopy
 from dataclasses import dataclass, field
 
 import numpy as np
 import pydicom
+from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.errors import InvalidDicomError
-from pydicom.uid import ExplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID
+from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian,
+    JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless,
+)
 
 RADIOGRAPH_MODALITIES = {"CR", "DX"}
-# Secondary captures of radiographs are accepted with a warning when they are greyscale and single-frame.
+# Secondary captures (and files that name no modality) may be digitised or exported radiographs: accepted
+# with a warning when they are greyscale and single-frame. A missing modality is recorded as OT (other).
 SECONDARY_CAPTURE_MODALITIES = {"OT", "SC", ""}
+# X-ray projection modalities that are never chest radiographs (mammography, dental, angiography, fluoroscopy).
+NON_CHEST_XRAY_MODALITIES = {"MG", "IO", "PX", "XA", "RF"}
 GREYSCALE = {"MONOCHROME1", "MONOCHROME2"}
+REQUIRED_IMAGE_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "Rows", "Columns", "BitsAllocated", "BitsStored",
+                             "PhotometricInterpretation")
 
-# Identifying attributes after the DICOM basic application confidentiality profile (PS3.15 Annex E), the
-# ones that occur in radiographs. Sex and age are kept: they are not identifying alone and readers use them.
-IDENTIFYING_ATTRIBUTES = [
-    "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "OtherPatientIDs",
-    "OtherPatientIDsSequence", "OtherPatientNames", "PatientAddress", "PatientTelephoneNumbers",
-    "PatientMotherBirthName", "MilitaryRank", "EthnicGroup", "MedicalRecordLocator", "AccessionNumber",
+# PS3.15 Annex E basic application confidentiality profile: the attributes of it that radiographs carry.
+# Two of its options are applied: Retain UIDs (dedup relies on the SOP Instance UID; a UID names no one,
+# though some implementations put the acquisition date and time in theirs) and
+# Retain Patient Characteristics (sex, age, size and weight identify no one alone, and a reader judges a
+# chest film with them), so PatientSex and PatientAge are not listed.
+IDENTIFYING_ATTRIBUTES = (
+    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientBirthTime", "OtherPatientIDs",
+    "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName",
+    "PatientAddress", "PatientTelephoneNumbers", "MilitaryRank", "BranchOfService", "MedicalRecordLocator",
+    "Occupation", "PatientComments", "AdditionalPatientHistory", "AccessionNumber", "StudyID",
     "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "ReferringPhysicianName",
-    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PerformingPhysicianName",
-    "NameOfPhysiciansReadingStudy", "OperatorsName", "RequestingPhysician", "PhysiciansOfRecord",
-    "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate", "AcquisitionDateTime", "StudyTime",
-    "SeriesTime", "AcquisitionTime", "ContentTime", "StudyID", "StationName", "DeviceSerialNumber",
-    "RequestAttributesSequence", "PatientComments", "AdditionalPatientHistory", "ImageComments",
-]
-DEIDENTIFICATION_METHOD = "Basic confidentiality profile attributes blanked on import"
+    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PhysiciansOfRecord",
+    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "OperatorsName", "RequestingPhysician",
+    "RequestAttributesSequence", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
+    "AcquisitionDateTime", "InstanceCreationDate", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",
+    "InstanceCreationTime", "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime",
+    "PerformedProcedureStepID", "StationName", "DeviceSerialNumber", "ImageComments",
+)
+IDENTIFYING_KEYWORDS = frozenset(IDENTIFYING_ATTRIBUTES)
+DEIDENTIFICATION_METHOD = "PS3.15 basic profile subset; UIDs, sex and age retained"  # LO: 64 characters at most
+# The stored copy must hash the same after a pydicom upgrade, so its meta header names no pydicom version.
+IMPLEMENTATION_VERSION_NAME = "READERSTUDY_1"
+# Always lossy. JPEG 2000 (.91) may or may not be, so it is trusted to say so itself.
+LOSSY_TRANSFER_SYNTAXES = {JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless}
+BYTE_ORDER_SENSITIVE_VRS = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
 
 class RejectedFile(Exception):
@@ -44,7 +64,7 @@ class RejectedFile(Exception):
 @dataclass
 class InspectedDicom:
     dataset: Dataset
-    pixels: np.ndarray
+    pixels: np.ndarray  # as decoded by pydicom: stored values, no LUT applied
     sop_instance_uid: str
     modality: str
     rows: int
@@ -52,223 +72,282 @@ class InspectedDicom:
     bits_stored: int
     photometric_interpretation: str
     view_position: str
-    pixel_spacing: tuple | None
+    pixel_spacing: tuple[float, float] | None
     window_center: float | None
     window_width: float | None
-    transfer_syntax_uid: str
-    identifying: list = field(default_factory=list)
-    warnings: list = field(default_factory=list)
+    transfer_syntax_uid: str  # of the original file
+    identifying: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def inspect_file(path) -> InspectedDicom:
+    try:
+        with warnings.catch_warnings():  # pydicom warns about every odd value; the reason says what matters
+            warnings.simplefilter("ignore")
+            return _inspect(path)
+    except RejectedFile:
+        raise
+    except Exception as error:  # pydicom parses elements lazily: any access may fail on a malformed file
+        raise RejectedFile(f"unreadable DICOM ({type(error).__name__})") from None
+
+
+def _inspect(path):
     dataset = read_dataset(path)
     check_is_image(dataset)
-    check_modality_is_radiograph(dataset)
-    check_greyscale_single_frame(dataset)
-    modality, warnings = secondary_capture_warning(dataset)
+    modality = checked_modality(dataset)
+    check_single_greyscale_frame(dataset)
+    check_bit_depth(dataset)
+    check_native_pixel_data_complete(dataset)
     pixels = decode_pixels(dataset)
     return InspectedDicom(
         dataset=dataset,
         pixels=pixels,
         sop_instance_uid=str(dataset.SOPInstanceUID),
-        modality=modality,
+        modality=modality or "OT",
         rows=int(dataset.Rows),
         columns=int(dataset.Columns),
         bits_stored=int(dataset.BitsStored),
-        photometric_interpretation=str(dataset.PhotometricInterpretation),
+        photometric_interpretation=str(dataset.PhotometricInterpretation).strip(),
         view_position=str(dataset.get("ViewPosition", "") or "").strip().upper(),
         pixel_spacing=pixel_spacing(dataset),
         window_center=first_number(dataset.get("WindowCenter")),
         window_width=first_number(dataset.get("WindowWidth")),
         transfer_syntax_uid=str(dataset.file_meta.TransferSyntaxUID),
         identifying=identifying_attributes_present(dataset),
-        warnings=warnings,
+        warnings=acceptance_warnings(dataset, modality),
     )
 
 
 def read_dataset(path) -> Dataset:
-    """Read the whole file (files without a meta header too); anything unreadable is rejected."""
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(132)
-        has_preamble = len(head) == 132 and head[128:132] == b"DICM"
-        with warnings.catch_warnings():
-            # pydicom warns about every oddity of a non-DICOM file; the rejection says it once.
-            warnings.simplefilter("ignore")
-            dataset = pydicom.dcmread(path, force=not has_preamble)
-    except InvalidDicomError:
-        raise RejectedFile("not a DICOM file") from None
-    except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError, NotImplementedError) as error:
-        raise RejectedFile(_truncated_or_unreadable(error)) from None
-    # force=True parses any bytes into some dataset: a real one has a SOP Class and Instance UID.
-    if "SOPClassUID" not in dataset or "SOPInstanceUID" not in dataset or not _looks_like_dicom(dataset):
+    """The whole dataset, files without a File Meta header too; unreadable and truncated files are rejected."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            dataset = pydicom.dcmread(path, force=True)
+        except Exception as error:
+            raise RejectedFile(reading_failure(error, caught)) from None
+    # force=True turns any bytes into a dataset of a nonsense element or two: real DICOM names its SOP Class.
+    if not sop_class(dataset).is_valid:
         raise RejectedFile("not a DICOM file")
-    if "TransferSyntaxUID" not in getattr(dataset, "file_meta", {}):
-        dataset.file_meta = dataset.get("file_meta") or FileMetaDataset()
-        dataset.file_meta.TransferSyntaxUID = _guess_transfer_syntax(dataset)
+    if says_truncated(caught) or last_element_cut_short(dataset):
+        raise RejectedFile("truncated file")
+    set_missing_transfer_syntax(dataset)
     return dataset
 
 
-def _looks_like_dicom(dataset):
-    try:
-        uid = str(dataset.SOPClassUID)
-        return uid.startswith("1.2.840.10008.") and all(ch.isdigit() or ch == "." for ch in uid)
-    except Exception:
-        return False
-
-
-def _guess_transfer_syntax(dataset):
-    if dataset.is_little_endian is False:
-        return pydicom.uid.ExplicitVRBigEndian
-    return ExplicitVRLittleEndian if not dataset.is_implicit_VR else pydicom.uid.ImplicitVRLittleEndian
-
-
-def _truncated_or_unreadable(error):
-    text = str(error).lower()
-    if isinstance(error, EOFError) or "end of file" in text or "truncat" in text or "expected" in text:
+def reading_failure(error, caught_warnings):
+    if isinstance(error, EOFError) or says_truncated([error, *caught_warnings]):
         return "truncated file"
     return f"unreadable DICOM ({type(error).__name__})"
 
 
+def says_truncated(errors_and_warnings):
+    """A file that ends inside an undefined-length value only warns, and pydicom drops the whole dataset."""
+    said = " ".join(str(getattr(each, "message", each)) for each in errors_and_warnings).lower()
+    return "end of file" in said or "truncated" in said
+
+
+def sop_class(dataset) -> UID:
+    # A DICOMDIR names its SOP class only in the File Meta header.
+    return UID(str(dataset.get("SOPClassUID") or dataset.file_meta.get("MediaStorageSOPClassUID") or ""))
+
+
+def last_element_cut_short(dataset):
+    """pydicom reads a file that ends inside an element without complaint, keeping the bytes that are there."""
+    if not dataset.keys():
+        return False
+    last = dataset.get_item(max(dataset.keys()))
+    length = getattr(last, "length", None)  # a raw (not yet parsed) element still knows its declared length
+    return length not in (None, 0xFFFFFFFF) and last.value is not None and len(last.value) < length
+
+
+def set_missing_transfer_syntax(dataset):
+    """A file without a File Meta header still has the encoding pydicom guessed; the decoders need it named."""
+    if dataset.file_meta.get("TransferSyntaxUID"):
+        if not dataset.file_meta.TransferSyntaxUID.is_transfer_syntax:
+            raise RejectedFile(f"unknown transfer syntax {dataset.file_meta.TransferSyntaxUID}")
+        return
+    implicit_vr, little_endian = dataset.original_encoding
+    dataset.file_meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian if little_endian else ExplicitVRBigEndian
+    )
+
+
 def check_is_image(dataset):
     if "PixelData" not in dataset:
-        sop = pydicom.uid.UID(str(dataset.SOPClassUID))
-        raise RejectedFile(f"no pixel data ({sop.name})")
-    for keyword in ("Rows", "Columns", "BitsAllocated", "BitsStored", "PhotometricInterpretation"):
-        if keyword not in dataset:
-            raise RejectedFile(f"image attribute {keyword} is missing")
+        raise RejectedFile(f"no pixel data ({sop_class(dataset).name})")
+    for keyword in REQUIRED_IMAGE_ATTRIBUTES:
+        if dataset.get(keyword) in (None, ""):
+            raise RejectedFile(f"{keyword} is missing")
+    if not UID(str(dataset.SOPInstanceUID)).is_valid:  # dedup and storage paths rely on it
+        raise RejectedFile("invalid SOP Instance UID")
 
 
-def _modality(dataset):
-    return str(dataset.get("Modality", "") or "").strip().upper()
-
-
-def check_modality_is_radiograph(dataset):
-    modality = _modality(dataset)
+def checked_modality(dataset):
+    modality = str(dataset.get("Modality", "") or "").strip().upper()
+    if modality in NON_CHEST_XRAY_MODALITIES:
+        raise RejectedFile(f"not a chest radiograph (modality {modality})")
     if modality not in RADIOGRAPH_MODALITIES | SECONDARY_CAPTURE_MODALITIES:
-        raise RejectedFile(f"not a radiograph (modality {modality or 'none'})")
+        raise RejectedFile(f"not a radiograph (modality {modality})")
+    return modality
 
 
-def secondary_capture_warning(dataset):
-    """A greyscale single-frame secondary capture may be a scanned radiograph: accepted, with a warning."""
-    modality = _modality(dataset)
-    if modality in RADIOGRAPH_MODALITIES:
-        return modality, []
-    return modality or "OT", [f"secondary capture (modality {modality or 'none'}): check it is a radiograph"]
+def acceptance_warnings(dataset, modality):
+    notes = []
+    if modality not in RADIOGRAPH_MODALITIES:
+        notes.append(f"secondary capture (modality {modality or 'missing'}): check that it is a chest radiograph")
+    if str(dataset.get("BurnedInAnnotation", "")).upper() == "YES":
+        notes.append("burned-in annotation: the pixels may show patient data")
+    return notes
 
 
-def check_greyscale_single_frame(dataset):
-    frames = int(dataset.get("NumberOfFrames", 1) or 1)
+def integer(dataset, keyword, default):
+    try:
+        return int(dataset.get(keyword, default) or default)
+    except (TypeError, ValueError):
+        raise RejectedFile(f"invalid {keyword}") from None
+
+
+def check_single_greyscale_frame(dataset):
+    frames = integer(dataset, "NumberOfFrames", 1)
     if frames > 1:
         raise RejectedFile(f"multi-frame image ({frames} frames)")
     photometric = str(dataset.PhotometricInterpretation).strip()
-    if int(dataset.get("SamplesPerPixel", 1)) != 1 or photometric not in GREYSCALE:
+    if integer(dataset, "SamplesPerPixel", 1) != 1 or photometric not in GREYSCALE:
         raise RejectedFile(f"colour image ({photometric})")
-    if not 8 <= int(dataset.BitsStored) <= 16:
-        raise RejectedFile(f"bits stored {int(dataset.BitsStored)} outside 8–16")
+
+
+def check_bit_depth(dataset):
+    bits_stored, bits_allocated = integer(dataset, "BitsStored", 0), integer(dataset, "BitsAllocated", 0)
+    if not 8 <= bits_stored <= 16:
+        raise RejectedFile(f"bits stored {bits_stored} outside 8–16")
+    if bits_allocated not in (8, 16) or bits_allocated < bits_stored:
+        raise RejectedFile(f"bits allocated {bits_allocated} cannot hold bits stored {bits_stored}")
+
+
+def check_native_pixel_data_complete(dataset):
+    """Compressed data is checked by its decoder; uncompressed data must hold rows × columns samples."""
+    if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
+        return
+    expected = integer(dataset, "Rows", 0) * integer(dataset, "Columns", 0) * integer(dataset, "BitsAllocated", 0) // 8
+    if len(dataset.PixelData) < expected:
+        raise RejectedFile("truncated file (pixel data shorter than the image)")
 
 
 def decode_pixels(dataset) -> np.ndarray:
     try:
-        pixels = dataset.pixel_array
-    except Exception as error:  # each decoder plugin raises its own kinds of error
-        message = _decoder_message(error)
-        if "less than expected" in message.lower() or "shorter" in message.lower():
-            raise RejectedFile("truncated file (pixel data shorter than the image)") from None
-        raise RejectedFile(f"pixel data will not decode ({message})") from None
-    if pixels.shape != (int(dataset.Rows), int(dataset.Columns)):
-        raise RejectedFile(f"pixel data has shape {pixels.shape}, not one {dataset.Rows}×{dataset.Columns} frame")
-    return pixels
+        return dataset.pixel_array
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as error:  # each plugin raises its own errors; the Rust ones panic (a BaseException)
+        raise RejectedFile(f"pixel data will not decode ({decoder_message(error)})") from None
 
 
-def _decoder_message(error):
-    """The first useful line: pydicom's "all plugins failed" line is followed by each plugin's reason."""
+def decoder_message(error):
+    """The first useful line: pydicom's "raised by all available plugins:" line comes before each plugin's."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
-    useful = lines[1] if lines[0].endswith(":") and len(lines) > 1 else lines[0]
-    return useful[:200]
+    return (lines[1] if lines[0].endswith(":") and len(lines) > 1 else lines[0])[:160]
 
 
 def pixel_spacing(dataset):
+    """Row and column spacing in mm; the detector's spacing when the image plane's is not given."""
     for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
         value = dataset.get(keyword)
-        if value is not None and len(value) == 2:
-            try:
+        try:
+            if value is not None and len(value) == 2:
                 return float(value[0]), float(value[1])
-            except (TypeError, ValueError):
-                continue
+        except (TypeError, ValueError):
+            continue
     return None
 
 
 def first_number(value):
-    if value is None or value == "":
-        return None
     if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
         value = value[0] if len(value) else None
     try:
-        return float(value)
+        return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
 
 
+def is_identifying(element):
+    # Every person name is someone's: observers, creators and physicians not in the list too.
+    return element.keyword in IDENTIFYING_KEYWORDS or element.VR == "PN"
+
+
 def identifying_attributes_present(dataset) -> list[str]:
-    """Keywords of identifying attributes with a value (the names, never the values)."""
-    return [keyword for keyword in IDENTIFYING_ATTRIBUTES if keyword in dataset and _has_value(dataset[keyword])]
-
-
-def _has_value(element):
-    value = element.value
-    return value not in (None, "", b"") and not (hasattr(value, "__len__") and len(value) == 0)
+    """Keywords of identifying attributes that hold a value, nested ones too (the names, never the values)."""
+    found = {element.keyword for element in dataset.iterall() if is_identifying(element) and not element.is_empty}
+    listed = [keyword for keyword in IDENTIFYING_ATTRIBUTES if keyword in found]
+    return listed + sorted(found - set(listed))
 
 
 def deidentify(dataset):
-    """Blank the identifying attributes in place, drop private tags, and say so in the dataset.
+    """Blank the identifying attributes in place, nested ones too, remove private tags, and record it.
 
-    UIDs are kept: re-import deduplicates by SOP Instance UID, and they carry no patient data by themselves.
+    Blanked (zero length), not removed: most of them are type 2 (required, may be empty) in the DX and CR
+    IODs, so removing them would make the file non-conformant; an empty sequence drops its items.
     """
-    for keyword in IDENTIFYING_ATTRIBUTES:
-        if keyword in dataset:
-            if dataset[keyword].VR == "SQ":
-                del dataset[keyword]
-            else:
-                dataset[keyword].value = ""
+    for element in dataset.iterall():
+        if is_identifying(element):
+            element.value = None  # pydicom's empty value of any VR
     dataset.remove_private_tags()
     dataset.PatientIdentityRemoved = "YES"
     dataset.DeidentificationMethod = DEIDENTIFICATION_METHOD
 
 
 def normalised_bytes(inspected: InspectedDicom) -> bytes:
-    """The stored copy: the same dataset and pixels, written Explicit VR Little Endian and uncompressed."""
-    dataset = inspected.dataset
-    pixels = inspected.pixels
-    bits_allocated = 8 if int(dataset.BitsAllocated) <= 8 and pixels.dtype.itemsize == 1 else 16
-    dtype = {(8, 0): np.uint8, (8, 1): np.int8, (16, 0): "<u2", (16, 1): "<i2"}[
-        (bits_allocated, int(dataset.get("PixelRepresentation", 0)))]
-    dataset.BitsAllocated = bits_allocated
-    dataset.PixelData = np.ascontiguousarray(pixels.astype(dtype)).tobytes()
-    dataset["PixelData"].VR = "OB" if bits_allocated == 8 else "OW"
-    dataset.SamplesPerPixel = 1
-    for keyword in ("NumberOfFrames", "PlanarConfiguration", "LossyImageCompression"):
-        if keyword in dataset and keyword != "LossyImageCompression":
-            del dataset[keyword]
-    # A fresh dataset of the decoded elements forgets the original encoding, so that a big-endian or
-    # implicit-VR file can be written explicit little endian.
-    fresh = Dataset()
-    for element in dataset:
-        fresh.add(element)
-    fresh.file_meta = _file_meta(dataset)
+    """The stored copy: the dataset with its decoded pixels, written Explicit VR Little Endian, uncompressed.
+
+    Everything else is kept as it is, Photometric Interpretation and Pixel Representation included, except
+    that a lossy original is marked so (PS3.3 C.7.6.1.1.5). inspected.dataset is not changed.
+    """
+    dataset = deepcopy(inspected.dataset)
+    original_syntax = UID(inspected.transfer_syntax_uid)
+    if not original_syntax.is_little_endian:
+        swap_binary_values_to_little_endian(dataset)
+    if original_syntax in LOSSY_TRANSFER_SYNTAXES:
+        dataset.LossyImageCompression = "01"
+    set_uncompressed_pixels(dataset, inspected.pixels)
+    dataset.file_meta = normalised_file_meta(dataset)
+    dataset.preamble = None  # the original's may hold anything (a TIFF header, say); the copy gets zeros
     buffer = io.BytesIO()
-    fresh.save_as(buffer, enforce_file_format=True, implicit_vr=False, little_endian=True)
+    # dcmwrite, not save_as: save_as refuses to change the byte order of a dataset read big endian.
+    pydicom.dcmwrite(buffer, dataset, enforce_file_format=True)
     return buffer.getvalue()
 
 
-def _file_meta(dataset):
+def swap_binary_values_to_little_endian(dataset):
+    """pydicom re-encodes numbers and text for the new byte order but writes OW/OF/OL/OD/OV bytes as read.
+
+    UN values cannot be swapped without knowing their structure; they are nearly always private tags.
+    """
+    for element in dataset.iterall():
+        size = BYTE_ORDER_SENSITIVE_VRS.get(element.VR)
+        if size and element.tag != 0x7FE00010 and element.value and len(element.value) % size == 0:
+            element.value = np.frombuffer(element.value, f">u{size}").astype(f"<u{size}").tobytes()
+
+
+def set_uncompressed_pixels(dataset, pixels):
+    little_endian = np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<"))
+    data = little_endian.tobytes()
+    bits_allocated = 8 * pixels.dtype.itemsize
+    dataset.BitsAllocated = bits_allocated
+    dataset["PixelData"] = DataElement(
+        0x7FE00010, "OB" if bits_allocated == 8 else "OW", data + b"\0" * (len(data) % 2))  # values have even length
+    for extended_offset_table in (0x7FE00001, 0x7FE00002):  # only valid beside compressed pixel data
+        dataset.pop(extended_offset_table, None)
+
+
+def normalised_file_meta(dataset):
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = dataset.SOPClassUID
     meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = IMPLEMENTATION_VERSION_NAME
     return meta
 
 
