@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import (
     GenerationConfig,
@@ -34,6 +34,8 @@ from transformers import (
     Qwen2VLVideoProcessor,
 )
 from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+from readerstudy.services.synthetic import MAX_VALUE, render_chest
 
 from .engines.base import DEFAULT_PROMPT, REPORT_PROMPT
 from .preprocess import MAX_PIXELS, MIN_PIXELS
@@ -215,51 +217,25 @@ CASE_KINDS = tuple(case.kind for case in TRAINING_CASES)
 
 # ---- synthetic radiographs -------------------------------------------------------------------------------
 
+# The findings each training case's image shows, drawn by the project's own synthetic generator, so that
+# the tiny model is trained on the kind of image the tests and the demo show it.
+KIND_FINDINGS = {
+    "normal": (),
+    "effusion": ("pleural-effusion",),
+    "pneumonia": ("pneumonia", "consolidation"),
+    "devices": ("support-devices", "atelectasis"),
+    "pneumothorax": ("pneumothorax",),
+}
+
+
 def synthetic_radiograph(kind="normal", size=(448, 512), seed=0):
-    """A crude frontal chest radiograph (RGB, width×height `size`) showing the finding `kind` stands for.
-
-    The patient's right is on the viewer's left, as on a real PA film.
-    """
-    width, height = size
-    rng = np.random.default_rng(seed)
-    image = Image.new("L", (width, height), 10)
-    draw = ImageDraw.Draw(image)
-
-    def box(x0, y0, x1, y1):
-        return (x0 * width, y0 * height, x1 * width, y1 * height)
-
-    draw.ellipse(box(0.05, 0.05, 0.95, 1.3), fill=150)  # soft tissue of the thorax
-    draw.ellipse(box(0.14, 0.12, 0.47, 0.88), fill=45)  # right lung
-    draw.ellipse(box(0.53, 0.12, 0.86, 0.88), fill=45)  # left lung
-    draw.rectangle(box(0.46, 0.0, 0.54, 1.0), fill=205)  # spine and mediastinum
-    heart_right = 0.72 if kind == "effusion" else 0.64
-    draw.ellipse(box(0.38, 0.50, heart_right, 0.84), fill=190)
-    for rib in range(7):  # posterior ribs
-        y = 0.18 + rib * 0.09
-        draw.arc(box(0.12, y, 0.50, y + 0.12), 190, 350, fill=120, width=max(1, height // 90))
-        draw.arc(box(0.50, y, 0.88, y + 0.12), 190, 350, fill=120, width=max(1, height // 90))
-    _draw_finding(draw, kind, box, width, height)
-    image = image.filter(ImageFilter.GaussianBlur(radius=max(width, height) / 300))
-    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 6, (height, width))
-    grey = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    return grey.convert("RGB")
-
-
-def _draw_finding(draw, kind, box, width, height):
-    """Findings drawn large and dense: a model this small only learns what changes many patches."""
-    if kind == "effusion":
-        draw.chord(box(0.10, 0.40, 0.50, 1.25), 180, 360, fill=185)  # right base, with a meniscus
-    elif kind == "pneumonia":
-        draw.ellipse(box(0.56, 0.42, 0.84, 0.86), fill=140)  # left mid and lower zone
-    elif kind == "devices":
-        draw.line(box(0.50, 0.0, 0.50, 0.34), fill=255, width=max(3, width // 50))  # endotracheal tube
-        draw.line(box(0.22, 0.08, 0.47, 0.46), fill=255, width=max(3, width // 60))  # central line
-        draw.line(box(0.18, 0.76, 0.44, 0.70), fill=160, width=max(3, height // 30))  # plate atelectasis
-    elif kind == "pneumothorax":
-        draw.ellipse(box(0.13, 0.10, 0.48, 0.90), fill=0)  # air without lung markings
-        draw.ellipse(box(0.32, 0.40, 0.46, 0.62), fill=110)  # the collapsed lung at the hilum
-    elif kind != "normal":
+    """A frontal chest radiograph (RGB, width×height `size`) showing the finding `kind` stands for."""
+    if kind not in KIND_FINDINGS:
         raise ValueError(f"unknown synthetic finding {kind!r}")
+    width, height = size
+    pixels = render_chest(np.random.default_rng(seed), width, height, KIND_FINDINGS[kind])
+    eight_bit = (pixels.astype(np.float32) * (255 / MAX_VALUE)).astype(np.uint8)
+    return Image.fromarray(eight_bit).convert("RGB")
 
 
 def plain_greyscale_image(size, seed=0):
@@ -388,7 +364,7 @@ def training_set(processor, seed, rounds=8):
     normal = TRAINING_CASES[0]
     examples = []
     for _ in range(rounds):
-        size = (rng.randint(200, 700), rng.randint(200, 700))
+        size = (rng.randint(96, 640), rng.randint(120, 640))
         for case in TRAINING_CASES:
             image = synthetic_radiograph(case.kind, size=size, seed=rng.randrange(2**31))
             examples.append(training_example(processor, conversation(case, image), image))

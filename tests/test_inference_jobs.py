@@ -56,9 +56,11 @@ def test_simulated_labels_follow_the_truth_unless_an_error_was_recorded(run):
     for job in run.jobs.all():
         execute_job(job.pk)
     for output in ModelOutput.objects.filter(job__run=run):
-        truth = {slug for slug, value in output.case.truth_by_slug().items() if value == "positive"}
+        truth = output.case.truth_by_slug()
+        positive = {slug for slug, value in truth.items() if value == "positive"}
+        uncertain = {slug for slug, value in truth.items() if value == "uncertain"}  # answered half the time
         changed = {e["label"] for e in output.deliberate_errors if e["kind"] in ("missed_finding", "false_finding")}
-        assert set(output.labels) ^ truth <= changed | {"no-finding"}
+        assert set(output.labels) ^ positive <= changed | uncertain | {"no-finding"}
 
 
 def test_a_live_lease_keeps_a_second_worker_out_and_an_expired_one_lets_it_in(run):

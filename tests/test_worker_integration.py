@@ -22,12 +22,23 @@ def worker_data_dir(tmp_path, settings):
     return data_dir
 
 
+@pytest.fixture(scope="module")
+def model_sized_cases(tmp_path_factory):
+    """Cases at a size in the range the tiny model was trained on (the 96×120 ones are below it)."""
+    from readerstudy.services.synthetic import make_synthetic_cases
+
+    out = tmp_path_factory.mktemp("model-sized")
+    make_synthetic_cases(out, count=6, seed=1, size=(256, 320))
+    return out
+
+
 @pytest.fixture
-def case_set(worker_data_dir, synthetic_dir):
+def case_set(worker_data_dir, model_sized_cases):
     from readerstudy.models import CaseSet
     from readerstudy.services.ingest import IngestOptions, import_cases
 
-    report = import_cases(synthetic_dir, IngestOptions(case_set_name="demo", labels_path=synthetic_dir / "labels.csv"))
+    report = import_cases(model_sized_cases, IngestOptions(case_set_name="demo",
+                                                           labels_path=model_sized_cases / "labels.csv"))
     assert report.ok
     return CaseSet.objects.get(name="demo")
 

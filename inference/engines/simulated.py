@@ -1,61 +1,138 @@
-"""The simulated engine: output in the model's exact format, written from the case's ground truth, with
-deliberate errors at a set rate that it records. For the demo, tests, load tests and dry runs; outputs it
-writes are always shown to coordinators as simulated."""
+"""The simulated engine: output in NV-Reason-CXR-3B's exact format, dictated from the case's ground truth,
+with deliberate errors at a set rate that it records. For the demo, tests, load tests and dry runs; its
+outputs are always shown to coordinators as simulated.
+
+Decisions:
+- No Finding follows CheXpert: it is answered when no label other than Support Devices is positive, so a
+  study whose only finding is a line or tube answers "No Finding, Support Devices" (readerstudy.labels'
+  NORMAL_LABEL_SLUGS). The truth's own No Finding value is ignored; it is derived.
+- The truth carries no sides, so each lateral finding gets a side drawn from (seed, case, label) alone.
+- Every random choice is drawn from its own stream seeded by (seed, case, purpose): the same case and seed
+  give identical text in any process, and raising error_rate only adds errors to cases, never moves them.
+- Token counts are whitespace word counts; tokens_in also counts the conversation so far and the image
+  (IMAGE_TOKENS), as a server counts its prompt.
+"""
 
 import random
+import re
 import time
+from dataclasses import dataclass
 
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
 
-from ..trace_format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
+from ..trace_format import ANSWER_CLOSE, ANSWER_OPEN, REGION_SLUGS, THINK_CLOSE, THINK_OPEN
 from .base import DIFFERENTIALS_PROMPT, REPORT_PROMPT, ConversationResult, Engine, PermanentEngineError, TurnResult
 
 NAMES = dict(CHEXPERT_LABELS)
-LATERALISED = {"pleural-effusion", "pneumothorax", "lung-lesion", "consolidation", "lung-opacity", "atelectasis",
-               "pneumonia", "fracture", "pleural-other"}
-# Findings a false-finding error may invent.
-PLAUSIBLE_FALSE = ["atelectasis", "lung-opacity", "pleural-effusion", "edema", "cardiomegaly", "lung-lesion"]
+ORDER = [slug for slug, _ in CHEXPERT_LABELS]
+# A 476×476 image, the model's largest input, is 17×17 merged 28-pixel patches.
+IMAGE_TOKENS = 289
 
-NORMAL_TEXT = {
-    "image-quality": "Image quality: PA projection with adequate inspiration and penetration; no significant rotation.",
-    "devices": "Devices: no lines, tubes or other support devices are seen.",
-    "central-airways": "Central airways: the trachea is midline and the carina is unremarkable.",
-    "right-lung": "Right lung: clear, with normal vascular markings and no focal opacity.",
-    "left-lung": "Left lung: clear, with normal vascular markings and no focal opacity.",
-    "pleura": "Pleura: no pleural effusion or pneumothorax; the costophrenic angles are sharp.",
-    "mediastinum": "Mediastinum: normal in width and contour.",
-    "hila": "Hila: normal in size and position.",
-    "heart": "Heart: the cardiac silhouette is normal in size, cardiothoracic ratio under 0.5.",
-    "upper-abdomen": "Upper abdomen: no free air under the diaphragm.",
-    "bones": "Bones: no acute osseous abnormality; the ribs and clavicles are intact.",
+# Each region's paragraph: what it says when nothing is found there, and how it introduces its findings
+# ("{}": the findings joined with "; "). Every paragraph opens with words naming its region, as a dictated
+# systematic review does, and as the parser expects.
+REGION_TEXT = {
+    "image-quality": ("Image quality is adequate: a frontal projection with good inspiration, adequate "
+                      "penetration and no significant rotation.", None),
+    "devices": ("No lines, tubes or other support devices are seen.", "Support devices are in place: {}."),
+    "central-airways": ("The trachea is midline and the central airways are patent.", None),
+    "right-lung": ("The right lung is clear, with normal vascular markings and no focal opacity.",
+                   "The right lung shows {}."),
+    "left-lung": ("The left lung is clear, with normal vascular markings and no focal opacity.",
+                  "The left lung shows {}."),
+    "pleura": ("The pleural spaces are clear: the costophrenic angles are sharp, with no effusion or "
+               "pneumothorax.", "In the pleural spaces there is {}."),
+    "mediastinum": ("The mediastinum is normal in width and contour.", "{}."),
+    "hila": ("The hila are normal in size and position.", "The hila show {}."),
+    "heart": ("The heart is normal in size, cardiothoracic ratio under 0.5.", "{}."),
+    "upper-abdomen": ("The upper abdomen is unremarkable, with no free air under the diaphragm.", None),
+    "bones": ("The bones show no acute osseous abnormality; the ribs, clavicles and spine are intact.",
+              "The bones show {}."),
 }
 
+# How each label reads in the review: (region, phrase) pairs, the first being where the finding is named.
+# "{side}" is the side stated for a lateral finding.
+FINDINGS = {
+    "support-devices": [("devices", "an endotracheal tube with its tip about 4 cm above the carina, and a right "
+                                    "internal jugular central venous catheter with its tip in the lower superior "
+                                    "vena cava")],
+    "cardiomegaly": [("heart", "The cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6")],
+    "enlarged-cardiomediastinum": [("mediastinum", "The mediastinum is widened, with an enlarged "
+                                                   "cardiomediastinal silhouette")],
+    "edema": [("hila", "perihilar haziness and vascular indistinctness, in keeping with pulmonary edema"),
+              ("right-lung", "increased interstitial markings with Kerley B lines"),
+              ("left-lung", "increased interstitial markings with Kerley B lines")],
+    "pleural-effusion": [("pleura", "blunting of the {side} costophrenic angle with a meniscus, consistent with a "
+                                    "small {side} pleural effusion")],
+    "pneumothorax": [("pleura", "a visceral pleural line at the {side} apex with no lung markings beyond it, "
+                                "consistent with a {side} pneumothorax")],
+    "pleural-other": [("pleura", "smooth {side} apical pleural thickening")],
+    "lung-lesion": [("{side}-lung", "a well-circumscribed nodule of about 12 mm in the {side} mid zone")],
+    "consolidation": [("{side}-lung", "dense consolidation with air bronchograms in the {side} lower zone")],
+    "pneumonia": [("{side}-lung", "patchy airspace opacity in the {side} lower zone, in keeping with pneumonia "
+                                  "in the appropriate clinical setting")],
+    "lung-opacity": [("{side}-lung", "an ill-defined opacity in the {side} mid zone")],
+    "atelectasis": [("{side}-lung", "linear opacity at the {side} base, in keeping with subsegmental "
+                                    "atelectasis")],
+    "fracture": [("bones", "a cortical break in the {side} lateral sixth rib, consistent with an acute rib "
+                           "fracture")],
+}
+LATERAL = sorted(label for label, places in FINDINGS.items() if "{side}" in places[0][1])
 
-def finding_sentences(label, side):
-    """(region, sentence) pairs that describe a finding, in the words a radiologist would dictate."""
-    lung = f"{side}-lung"
-    return {
-        "support-devices": [("devices", "Devices: an endotracheal tube terminates about 4 cm above the carina, and a "
-                                        "right internal jugular central venous catheter ends in the superior vena cava.")],
-        "cardiomegaly": [("heart", "Heart: the cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6.")],
-        "enlarged-cardiomediastinum": [("mediastinum", "Mediastinum: the cardiomediastinal silhouette is widened.")],
-        "pleural-effusion": [("pleura", f"Pleura: blunting of the {side} costophrenic angle with a meniscus, "
-                                        f"consistent with a {side} pleural effusion.")],
-        "pneumothorax": [("pleura", f"Pleura: a visceral pleural line is seen at the {side} apex without lung "
-                                    f"markings beyond it, consistent with a {side} pneumothorax.")],
-        "pleural-other": [("pleura", f"Pleura: smooth {side} pleural thickening.")],
-        "lung-lesion": [(lung, f"{side.capitalize()} lung: a well-circumscribed nodule of about 12 mm in the "
-                               f"{side} mid zone.")],
-        "consolidation": [(lung, f"{side.capitalize()} lung: dense consolidation with air bronchograms in the "
-                                 f"{side} lower zone.")],
-        "pneumonia": [(lung, f"{side.capitalize()} lung: patchy airspace opacity in the {side} lower zone, "
-                             "in keeping with pneumonia in the right clinical setting.")],
-        "lung-opacity": [(lung, f"{side.capitalize()} lung: an ill-defined opacity in the {side} lower zone.")],
-        "atelectasis": [(lung, f"{side.capitalize()} lung: linear opacity at the {side} base, in keeping with "
-                               "subsegmental atelectasis.")],
-        "edema": [("hila", "Hila: perihilar haze and vascular indistinctness, in keeping with pulmonary edema.")],
-        "fracture": [("bones", f"Bones: a cortical break in a {side} lateral rib, consistent with a fracture.")],
-    }.get(label, [])
+# The finding in a few words, for the summary paragraph, the report's impression and the differentials.
+IMPRESSIONS = {
+    "support-devices": "endotracheal tube and central venous catheter in satisfactory position",
+    "cardiomegaly": "cardiomegaly",
+    "enlarged-cardiomediastinum": "enlarged cardiomediastinum",
+    "edema": "pulmonary edema",
+    "pleural-effusion": "small {side} pleural effusion",
+    "pneumothorax": "{side} pneumothorax",
+    "pleural-other": "{side} apical pleural thickening",
+    "lung-lesion": "{side} mid zone pulmonary nodule",
+    "consolidation": "{side} lower zone consolidation",
+    "pneumonia": "{side} lower zone pneumonia",
+    "lung-opacity": "{side} mid zone opacity",
+    "atelectasis": "{side} basal subsegmental atelectasis",
+    "fracture": "acute {side} sixth rib fracture",
+}
+NORMAL_IMPRESSION = "no acute cardiopulmonary abnormality"
+
+DIFFERENTIALS = {
+    "cardiomegaly": "dilated cardiomyopathy, pericardial effusion, valvular heart disease",
+    "enlarged-cardiomediastinum": "aortic unfolding or aneurysm, mediastinal mass or lymphadenopathy, "
+                                  "magnification on an AP projection",
+    "edema": "cardiogenic pulmonary edema, fluid overload, acute respiratory distress syndrome",
+    "pleural-effusion": "heart failure, parapneumonic effusion, malignant effusion",
+    "pneumothorax": "primary spontaneous pneumothorax, iatrogenic pneumothorax, skin fold mimicking a pleural line",
+    "pleural-other": "pleural scarring after infection, asbestos-related pleural disease, mesothelioma",
+    "lung-lesion": "primary lung carcinoma, metastasis, granuloma, hamartoma",
+    "consolidation": "bacterial pneumonia, aspiration, pulmonary haemorrhage, organising pneumonia",
+    "pneumonia": "bacterial pneumonia, viral pneumonia, aspiration pneumonitis",
+    "lung-opacity": "infection, atelectasis, pulmonary haemorrhage, early neoplasm",
+    "atelectasis": "hypoventilation, mucus plugging, early consolidation",
+    "fracture": "acute traumatic fracture, pathological fracture, healing fracture",
+}
+
+# Absent findings that a false-finding error invents: common, and each described in its own region.
+PLAUSIBLE_FALSE = ["atelectasis", "cardiomegaly", "consolidation", "edema", "lung-lesion", "lung-opacity",
+                   "pleural-effusion", "pneumothorax"]
+OTHER_SIDE = {"right": "left", "left": "right"}
+GENERIC_REPLY = ("I can review this chest radiograph for abnormalities and support devices, provide "
+                 "differentials for its findings, or write a structured report.")
+
+
+@dataclass
+class Reading:
+    """What the simulated radiologist concluded for one case, deliberate error included."""
+
+    labels: list  # answer slugs in vocabulary order, No Finding included when it applies
+    sides: dict  # stated side of each lateral finding
+    errors: list
+
+    @property
+    def findings(self):
+        """Every answered label but No Finding, devices included: what the text describes."""
+        return [label for label in self.labels if label != "no-finding"]
 
 
 class SimulatedEngine(Engine):
@@ -71,98 +148,141 @@ class SimulatedEngine(Engine):
 
     def converse(self, image, prompts, params, case=None):
         if case is None:
-            raise PermanentEngineError("the simulated engine writes from ground truth and needs the case")
-        rng = random.Random(f"{self.seed}:{case.public_id}")
-        labels, sides, errors = self._labels(case.truth, rng)
-        turns = []
-        for prompt in prompts:
+            raise PermanentEngineError("the simulated engine writes from the case's ground truth and needs the case")
+        reading = self.read(case)
+        turns, seen = [], IMAGE_TOKENS
+        for index, prompt in enumerate(prompts):
             started = time.perf_counter()
             time.sleep(self.seconds_per_turn)
-            text = self._answer(prompt, labels, sides, errors, turns)
-            turns.append(TurnResult(prompt=prompt, text=text, tokens_in=len(prompt.split()) + 256,
-                                    tokens_out=len(text.split()), seconds=time.perf_counter() - started))
-        return ConversationResult(turns=turns, deliberate_errors=errors)
+            text, hit_limit = within_token_limit(reply(prompt, index == 0, reading), params.max_new_tokens)
+            seen += word_count(prompt)
+            turns.append(TurnResult(prompt=prompt, text=text, tokens_in=seen, tokens_out=word_count(text),
+                                    seconds=time.perf_counter() - started, hit_token_limit=hit_limit))
+            seen += word_count(text)
+        return ConversationResult(turns=turns, deliberate_errors=reading.errors)
 
     def software_versions(self):
         return {"engine": "simulated", "version": self.revision}
 
-    def _labels(self, truth, rng):
-        """The labels it will answer, the side of each lateral finding, and the errors it made on purpose."""
-        labels = [slug for slug, _ in CHEXPERT_LABELS if truth.get(slug) == "positive"
-                  or (truth.get(slug) == "uncertain" and rng.random() < 0.5)]
-        labels = [slug for slug in labels if slug != "no-finding"]
-        sides = {slug: rng.choice(["right", "left"]) for slug, _ in CHEXPERT_LABELS}
+    def read(self, case) -> Reading:
+        """What it will answer for the case: the truth's positive labels, the sides and the deliberate error."""
+        truth = case.truth
+        positive = {label for label in ORDER if label != "no-finding" and (
+            truth.get(label) == "positive"
+            or (truth.get(label) == "uncertain" and self._rng(case, "uncertain", label).random() < 0.5))}
+        sides = {label: self._rng(case, "side", label).choice(sorted(OTHER_SIDE)) for label in LATERAL}
         errors = []
-        if rng.random() < self.error_rate:
-            errors.append(self._deliberate_error(labels, sides, rng))
-        findings = [slug for slug in labels if slug != "support-devices"]
-        # CheXpert's No Finding: no finding other than support devices.
-        return labels + ([] if findings else ["no-finding"]), sides, errors
+        if self._rng(case, "error").random() < self.error_rate:
+            errors.append(self._deliberate_error(case, positive, sides))
+        if positive <= NORMAL_LABEL_SLUGS:
+            positive.add("no-finding")
+        return Reading(labels=sorted(positive, key=ORDER.index), sides=sides, errors=errors)
 
-    def _deliberate_error(self, labels, sides, rng):
-        lateral = [slug for slug in labels if slug in LATERALISED]
-        kinds = ["false_finding"] + (["missed_finding"] if labels else []) + (["wrong_side"] if lateral else [])
+    def _rng(self, case, *purpose):
+        return random.Random(":".join(map(str, (self.seed, case.public_id, *purpose))))
+
+    def _deliberate_error(self, case, positive, sides):
+        """Make one error in `positive` or `sides` (changed in place) and describe it."""
+        rng = self._rng(case, "error-kind")
+        # An uncertain label is neither clearly present nor clearly absent: no false finding there.
+        absent = [label for label in PLAUSIBLE_FALSE if case.truth.get(label) not in ("positive", "uncertain")]
+        lateral = sorted(positive & set(LATERAL))
+        kinds = [kind for kind, possible in (("missed_finding", positive), ("false_finding", absent),
+                                             ("wrong_side", lateral)) if possible]
         kind = rng.choice(kinds)
         if kind == "missed_finding":
-            label = rng.choice(labels)
-            labels.remove(label)
-            return {"kind": kind, "label": label, "region": finding_sentences(label, sides[label])[0][0]}
-        if kind == "wrong_side":
+            label = rng.choice(sorted(positive))
+            positive.remove(label)
+        elif kind == "false_finding":
+            label = rng.choice(absent)
+            positive.add(label)
+        else:
             label = rng.choice(lateral)
-            true_side = sides[label]
-            sides[label] = "left" if true_side == "right" else "right"
+            true_side, sides[label] = sides[label], OTHER_SIDE[sides[label]]
             return {"kind": kind, "label": label, "stated": sides[label], "true": true_side,
-                    "region": finding_sentences(label, sides[label])[0][0]}
-        label = rng.choice([slug for slug in PLAUSIBLE_FALSE if slug not in labels])
-        labels.append(label)
-        return {"kind": kind, "label": label, "region": finding_sentences(label, sides[label])[0][0]}
+                    "region": region_of(label, sides)}
+        return {"kind": kind, "label": label, "region": region_of(label, sides)}
 
-    def _answer(self, prompt, labels, sides, errors, previous):
-        if not previous:
-            return self._trace(labels, sides)
-        if prompt.strip().lower() == REPORT_PROMPT.lower():
-            return self._structured_report(labels, sides)
-        if prompt.strip().lower() == DIFFERENTIALS_PROMPT.lower():
-            return self._differentials(labels)
-        return "I can describe the findings, provide differentials or write a structured report for this image."
 
-    def _region_texts(self, labels, sides):
-        texts = {region: [] for region in NORMAL_TEXT}
-        for label in labels:
-            for region, sentence in finding_sentences(label, sides[label]):
-                texts[region].append(sentence)
-        return {region: " ".join(found) if found else NORMAL_TEXT[region] for region, found in texts.items()}
+def region_of(label, sides):
+    """The review region where a finding is named (a lateral lung finding: the lung of its stated side)."""
+    return FINDINGS[label][0][0].format(side=sides.get(label, ""))
 
-    def _trace(self, labels, sides):
-        paragraphs = list(self._region_texts(labels, sides).values())
-        findings = [NAMES[slug].lower() for slug in labels if slug != "no-finding"]
-        summary = ("In summary, " + (", ".join(findings) if findings else "no acute cardiopulmonary abnormality")
-                   + ".")
-        answer = ", ".join(NAMES[slug] for slug in labels)
-        return f"{THINK_OPEN}\n" + "\n\n".join(paragraphs + [summary]) + f"\n{THINK_CLOSE}\n{ANSWER_OPEN} {answer} {ANSWER_CLOSE}"
 
-    def _structured_report(self, labels, sides):
-        texts = self._region_texts(labels, sides)
-        findings = [slug for slug in labels if slug != "no-finding"]
-        impression = [f"{i}. {NAMES[slug]}" + (f" ({sides[slug]})" if slug in LATERALISED else "") + "."
-                      for i, slug in enumerate(findings, start=1)] or ["1. No acute cardiopulmonary abnormality."]
-        body = lambda *regions: " ".join(texts[r].split(": ", 1)[-1] for r in regions)  # noqa: E731
-        return "\n".join([
-            "EXAMINATION: Chest radiograph, single frontal view.",
-            "TECHNIQUE: " + body("image-quality"),
-            "FINDINGS:",
-            "Lines/tubes: " + body("devices"),
-            "Lungs: " + body("central-airways", "right-lung", "left-lung"),
-            "Pleura: " + body("pleura"),
-            "Heart and mediastinum: " + body("heart", "mediastinum", "hila"),
-            "Bones and soft tissues: " + body("bones", "upper-abdomen"),
-            "IMPRESSION:",
-            *impression,
-        ])
+def reply(prompt, first, reading):
+    asked = prompt.strip().rstrip(".").lower()
+    if asked == REPORT_PROMPT.lower():
+        return structured_report(reading)
+    if asked == DIFFERENTIALS_PROMPT.lower():
+        return differentials(reading)
+    # The turn that brings the image gets the systematic review, whatever its wording, as the model was trained.
+    return trace(reading) if first else GENERIC_REPLY
 
-    def _differentials(self, labels):
-        findings = [NAMES[slug] for slug in labels if slug not in ("no-finding", "support-devices")]
-        if not findings:
-            return "No abnormality that calls for a differential diagnosis."
-        return "\n".join(f"- {name}: consider infection, aspiration, or a neoplastic process; correlate clinically."
-                         for name in findings)
+
+def region_paragraphs(reading):
+    """{region: paragraph} for every reviewed region, in review order."""
+    found = {region: [] for region in REGION_TEXT}
+    for label in reading.findings:
+        side = reading.sides.get(label, "")
+        for region, phrase in FINDINGS[label]:
+            found[region.format(side=side)].append(phrase.format(side=side))
+    return {region: REGION_TEXT[region][1].format("; ".join(found[region])) if found[region]
+            else REGION_TEXT[region][0] for region in REGION_SLUGS if region in REGION_TEXT}
+
+
+def impressions(reading):
+    """The findings in a few words each, devices last, or the normal impression."""
+    labels = sorted(reading.findings, key=lambda label: label == "support-devices")
+    stated = [IMPRESSIONS[label].format(side=reading.sides.get(label, "")) for label in labels]
+    return stated if set(labels) - NORMAL_LABEL_SLUGS else [NORMAL_IMPRESSION, *stated]
+
+
+def trace(reading):
+    paragraphs = [*region_paragraphs(reading).values(), "In summary, " + "; ".join(impressions(reading)) + "."]
+    answer = ", ".join(NAMES[label] for label in reading.labels)
+    return f"{THINK_OPEN}\n" + "\n\n".join(paragraphs) + f"\n{THINK_CLOSE}\n{ANSWER_OPEN} {answer} {ANSWER_CLOSE}"
+
+
+def structured_report(reading):
+    text = region_paragraphs(reading)
+    numbered = [f"{number}. {capitalised(impression)}." for number, impression in enumerate(impressions(reading), 1)]
+    return "\n".join([
+        "EXAMINATION: Chest radiograph, single frontal view.",
+        f"TECHNIQUE: {text['image-quality']}",
+        "",
+        "FINDINGS:",
+        f"Lines/tubes: {text['devices']}",
+        f"Lungs: {text['central-airways']} {text['right-lung']} {text['left-lung']}",
+        f"Pleura: {text['pleura']}",
+        f"Heart and mediastinum: {text['heart']} {text['mediastinum']} {text['hila']}",
+        f"Bones: {text['bones']}",
+        f"Upper abdomen: {text['upper-abdomen']}",
+        "",
+        "IMPRESSION:",
+        *numbered,
+    ])
+
+
+def differentials(reading):
+    findings = [label for label in reading.findings if label in DIFFERENTIALS]
+    if not findings:
+        return "No abnormality is seen that calls for a differential diagnosis; the study is within normal limits."
+    lines = [f"{number}. {capitalised(IMPRESSIONS[label].format(side=reading.sides.get(label, '')))}: "
+             f"{DIFFERENTIALS[label]}." for number, label in enumerate(findings, 1)]
+    return "\n".join(["Differential diagnosis:", *lines, "Correlate with the clinical history and prior imaging."])
+
+
+def capitalised(phrase):
+    return phrase[:1].upper() + phrase[1:]
+
+
+def word_count(text):
+    return len(text.split())
+
+
+def within_token_limit(text, max_new_tokens):
+    """The text cut after max_new_tokens words, as generation stops at the limit, and whether it was cut."""
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= max_new_tokens:
+        return text, False
+    return text[:words[max_new_tokens].start()].rstrip(), True
