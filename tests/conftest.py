@@ -25,25 +25,41 @@ def admin_user(db):
     return UserFactory(roles=["admin"])
 
 
-@pytest.fixture(scope="session")
-def synthetic_dir(tmp_path_factory):
-    """Six small synthetic cases with labels.csv, written once per test run."""
+def write_synthetic_cases(tmp_path_factory, name, size):
+    """Six synthetic cases with labels.csv in a fresh folder."""
     from readerstudy.services.synthetic import make_synthetic_cases
 
-    out = tmp_path_factory.mktemp("synthetic")
-    make_synthetic_cases(out, count=6, seed=1, size=(96, 120))
+    out = tmp_path_factory.mktemp(name)
+    make_synthetic_cases(out, count=6, seed=1, size=size)
     return out
+
+
+def import_as_demo(folder):
+    """Import a folder of synthetic cases into case set `demo`, as the demo does."""
+    from readerstudy.models import CaseSet
+    from readerstudy.services.ingest import IngestOptions, import_cases
+
+    report = import_cases(folder, IngestOptions(case_set_name="demo", labels_path=folder / "labels.csv"))
+    assert report.ok, report.rejected
+    return CaseSet.objects.get(name="demo")
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory):
+    """Small cases (96×120), written once per test run."""
+    return write_synthetic_cases(tmp_path_factory, "synthetic", (96, 120))
+
+
+@pytest.fixture(scope="session")
+def model_sized_dir(tmp_path_factory):
+    """Cases at a size in the range the tiny model was trained on (the 96×120 ones are below it)."""
+    return write_synthetic_cases(tmp_path_factory, "model-sized", (256, 320))
 
 
 @pytest.fixture
 def demo_case_set(db, dicom_store, synthetic_dir):
     """The synthetic cases imported into case set `demo` (images in this test's DICOM store)."""
-    from readerstudy.models import CaseSet
-    from readerstudy.services.ingest import IngestOptions, import_cases
-
-    report = import_cases(synthetic_dir, IngestOptions(case_set_name="demo", labels_path=synthetic_dir / "labels.csv"))
-    assert report.ok, report.rejected
-    return CaseSet.objects.get(name="demo")
+    return import_as_demo(synthetic_dir)
 
 
 @pytest.fixture(scope="session")

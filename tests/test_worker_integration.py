@@ -8,6 +8,7 @@ from django.core.management import call_command
 from inference import jobs
 from inference.models import InferenceJob, JobStatus, ModelConfiguration, ModelOutput, WorkerHeartbeat
 from tests.celery_worker import celery_worker, kill_pool_process, purge_queues
+from tests.conftest import import_as_demo
 
 # serialized_rollback: the flush after each test would otherwise wipe the rows seeded by data migrations.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -22,25 +23,9 @@ def worker_data_dir(tmp_path, settings):
     return data_dir
 
 
-@pytest.fixture(scope="module")
-def model_sized_cases(tmp_path_factory):
-    """Cases at a size in the range the tiny model was trained on (the 96×120 ones are below it)."""
-    from readerstudy.services.synthetic import make_synthetic_cases
-
-    out = tmp_path_factory.mktemp("model-sized")
-    make_synthetic_cases(out, count=6, seed=1, size=(256, 320))
-    return out
-
-
 @pytest.fixture
-def case_set(worker_data_dir, model_sized_cases):
-    from readerstudy.models import CaseSet
-    from readerstudy.services.ingest import IngestOptions, import_cases
-
-    report = import_cases(model_sized_cases, IngestOptions(case_set_name="demo",
-                                                           labels_path=model_sized_cases / "labels.csv"))
-    assert report.ok
-    return CaseSet.objects.get(name="demo")
+def case_set(worker_data_dir, model_sized_dir):
+    return import_as_demo(model_sized_dir)
 
 
 @pytest.fixture
