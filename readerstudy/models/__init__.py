@@ -1,9 +1,13 @@
+from .annotations import AnnotationTarget, ErrorCategory, TraceAnnotation
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
 from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
 from .studies import Arm, ReaderProfile, Study, StudyQuestion, StudyReader
 
 __all__ = [
+    "AnnotationTarget",
+    "ErrorCategory",
+    "TraceAnnotation",
     "Arm",
     "Assignment",
     "Case",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from ..labels import CHEXPERT_VOCABULARY
 from .cases import CaseSet
 
 
@@ -51,6 +52,9 @@ class Study(models.Model):
     instructions = models.TextField(blank=True, help_text="Shown to readers before their first case.")
     case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="studies")
     arms = models.JSONField(default=all_arms, validators=[validate_arms])
+    label_vocabulary = models.SlugField(
+        max_length=40, default=CHEXPERT_VOCABULARY, help_text="The labels readers choose from (Label.vocabulary)."
+    )
     status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)

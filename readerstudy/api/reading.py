@@ -1,0 +1,223 @@
+"""The reading API: what the workstation page and the tests use (OpenAPI schema at /api/schema/).
+
+Every endpoint answers only for the signed-in reader's own assignments (404 otherwise, so that other
+assignments' existence is not revealed) and only with what the assignment's arm allows.
+"""
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from readerstudy.models import Assignment, Study
+from readerstudy.roles import READER, has_role
+from readerstudy.services import annotations as annotation_service
+from readerstudy.services import dicom_store
+from readerstudy.services.ai_content import ai_content
+from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid, image_has_rendered,
+                                          next_assignment, questions_for, record_events, refuse_unless_readable,
+                                          report_of, save_draft, start_reading, submit_read, vocabulary_for)
+
+from . import serializers as s
+
+
+class IsReader(BasePermission):
+    message = "Only readers can use the reading API."
+
+    def has_permission(self, request, view):
+        return has_role(request.user, READER)
+
+
+class ReadingView(APIView):
+    permission_classes = APIView.permission_classes + [IsReader]
+
+    def assignment(self, public_id):
+        return get_object_or_404(
+            Assignment.objects.select_related("study", "session", "case"),
+            public_id=public_id, reader=self.request.user,
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, ReadingRefused):
+            return Response({"detail": exc.message}, status=exc.status)
+        if isinstance(exc, ReportInvalid):
+            return Response({"detail": "Please correct the marked fields.", "errors": exc.errors}, status=400)
+        return super().handle_exception(exc)
+
+
+def workstation_url(assignment):
+    return reverse("workstation", args=[assignment.public_id])
+
+
+def image_urls(assignment):
+    """Opaque per assignment: the same case under another assignment has other addresses."""
+    return [{"url": reverse("api-image", args=[assignment.public_id, position]), "label": _image_label(image)}
+            for position, image in enumerate(assignment.case.images.order_by("index"), start=1)]
+
+
+def _image_label(image):
+    return image.view_position or ("Frontal" if image.index == 0 else f"Image {image.index + 1}")
+
+
+def _summary(assignment):
+    return {"id": assignment.public_id, "study": assignment.study.title, "session": assignment.session.index,
+            "position": assignment.position, "status": assignment.status, "url": workstation_url(assignment)}
+
+
+class AssignmentList(ReadingView):
+    @extend_schema(responses=s.AssignmentSummaryOut(many=True), summary="The reader's assignments in open studies")
+    def get(self, request):
+        assignments = (Assignment.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
+                       .select_related("study", "session").order_by("study", "session__index", "position"))
+        return Response([_summary(a) for a in assignments])
+
+
+class AssignmentDetail(ReadingView):
+    @extend_schema(responses=s.AssignmentOut, summary="One assignment: images, vocabulary, questions, next case")
+    def get(self, request, public_id):
+        assignment = self.assignment(public_id)
+        refuse_unless_readable(assignment)
+        start_reading(assignment)
+        session = assignment.session.assignments
+        following = next_assignment(assignment)
+        content = ai_content(assignment)
+        return Response({
+            **_summary(assignment),
+            "arm_name": assignment.get_arm_display(),
+            "ai": "none" if content is None else ("full" if "reasoning" in content else "labels"),
+            "instructions": assignment.study.instructions,
+            "session_done": session.filter(status=Assignment.Status.SUBMITTED).count(),
+            "session_total": session.count(),
+            "images": image_urls(assignment),
+            "labels": [{"slug": label.slug, "name": label.name} for label in vocabulary_for(assignment.study)],
+            "questions": [s.QuestionOut(q).data for q in questions_for(assignment)],
+            "next": following and {"url": workstation_url(following), "images": image_urls(following)},
+        })
+
+
+class AssignmentAIContent(ReadingView):
+    @extend_schema(responses={200: s.AIContentOut, 404: OpenApiResponse(description="No AI in this arm"),
+                              409: OpenApiResponse(description="The image has not rendered yet")},
+                   summary="The AI output the assignment's arm allows")
+    def get(self, request, public_id):
+        assignment = self.assignment(public_id)
+        refuse_unless_readable(assignment)
+        content = ai_content(assignment)
+        if content is None:
+            raise ReadingRefused("This reading has no AI output.", status=404)
+        # The clock starts at the first rendered image; the AI must not be seen before it.
+        if not image_has_rendered(assignment):
+            raise ReadingRefused("The AI output is shown once the image has appeared.")
+        # ai_content() builds exactly what the arm allows; it is sent as built.
+        return Response(content)
+
+
+class AssignmentEvents(ReadingView):
+    @extend_schema(request=s.EventBatchIn, responses=s.EventBatchOut, summary="Append timing events")
+    def post(self, request, public_id):
+        assignment = self.assignment(public_id)
+        batch = s.EventBatchIn(data=request.data)
+        batch.is_valid(raise_exception=True)
+        stored = record_events(assignment, batch.validated_data["events"])
+        return Response({"stored": stored})
+
+
+def _report(validated):
+    return Report(**{name: validated[name] for name in Report.__dataclass_fields__})
+
+
+class AssignmentDraft(ReadingView):
+    @extend_schema(responses=s.ReportIn, summary="The autosaved draft")
+    def get(self, request, public_id):
+        assignment = self.assignment(public_id)
+        refuse_unless_readable(assignment)
+        return Response(report_of(start_reading(assignment)).__dict__)
+
+    @extend_schema(request=s.ReportIn, responses=s.ReportIn, summary="Replace the draft (autosave)")
+    def put(self, request, public_id):
+        assignment = self.assignment(public_id)
+        incoming = s.ReportIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        read = save_draft(assignment, _report(incoming.validated_data))
+        return Response(report_of(read).__dict__)
+
+
+class AssignmentSubmit(ReadingView):
+    @extend_schema(request=s.SubmitIn, responses={200: s.SubmittedOut, 201: s.SubmittedOut,
+                                                   409: OpenApiResponse(description="Submitted with another id")},
+                   summary="Submit the read (idempotent by submission_uuid)")
+    def post(self, request, public_id):
+        assignment = self.assignment(public_id)
+        incoming = s.SubmitIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        client_times = {k: str(v) if k == "page_load_id" else v for k, v in data["client_times"].items()}
+        read, created = submit_read(assignment, data["submission_uuid"], _report(data), data["events"],
+                                    client_times)
+        following = next_assignment(assignment)
+        body = {"submitted_at": read.submitted_at, "active_ms": read.active_ms,
+                "next_url": workstation_url(following) if following else reverse("worklist")}
+        return Response(s.SubmittedOut(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class AnnotationList(ReadingView):
+    @extend_schema(responses=s.AnnotationOut(many=True), summary="The reader's annotations on this AI output")
+    def get(self, request, public_id):
+        assignment = self.assignment(public_id)
+        refuse_unless_readable(assignment)
+        return Response(s.AnnotationOut(annotation_service.annotations_of(assignment), many=True).data)
+
+    @extend_schema(request=s.AnnotationIn, responses={201: s.AnnotationOut, 200: s.AnnotationOut},
+                   summary="Record an error in the AI output (idempotent by id)")
+    def post(self, request, public_id):
+        assignment = self.assignment(public_id)
+        incoming = s.AnnotationIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        annotation, created = annotation_service.create_annotation(assignment, incoming.validated_data)
+        return Response(s.AnnotationOut(annotation).data, status=201 if created else 200)
+
+
+class AnnotationDetail(ReadingView):
+    @extend_schema(request=s.AnnotationUpdateIn, responses=s.AnnotationOut, summary="Edit an annotation")
+    def patch(self, request, public_id, annotation_id):
+        assignment = self.assignment(public_id)
+        incoming = s.AnnotationUpdateIn(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        annotation = annotation_service.update_annotation(assignment, annotation_id, incoming.validated_data)
+        return Response(s.AnnotationOut(annotation).data)
+
+    @extend_schema(responses={204: None}, summary="Remove an annotation")
+    def delete(self, request, public_id, annotation_id):
+        annotation_service.delete_annotation(self.assignment(public_id), annotation_id)
+        return Response(status=204)
+
+
+class AssignmentImage(ReadingView):
+    """The stored DICOM file of the assignment's case, for the viewer's wadouri loader."""
+
+    @extend_schema(responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file")},
+                   summary="An image of the case, as DICOM")
+    def get(self, request, public_id, position):
+        assignment = self.assignment(public_id)
+        refuse_unless_readable(assignment)
+        images = list(assignment.case.images.order_by("index"))
+        if not 1 <= position <= len(images):
+            raise ReadingRefused("No such image.", status=404)
+        stored = images[position - 1].stored_path
+        if settings.USE_X_ACCEL_REDIRECT:
+            response = HttpResponse(content_type="application/dicom")
+            response["X-Accel-Redirect"] = settings.X_ACCEL_REDIRECT_PREFIX + stored
+        else:
+            path = dicom_store.absolute_path(stored)
+            if not path.is_file():
+                raise PermissionDenied("The image file is missing from the store; tell the study coordinator.")
+            response = FileResponse(path.open("rb"), content_type="application/dicom")
+        # Private caching lets the next case's prefetched images load from the browser's cache.
+        response["Cache-Control"] = "private, max-age=86400"
+        return response

@@ -1,0 +1,419 @@
+"""The reading API: access, drafts, submit (validation, idempotency, derived times), events and annotations."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from readerstudy.models import Arm, Assignment, Read, Study, TimingEvent, TraceAnnotation
+from readerstudy.services import dicom_store
+from tests.factories import UserFactory
+from tests.reading_setup import open_study_with_assignments
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def study_and_assignments(demo_case_set, reader):
+    return open_study_with_assignments(demo_case_set, reader, canaries=True)
+
+
+@pytest.fixture
+def assignments(study_and_assignments):
+    return study_and_assignments[1]
+
+
+@pytest.fixture
+def reader_client(client, reader):
+    client.force_login(reader)
+    return client
+
+
+def url(name, assignment, *args):
+    return reverse(name, args=[assignment.public_id, *args])
+
+
+def event(type_, ms, page_load_id="7d1f3c52-8f0e-4c51-9d8b-2a6f8e0c1a11", **payload):
+    return {"uuid": str(uuid.uuid4()), "page_load_id": page_load_id, "type": type_, "client_ms": ms,
+            "payload": payload}
+
+
+def post(client, path, body):
+    return client.post(path, body, content_type="application/json")
+
+
+COMPLETE_REPORT = {
+    "findings": ["consolidation", "pleural-effusion"],
+    "report_findings": "Right lower zone consolidation.",
+    "report_impression": "Pneumonia.",
+    "ratings": {"confidence": 4},
+}
+
+
+def full_report(assignment):
+    """A report answering every question the assignment's arm asks."""
+    keys = [q.key for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
+    return {**COMPLETE_REPORT, "ratings": {key: 3 for key in keys}}
+
+
+def submit(client, assignment, submission_uuid=None, events=(), **report):
+    body = {**full_report(assignment), **report, "submission_uuid": str(submission_uuid or uuid.uuid4()),
+            "events": list(events)}
+    return post(client, url("api-submit", assignment), body)
+
+
+# --- access -------------------------------------------------------------------------------------------------
+
+def test_anonymous_requests_get_401_so_the_page_can_ask_for_a_new_login(client, assignments):
+    response = client.get(url("api-assignment", assignments[Arm.UNAIDED]))
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Authentication credentials were not provided."
+
+
+@pytest.mark.parametrize("name,args", [("api-assignment", ()), ("api-ai", ()), ("api-draft", ()),
+                                       ("api-annotations", ()), ("api-image", (1,))])
+def test_another_reader_cannot_reach_an_assignment(client, assignments, name, args):
+    other = UserFactory(roles=["reader"])
+    client.force_login(other)
+    response = client.get(url(name, assignments[Arm.FULL_REASONING], *args))
+    assert response.status_code == 404
+
+
+def test_another_reader_cannot_write_to_an_assignment(client, assignments):
+    client.force_login(UserFactory(roles=["reader"]))
+    target = assignments[Arm.UNAIDED]
+    assert post(client, url("api-events", target), {"events": [event("image_rendered", 1)]}).status_code == 404
+    assert submit(client, target).status_code == 404
+    assert not TimingEvent.objects.exists() and not Read.objects.filter(submitted_at__isnull=False).exists()
+
+
+def test_a_coordinator_without_the_reader_role_cannot_use_the_reading_api(client, coordinator, assignments):
+    client.force_login(coordinator)
+    response = client.get(reverse("api-assignments"))
+    assert (response.status_code, response.json()["detail"]) == (403, "Only readers can use the reading API.")
+
+
+def test_the_dicom_file_is_streamed_only_while_the_assignment_is_open(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    response = reader_client.get(url("api-image", assignment, 1))
+    stored = assignment.case.images.get(index=0)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/dicom"
+    assert b"".join(response.streaming_content) == dicom_store.absolute_path(stored.stored_path).read_bytes()
+    assert reader_client.get(url("api-image", assignment, 2)).status_code == 404
+
+    Study.objects.filter(pk=assignment.study_id).update(status=Study.Status.CLOSED)
+    response = reader_client.get(url("api-image", assignment, 1))
+    assert (response.status_code, response.json()["detail"]) == (403, "This study is not open for reading.")
+
+
+def test_a_session_that_has_not_opened_serves_nothing(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    opens = timezone.now() + timedelta(days=3)
+    assignment.session.opens_at = opens
+    assignment.session.save()
+    for name, args in [("api-assignment", ()), ("api-image", (1,)), ("api-draft", ())]:
+        response = reader_client.get(url(name, assignment, *args))
+        assert response.status_code == 403
+        assert response.json()["detail"].startswith("This session opens on ")
+
+
+def test_a_submitted_read_closes_its_images_and_draft(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    assert submit(reader_client, assignment).status_code == 201
+    assert reader_client.get(url("api-image", assignment, 1)).status_code == 409
+    response = post(reader_client, url("api-draft", assignment), {})
+    assert response.status_code == 405
+    response = reader_client.put(url("api-draft", assignment), COMPLETE_REPORT, content_type="application/json")
+    assert (response.status_code, response.json()["detail"]) == (409, "This read is submitted and final.")
+
+
+def test_x_accel_redirect_hands_the_file_to_nginx(reader_client, assignments, settings):
+    settings.USE_X_ACCEL_REDIRECT = True
+    assignment = assignments[Arm.UNAIDED]
+    response = reader_client.get(url("api-image", assignment, 1))
+    stored = assignment.case.images.get(index=0).stored_path
+    assert response.status_code == 200
+    assert response["X-Accel-Redirect"] == f"/protected-dicom/{stored}"
+    assert response.content == b""
+
+
+def test_image_addresses_differ_between_assignments_of_the_same_case(demo_case_set, reader, reader_client):
+    study, first = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
+    second_study, second = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
+    a, b = first[Arm.UNAIDED], second[Arm.UNAIDED]
+    assert a.case_id == b.case_id
+    urls = [reader_client.get(url("api-assignment", x)).json()["images"][0]["url"] for x in (a, b)]
+    assert urls[0] != urls[1] and a.case.public_id not in urls[0] + urls[1]
+
+
+# --- assignment detail and AI content ------------------------------------------------------------------------
+
+def test_the_detail_lists_images_vocabulary_the_arms_questions_and_the_next_case(reader_client, assignments):
+    assignment = assignments[Arm.LABELS_ONLY]
+    body = reader_client.get(url("api-assignment", assignment)).json()
+    assert body["ai"] == "labels"
+    assert body["arm_name"] == "AI labels only"
+    assert (body["session"], body["position"], body["session_done"], body["session_total"]) == (1, 2, 0, 3)
+    views = list(assignment.case.images.order_by("index").values_list("view_position", flat=True))
+    assert body["images"] == [{"url": url("api-image", assignment, n), "label": view}
+                              for n, view in enumerate(views, start=1)]
+    assert [label["slug"] for label in body["labels"]][:3] == ["atelectasis", "cardiomegaly", "consolidation"]
+    assert len(body["labels"]) == 14
+    assert [q["key"] for q in body["questions"]] == ["confidence", "usefulness", "trust"]
+    following = assignments[Arm.FULL_REASONING]
+    assert body["next"]["url"] == reverse("workstation", args=[following.public_id])
+    assert body["next"]["images"][0]["url"] == url("api-image", following, 1)
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.STARTED
+
+
+def test_the_ai_content_waits_for_the_first_rendered_image(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    response = reader_client.get(url("api-ai", assignment))
+    assert (response.status_code, response.json()["detail"]) == (409, "The AI output is shown once the image has appeared.")
+    post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 900)]})
+    body = reader_client.get(url("api-ai", assignment)).json()
+    assert set(body) == {"labels", "reasoning", "report"}
+    assert [label["name"] for label in body["labels"]] == ["Consolidation", "Pleural Effusion", "Pneumonia"]
+    assert [s["region_name"] for s in body["reasoning"]["steps"]] == [
+        "Image quality", "Devices", "Right lung", "Left lung", "Pleura", "Heart", "Overall"]
+    first = body["reasoning"]["steps"][0]
+    assert body["reasoning"]["text"][first["start"]:first["end"]].startswith("Image quality: the frontal")
+    assert body["report"]["turn"] == 1 and body["report"]["text"].startswith("FINDINGS:")
+
+
+def test_labels_only_gets_labels_alone_and_unaided_gets_404(reader_client, assignments):
+    for arm in (Arm.LABELS_ONLY, Arm.UNAIDED):
+        post(reader_client, url("api-events", assignments[arm]), {"events": [event("image_rendered", 5)]})
+    body = reader_client.get(url("api-ai", assignments[Arm.LABELS_ONLY])).json()
+    assert body == {"labels": [{"slug": "consolidation", "name": "Consolidation"},
+                               {"slug": "pleural-effusion", "name": "Pleural Effusion"},
+                               {"slug": "pneumonia", "name": "Pneumonia"}]}
+    response = reader_client.get(url("api-ai", assignments[Arm.UNAIDED]))
+    assert (response.status_code, response.json()["detail"]) == (404, "This reading has no AI output.")
+
+
+# --- events -------------------------------------------------------------------------------------------------
+
+def test_events_are_stored_with_the_servers_time_and_duplicates_are_ignored(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    batch = [event("page_shown", 0, visibility="visible"), event("image_rendered", 812.5)]
+    before = timezone.now()
+    assert post(reader_client, url("api-events", assignment), {"events": batch}).json() == {"stored": 2}
+    assert post(reader_client, url("api-events", assignment), {"events": batch}).json() == {"stored": 0}
+    stored = list(TimingEvent.objects.filter(assignment=assignment).order_by("client_ms"))
+    assert [(e.type, e.client_ms, e.payload) for e in stored] == [
+        ("page_shown", 0.0, {"visibility": "visible"}), ("image_rendered", 812.5, {})]
+    assert all(e.server_at >= before for e in stored)
+    assert Read.objects.get(assignment=assignment).first_image_at == stored[1].server_at
+
+
+def test_a_bad_event_batch_is_refused_whole(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    batch = [event("image_rendered", 1), event("teleported", 2), {**event("input", -5)}]
+    response = post(reader_client, url("api-events", assignment), {"events": batch})
+    assert response.status_code == 400
+    assert response.json() == {"events": {"1": {"type": ['"teleported" is not a valid choice.']},
+                                          "2": {"client_ms": ["Ensure this value is greater than or equal to 0."]}}}
+    assert not TimingEvent.objects.exists()
+
+
+def test_events_after_submission_are_refused(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    submit(reader_client, assignment)
+    response = post(reader_client, url("api-events", assignment), {"events": [event("input", 99)]})
+    assert (response.status_code, response.json()["detail"]) == (409, "This read is submitted and final.")
+
+
+# --- drafts -------------------------------------------------------------------------------------------------
+
+def test_a_draft_is_saved_and_restored(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    draft = {"findings": ["pneumothorax"], "report_findings": "Apical pneumothorax?", "report_impression": "",
+             "ratings": {"confidence": 2}, "problem_flagged": False, "problem_reason": ""}
+    response = reader_client.put(url("api-draft", assignment), draft, content_type="application/json")
+    assert response.status_code == 200
+    assert reader_client.get(url("api-draft", assignment)).json() == draft
+    draft["findings"], draft["ratings"] = ["no-finding"], {"trust": 5}
+    reader_client.put(url("api-draft", assignment), draft, content_type="application/json")
+    assert reader_client.get(url("api-draft", assignment)).json() == draft
+    read = Read.objects.get(assignment=assignment)
+    assert read.submitted_at is None and read.ratings.get().question.key == "trust"
+
+
+def test_a_draft_with_conflicting_findings_is_refused_with_a_message(reader_client, assignments):
+    response = reader_client.put(url("api-draft", assignments[Arm.UNAIDED]),
+                                 {"findings": ["no-finding", "edema"]}, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {
+        "findings": "“No Finding” cannot be combined with other findings except Support Devices."}
+
+
+# --- submit -------------------------------------------------------------------------------------------------
+
+def test_submit_stores_the_read_with_times_derived_from_its_events(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    post(reader_client, url("api-events", assignment),
+         {"events": [event("page_shown", 0), event("image_rendered", 1_000), event("hidden", 11_000)]})
+    events = [event("visible", 16_000), event("input", 20_000), event("submit", 31_000)]
+    client_times = {"total_ms": 30_000, "hidden_ms": 5_000, "idle_ms": 0, "active_ms": 25_000}
+    response = submit(reader_client, assignment, events=events, client_times=client_times,
+                      findings=["no-finding", "support-devices"])
+    assert response.status_code == 201
+    assert response.json()["active_ms"] == 25_000
+    assert response.json()["next_url"] == reverse("workstation", args=[assignments[Arm.LABELS_ONLY].public_id])
+    read = Read.objects.get(assignment=assignment)
+    assert (read.total_ms, read.hidden_ms, read.idle_ms, read.active_ms) == (30_000, 5_000, 0, 25_000)
+    assert read.client_times == client_times
+    assert sorted(read.finding_links.values_list("label__slug", flat=True)) == ["no-finding", "support-devices"]
+    assert dict(read.ratings.values_list("question__key", "value")) == {"confidence": 3}
+    assert (read.report_findings, read.report_impression) == ("Right lower zone consolidation.", "Pneumonia.")
+    assert TimingEvent.objects.filter(assignment=assignment).count() == 6
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.SUBMITTED
+
+
+def test_the_same_submission_twice_returns_the_same_read_and_another_gets_409(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    submission = uuid.uuid4()
+    first = submit(reader_client, assignment, submission)
+    replay = submit(reader_client, assignment, submission, report_impression="Changed my mind.")
+    other = submit(reader_client, assignment)
+    assert (first.status_code, replay.status_code, other.status_code) == (201, 200, 409)
+    assert replay.json() == first.json()
+    assert other.json()["detail"] == "This read was already submitted; a submitted read is final."
+    read = Read.objects.get(assignment=assignment)
+    assert (read.client_submission_uuid, read.report_impression) == (submission, "Pneumonia.")
+
+
+def test_a_submission_id_cannot_finalise_a_second_read(reader_client, assignments):
+    submission = uuid.uuid4()
+    submit(reader_client, assignments[Arm.UNAIDED], submission)
+    response = submit(reader_client, assignments[Arm.LABELS_ONLY], submission)
+    assert (response.status_code, response.json()["detail"]) == (409, "This submission id belongs to another read.")
+    assert not Read.objects.filter(assignment=assignments[Arm.LABELS_ONLY], submitted_at__isnull=False).exists()
+
+
+def test_an_incomplete_read_is_refused_with_a_message_per_field(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    response = submit(reader_client, assignment, findings=[], report_findings=" ", report_impression="",
+                      ratings={"confidence": 9, "usefulness": 2})
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Please correct the marked fields.", "errors": {
+        "findings": "Choose at least one finding, or “No Finding”.",
+        "report_findings": "Write the report: findings, impression or both.",
+        "ratings.confidence": "Choose a whole number from 1 to 5.",
+        "ratings.trust": "Answer this question.",
+        "ratings.reasoning_accuracy": "Answer this question.",
+        "ratings.uncertainty_qualified": "Answer this question.",
+    }}
+    assert not Read.objects.filter(submitted_at__isnull=False).exists()
+
+
+def test_unknown_findings_and_questions_of_other_arms_are_refused(reader_client, assignments):
+    response = submit(reader_client, assignments[Arm.UNAIDED], findings=["dragon"], ratings={"confidence": 3, "trust": 4})
+    assert response.json()["errors"] == {"findings": "Unknown finding(s): dragon.",
+                                         "ratings.trust": "This question is not asked in this reading."}
+
+
+def test_a_flagged_case_needs_only_its_reason(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    response = submit(reader_client, assignment, findings=[], report_findings="", report_impression="", ratings={},
+                      problem_flagged=True, problem_reason="")
+    assert response.json()["errors"] == {"problem_reason": "Say what is wrong with this case."}
+    response = submit(reader_client, assignment, findings=[], report_findings="", report_impression="", ratings={},
+                      problem_flagged=True, problem_reason="Image cut off at the bases.")
+    assert response.status_code == 201
+    read = Read.objects.get(assignment=assignment)
+    assert (read.problem_flagged, read.problem_reason) == (True, "Image cut off at the bases.")
+
+
+def test_malformed_payloads_get_400_not_500(reader_client, assignments):
+    assignment = assignments[Arm.UNAIDED]
+    for body in ("not json", '{"submission_uuid": "nope"}', '{"findings": "edema"}', "[]"):
+        response = reader_client.post(url("api-submit", assignment), body, content_type="application/json")
+        assert response.status_code == 400, body
+
+
+# --- annotations --------------------------------------------------------------------------------------------
+
+def annotation(**fields):
+    return {"id": str(uuid.uuid4()), "category": "false_finding", "clinically_significant": True, **fields}
+
+
+def test_a_text_annotation_stores_exact_offsets_and_the_quoted_text(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 5)]})
+    ai = reader_client.get(url("api-ai", assignment)).json()
+    text = ai["reasoning"]["text"]
+    start = text.index("a rounded opacity")
+    body = annotation(target="text", turn=0, start=start, end=start + len("a rounded opacity"), label="lung-lesion",
+                      comment="It is consolidation.")
+    first = post(reader_client, url("api-annotations", assignment), body)
+    again = post(reader_client, url("api-annotations", assignment), body)
+    assert (first.status_code, again.status_code) == (201, 200)
+    stored = TraceAnnotation.objects.get()
+    assert (stored.target, stored.turn, stored.start, stored.quote, stored.label.slug) == (
+        "text", 0, start, "a rounded opacity", "lung-lesion")
+    assert first.json()["category_name"] == "False finding"
+
+
+def test_an_annotation_in_the_report_turn_and_on_a_step_and_the_whole_output(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 5)]})
+    report = reader_client.get(url("api-ai", assignment)).json()["report"]["text"]
+    start = report.index("parapneumonic")
+    for body in (annotation(target="text", turn=1, start=start, end=start + 13, category="wrong_severity"),
+                 annotation(target="step", step=4, category="faulty_reasoning"),
+                 annotation(target="output", category="missed_finding", label="cardiomegaly",
+                            clinically_significant=False)):
+        assert post(reader_client, url("api-annotations", assignment), body).status_code == 201
+    assert [(a.target, a.quote, a.step) for a in TraceAnnotation.objects.order_by("id")] == [
+        ("text", "parapneumonic", None), ("step", "", 4), ("output", "", None)]
+
+
+@pytest.mark.parametrize("body,field", [
+    (annotation(target="text", turn=0, start=10, end=5000), "start"),
+    (annotation(target="text", turn=2, start=0, end=5), "turn"),
+    (annotation(target="step", step=99), "step"),
+    (annotation(target="label", label="cardiomegaly"), "label"),
+    (annotation(target="label"), "label"),
+])
+def test_annotations_outside_what_was_shown_are_refused(reader_client, assignments, body, field):
+    response = post(reader_client, url("api-annotations", assignments[Arm.FULL_REASONING]), body)
+    assert response.status_code == 400 and field in response.json()["errors"]
+    assert not TraceAnnotation.objects.exists()
+
+
+def test_labels_only_annotations_name_labels_and_cannot_quote_text(reader_client, assignments):
+    assignment = assignments[Arm.LABELS_ONLY]
+    ok = post(reader_client, url("api-annotations", assignment), annotation(target="label", label="pneumonia"))
+    text = post(reader_client, url("api-annotations", assignment), annotation(target="text", turn=0, start=0, end=5))
+    assert (ok.status_code, text.status_code) == (201, 400)
+    response = post(reader_client, url("api-annotations", assignments[Arm.UNAIDED]), annotation(target="output"))
+    assert (response.status_code, response.json()["detail"]) == (404, "This reading has no AI output to annotate.")
+
+
+def test_annotations_are_editable_until_submit_and_final_after(reader_client, assignments):
+    assignment = assignments[Arm.LABELS_ONLY]
+    body = annotation(target="label", label="pneumonia")
+    post(reader_client, url("api-annotations", assignment), body)
+    detail = url("api-annotation", assignment, body["id"])
+    response = reader_client.patch(detail, {"category": "other", "comment": "Unclear."}, content_type="application/json")
+    assert (response.status_code, response.json()["category"], response.json()["comment"]) == (200, "other", "Unclear.")
+    second = annotation(target="output", category="missed_finding")
+    post(reader_client, url("api-annotations", assignment), second)
+    assert reader_client.delete(url("api-annotation", assignment, second["id"])).status_code == 204
+    assert submit(reader_client, assignment).status_code == 201
+    assert reader_client.patch(detail, {"comment": "x"}, content_type="application/json").status_code == 409
+    assert reader_client.delete(detail).status_code == 409
+    assert list(TraceAnnotation.objects.values_list("category", "comment")) == [("other", "Unclear.")]
+
+
+def test_the_openapi_schema_documents_the_reading_api(reader_client):
+    schema = reader_client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()
+    assert {"/api/assignments/", "/api/assignments/{public_id}/submit/", "/api/assignments/{public_id}/events/",
+            "/api/assignments/{public_id}/draft/", "/api/assignments/{public_id}/ai/",
+            "/api/assignments/{public_id}/annotations/",
+            "/api/assignments/{public_id}/images/{position}/"} <= set(schema["paths"])
