@@ -6,7 +6,10 @@ PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/readerstudy
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: demo test services clean
+NPM ?= npm
+VIEWER_BUNDLE := static/viewer/dist/workstation.js
+
+.PHONY: demo test services viewer chromium clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,16 +23,29 @@ $(VENV)/.test-installed: requirements.txt requirements-worker.txt requirements-t
 	$(PIP) install -q -r requirements-test.txt
 	touch $@
 
-demo: $(VENV)/.web-installed
+# The viewer bundle (Cornerstone3D and the workstation's own modules), rebuilt when a source changes.
+node_modules/.installed: package.json package-lock.json
+	$(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VIEWER_BUNDLE): node_modules/.installed vite.config.mjs $(wildcard static/viewer/src/*)
+	$(NPM) run build --silent
+
+viewer: $(VIEWER_BUNDLE)
+
+chromium:
+	bash scripts/ensure-chromium.sh
+
+demo: $(VENV)/.web-installed viewer
 	bash scripts/demo.sh
 
 services:
 	bash scripts/ensure-services.sh
 
-test: $(VENV)/.test-installed services
+test: $(VENV)/.test-installed viewer chromium services
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) $(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var node_modules static/viewer/dist

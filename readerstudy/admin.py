@@ -23,6 +23,7 @@ from .models import (
     StudyQuestion,
     StudyReader,
     TimingEvent,
+    TraceAnnotation,
 )
 
 
@@ -186,6 +187,13 @@ class ReadAdmin(ReadOnlyAdmin):
     list_filter = ["assignment__study", "assignment__arm", "problem_flagged"]
     search_fields = ["assignment__public_id", "assignment__reader__username"]
     inlines = [ReadFindingInline, RatingInline]
+
+
+@admin.register(TraceAnnotation)
+class TraceAnnotationAdmin(ReadOnlyAdmin):
+    list_display = ["read", "category", "target", "label", "clinically_significant", "quote", "created_at"]
+    list_filter = ["category", "target", "clinically_significant", "read__assignment__study"]
+    search_fields = ["read__assignment__public_id", "client_uuid", "quote", "comment"]
 
 
 @admin.register(TimingEvent)

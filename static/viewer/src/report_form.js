@@ -1,0 +1,164 @@
+// The reader's report: findings checkboxes, free text, the arm's rating questions and the problem flag.
+// The same rules as the server (readerstudy/services/reading.py) give messages before anything is sent.
+
+const NO_FINDING = "no-finding";
+const COMPATIBLE_WITH_NO_FINDING = new Set(["no-finding", "support-devices"]);
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === true) node.setAttribute(name, "");
+    else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+export class ReportForm {
+  constructor(form, { labels, questions, onChange, onSubmit }) {
+    this.form = form;
+    this.labels = labels;
+    this.questions = questions;
+    form.replaceChildren(
+      this.findingsFieldset(),
+      this.textFields(),
+      ...(questions.length ? [this.ratingsFieldset()] : []),
+      this.problemFieldset(),
+      el("p", { class: "form-error", id: "form-error", role: "alert" }),
+      el("button", { type: "submit", class: "primary submit", "data-testid": "submit-read" }, "Submit read"),
+    );
+    form.addEventListener("input", () => onChange());
+    form.addEventListener("change", (event) => {
+      if (event.target.name === "finding") this.enforceNoFinding(event.target);
+      this.showProblemReason();
+      onChange();
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      onSubmit();
+    });
+  }
+
+  findingsFieldset() {
+    const boxes = this.labels.map((label) => el("label", { class: "check" },
+      el("input", { type: "checkbox", name: "finding", value: label.slug, "data-testid": `finding-${label.slug}` }),
+      ` ${label.name}`));
+    return el("fieldset", { class: "findings" }, el("legend", {}, "Findings"), el("div", { class: "checks" }, ...boxes),
+      el("p", { class: "field-error", "data-field": "findings" }));
+  }
+
+  textFields() {
+    return el("div", { class: "report-text" },
+      el("label", {}, "Report: findings",
+        el("textarea", { name: "report_findings", rows: 4, "data-testid": "report-text" })),
+      el("p", { class: "field-error", "data-field": "report_findings" }),
+      el("label", {}, "Impression",
+        el("textarea", { name: "report_impression", rows: 2, "data-testid": "report-impression" })),
+      el("p", { class: "field-error", "data-field": "report_impression" }));
+  }
+
+  ratingsFieldset() {
+    const rows = this.questions.map((q) => {
+      const options = [];
+      for (let value = q.scale_min; value <= q.scale_max; value += 1) {
+        options.push(el("label", { class: "scale-point" },
+          el("input", { type: "radio", name: `rating-${q.key}`, value: String(value) }), el("span", {}, String(value))));
+      }
+      return el("div", { class: "rating", "data-testid": `rating-${q.key}` },
+        el("p", { class: "question" }, q.text, q.required ? "" : el("span", { class: "optional" }, " (optional)")),
+        el("div", { class: "scale" }, el("span", { class: "anchor" }, q.min_anchor), ...options,
+          el("span", { class: "anchor" }, q.max_anchor)),
+        el("p", { class: "field-error", "data-field": `ratings.${q.key}` }));
+    });
+    return el("fieldset", { class: "ratings" }, el("legend", {}, "Ratings"), ...rows);
+  }
+
+  problemFieldset() {
+    return el("fieldset", { class: "problem" },
+      el("label", { class: "check" }, el("input", { type: "checkbox", name: "problem_flagged", "data-testid": "problem-flag" }),
+        " Problem with this case (non-diagnostic image, technical fault)"),
+      el("label", { class: "problem-reason", hidden: true }, "What is wrong?",
+        el("textarea", { name: "problem_reason", rows: 2, "data-testid": "problem-reason" })),
+      el("p", { class: "field-error", "data-field": "problem_reason" }));
+  }
+
+  // "No Finding" excludes every label except Support Devices, in both directions.
+  enforceNoFinding(changed) {
+    if (!changed.checked) return;
+    for (const box of this.form.querySelectorAll("input[name=finding]")) {
+      if (box === changed) continue;
+      const conflicts = changed.value === NO_FINDING
+        ? !COMPATIBLE_WITH_NO_FINDING.has(box.value)
+        : box.value === NO_FINDING && !COMPATIBLE_WITH_NO_FINDING.has(changed.value);
+      if (conflicts) box.checked = false;
+    }
+  }
+
+  showProblemReason() {
+    this.form.querySelector(".problem-reason").hidden = !this.form.elements.problem_flagged.checked;
+  }
+
+  value() {
+    const f = this.form.elements;
+    const ratings = {};
+    for (const q of this.questions) {
+      const chosen = this.form.querySelector(`input[name="rating-${q.key}"]:checked`);
+      if (chosen) ratings[q.key] = Number(chosen.value);
+    }
+    return {
+      findings: [...this.form.querySelectorAll("input[name=finding]:checked")].map((box) => box.value),
+      report_findings: f.report_findings.value,
+      report_impression: f.report_impression.value,
+      ratings,
+      problem_flagged: f.problem_flagged.checked,
+      problem_reason: f.problem_flagged.checked ? f.problem_reason.value : "",
+    };
+  }
+
+  setValue(report) {
+    const f = this.form.elements;
+    for (const box of this.form.querySelectorAll("input[name=finding]")) box.checked = report.findings.includes(box.value);
+    f.report_findings.value = report.report_findings || "";
+    f.report_impression.value = report.report_impression || "";
+    for (const [key, value] of Object.entries(report.ratings || {})) {
+      const radio = this.form.querySelector(`input[name="rating-${key}"][value="${value}"]`);
+      if (radio) radio.checked = true;
+    }
+    f.problem_flagged.checked = Boolean(report.problem_flagged);
+    f.problem_reason.value = report.problem_reason || "";
+    this.showProblemReason();
+  }
+
+  // The server's rules for a final read; returns {field: message}.
+  validate() {
+    const report = this.value();
+    if (report.problem_flagged) {
+      return report.problem_reason.trim() ? {} : { problem_reason: "Say what is wrong with this case." };
+    }
+    const errors = {};
+    if (!report.findings.length) errors.findings = "Choose at least one finding, or “No Finding”.";
+    if (!report.report_findings.trim() && !report.report_impression.trim()) {
+      errors.report_findings = "Write the report: findings, impression or both.";
+    }
+    for (const q of this.questions) {
+      if (q.required && report.ratings[q.key] === undefined) errors[`ratings.${q.key}`] = "Answer this question.";
+    }
+    return errors;
+  }
+
+  showErrors(errors, summary = "") {
+    for (const node of this.form.querySelectorAll(".field-error")) node.textContent = errors[node.dataset.field] || "";
+    const count = Object.keys(errors).length;
+    this.form.querySelector("#form-error").textContent = summary || (count ? "Please correct the marked fields." : "");
+    const first = this.form.querySelector(".field-error:not(:empty)");
+    if (first) first.scrollIntoView({ block: "nearest" });
+  }
+
+  setBusy(busy, label) {
+    const button = this.form.querySelector("button[type=submit]");
+    button.disabled = busy;
+    button.textContent = label || "Submit read";
+  }
+}
+
+export { el };

@@ -1,0 +1,312 @@
+// A radiograph viewer in the shape of Cornerstone3D's own examples: init once, one rendering engine, one
+// stack viewport, one tool group. Study logic stays outside; the page learns what happens through callbacks.
+import { Enums, RenderingEngine, getShouldUseCPURendering, init as initCore, metaData, utilities } from "@cornerstonejs/core";
+import { init as initLoader } from "@cornerstonejs/dicom-image-loader";
+import {
+  Enums as ToolEnums, LengthTool, PanTool, ToolGroupManager, WindowLevelTool, ZoomTool, addTool, init as initTools,
+} from "@cornerstonejs/tools";
+
+const ENGINE_ID = "readerstudy";
+const VIEWPORT_ID = "radiograph";
+const TOOL_GROUP_ID = "radiograph-tools";
+const WHEEL_SETTLE_MS = 400;
+const { MouseBindings } = ToolEnums;
+const PRIMARY_TOOLS = {
+  windowlevel: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName, length: LengthTool.toolName,
+};
+
+// Radiographs (DX/CR) have no Hounsfield scale, so the chest presets are fractions of the image's own value
+// range, from dark to bright as displayed: lungs sit low, mediastinum and soft tissue in the middle, bone high.
+const CHEST_PRESETS = [
+  { id: "full", name: "Full range", centre: 0.5, width: 1.0 },
+  { id: "lung", name: "Lung", centre: 0.35, width: 0.55 },
+  { id: "mediastinum", name: "Mediastinum / soft tissue", centre: 0.6, width: 0.45 },
+  { id: "bone", name: "Bone", centre: 0.75, width: 0.35 },
+];
+
+const SHORTCUTS = [
+  ["W", "window/level"], ["P", "pan"], ["Z", "zoom"], ["M", "measure"], ["I", "invert"], ["F", "fit"],
+  ["O", "1:1 pixels"], ["R", "reset"], ["← →", "image"], ["1–9", "presets"],
+];
+
+let initialised = null;
+function initCornerstone() {
+  // Core falls back to CPU rendering by itself when the browser has no WebGL.
+  initialised ||= (async () => {
+    initCore();
+    initLoader({ maxWebWorkers: Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4) - 1) });
+    initTools();
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, LengthTool]) addTool(tool);
+  })();
+  return initialised;
+}
+
+function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+const isTyping = (target) => target.closest && target.closest("input, textarea, select, [contenteditable], dialog");
+
+export async function createViewer(element, { images, onFirstImageRendered, onInteraction, onError }) {
+  await initCornerstone();
+  const imageIds = images.map((image) => `wadouri:${new URL(image.url, window.location.href)}`);
+  const canvasHost = el("div", { class: "cxr-canvas" });
+  const loading = el("div", { class: "cxr-loading" }, "Loading image…");
+  const failure = el("div", { class: "cxr-error", hidden: "" });
+  const toolbar = el("div", { class: "cxr-toolbar" });
+  const legend = el("div", { class: "cxr-legend" }, SHORTCUTS.map(([key, what]) => `${key} ${what}`).join(" · "));
+  element.classList.add("cxr-viewer");
+  element.replaceChildren(toolbar, canvasHost, loading, failure, legend);
+  canvasHost.addEventListener("contextmenu", (event) => event.preventDefault());
+  setState("loading");
+  element.dataset.imageIndex = "0";
+  element.dataset.renderedCount = "0";
+  element.dataset.renderer = getShouldUseCPURendering() ? "cpu" : "webgl";
+
+  const engine = new RenderingEngine(ENGINE_ID);
+  engine.enableElement({ viewportId: VIEWPORT_ID, type: Enums.ViewportType.STACK, element: canvasHost,
+    defaultOptions: { background: [0, 0, 0] } });
+  const viewport = engine.getViewport(VIEWPORT_ID);
+  const tools = ToolGroupManager.createToolGroup(TOOL_GROUP_ID);
+  for (const name of Object.values(PRIMARY_TOOLS)) tools.addTool(name);
+  tools.addViewport(VIEWPORT_ID, ENGINE_ID);
+  tools.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }, { mouseButton: MouseBindings.Secondary }] });
+  tools.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
+  let primary = null;
+  let presets = [];
+
+  function setState(state) {
+    element.dataset.state = state;
+    loading.hidden = state !== "loading";
+  }
+
+  function setTool(name) {
+    if (primary) tools.setToolPassive(PRIMARY_TOOLS[primary]);
+    // Pan and zoom keep their middle/right-button and wheel bindings besides the left button.
+    const keep = { pan: [MouseBindings.Auxiliary, MouseBindings.Secondary], zoom: [MouseBindings.Wheel] }[name] || [];
+    tools.setToolActive(PRIMARY_TOOLS[name], {
+      bindings: [{ mouseButton: MouseBindings.Primary }, ...keep.map((mouseButton) => ({ mouseButton }))],
+    });
+    if (primary === "pan" || primary === "zoom") {
+      const restore = primary === "pan" ? [MouseBindings.Auxiliary, MouseBindings.Secondary] : [MouseBindings.Wheel];
+      if (name !== primary) tools.setToolActive(PRIMARY_TOOLS[primary], { bindings: restore.map((mouseButton) => ({ mouseButton })) });
+    }
+    primary = name;
+    for (const button of toolbar.querySelectorAll("[data-tool]")) button.classList.toggle("active", button.dataset.tool === name);
+  }
+
+  // --- interactions: one start and one end per gesture, never one event per mouse move -------------------
+  let gesture = null;
+  let pointerDown = false;
+  let settleTimer = null;
+  let quiet = false; // our own changes (presets, reset) are not the reader's gestures
+
+  function touched(kind) {
+    if (quiet) return;
+    if (!gesture) {
+      gesture = kind;
+      onInteraction({ kind, phase: "start" });
+    }
+    clearTimeout(settleTimer);
+    if (!pointerDown) settleTimer = setTimeout(endGesture, WHEEL_SETTLE_MS);
+  }
+
+  function endGesture() {
+    clearTimeout(settleTimer);
+    if (gesture) onInteraction({ kind: gesture, phase: "end" });
+    gesture = null;
+  }
+
+  canvasHost.addEventListener("pointerdown", () => {
+    pointerDown = true;
+    if (primary === "length") touched("measure");
+  });
+  window.addEventListener("pointerup", () => {
+    if (!pointerDown) return;
+    pointerDown = false;
+    endGesture();
+  });
+
+  let lastScale = null;
+  canvasHost.addEventListener(Enums.Events.VOI_MODIFIED, () => {
+    showVoi();
+    touched("windowlevel");
+  });
+  canvasHost.addEventListener(Enums.Events.CAMERA_MODIFIED, () => {
+    const scale = viewport.getCamera().parallelScale;
+    const zoomed = lastScale !== null && Math.abs(scale - lastScale) > 1e-6;
+    lastScale = scale;
+    touched(zoomed ? "zoom" : "pan");
+  });
+
+  let firstRendered = false;
+  canvasHost.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
+    element.dataset.renderedCount = String(Number(element.dataset.renderedCount) + 1);
+    if (!firstRendered && element.dataset.state === "ready") {
+      firstRendered = true;
+      onFirstImageRendered();
+    }
+  });
+
+  function showVoi() {
+    const range = viewport.getProperties().voiRange;
+    if (!range) return;
+    const { windowWidth, windowCenter } = utilities.windowLevel.toWindowLevel(range.lower, range.upper);
+    element.dataset.voi = `${Math.round(windowCenter)},${Math.round(windowWidth)}`;
+    element.dataset.invert = String(Boolean(viewport.getProperties().invert));
+  }
+
+  function quietly(change) {
+    quiet = true;
+    try {
+      change();
+      viewport.render();
+    } finally {
+      quiet = false;
+    }
+    lastScale = viewport.getCamera().parallelScale;
+    showVoi();
+  }
+
+  // --- presets: the file's own windows first, then the chest presets over the image's value range ---------
+  function presetsFor(imageId) {
+    const voi = metaData.get("voiLutModule", imageId) || {};
+    const centres = [].concat(voi.windowCenter || []);
+    const widths = [].concat(voi.windowWidth || []);
+    const names = [].concat(voi.windowCenterWidthExplanation || []);
+    const own = centres.map((centre, i) => ({ id: `file-${i}`, name: names[i] || `File window ${i + 1}`,
+      centre: Number(centre), width: Number(widths[i]) })).filter((p) => p.width > 0);
+    const image = viewport.getCornerstoneImage();
+    const slope = image.slope || 1;
+    const intercept = image.intercept || 0;
+    const low = image.minPixelValue * slope + intercept;
+    const high = image.maxPixelValue * slope + intercept;
+    const span = Math.max(high - low, 1);
+    // MONOCHROME1 shows high values dark, so "dark" fractions count from the top of the range.
+    const inverted = (metaData.get("imagePixelModule", imageId) || {}).photometricInterpretation === "MONOCHROME1";
+    const chest = CHEST_PRESETS.map((p) => ({ ...p, centre: inverted ? high - p.centre * span : low + p.centre * span,
+      width: p.width * span }));
+    return [...own, ...chest];
+  }
+
+  function setPreset(id) {
+    const preset = presets.find((p) => p.id === id);
+    if (!preset) return;
+    quietly(() => viewport.setProperties({ voiRange: utilities.windowLevel.toLowHighRange(preset.width, preset.centre) }));
+    presetMenu.value = id;
+  }
+
+  // --- navigation and view ----------------------------------------------------------------------------------
+  async function showImage(index) {
+    if (index < 0 || index >= imageIds.length) return;
+    setState("loading");
+    failure.hidden = true;
+    try {
+      await viewport.setImageIdIndex(index);
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    element.dataset.imageIndex = String(index);
+    presets = presetsFor(imageIds[index]);
+    presetMenu.replaceChildren(el("option", { value: "" }, "Window presets"),
+      ...presets.map((p, i) => el("option", { value: p.id }, `${i < 9 ? `${i + 1}. ` : ""}${p.name}`)));
+    quietly(() => {
+      viewport.resetCamera();
+      viewport.resetProperties();
+    });
+    for (const button of toolbar.querySelectorAll("[data-image]")) button.classList.toggle("active", Number(button.dataset.image) === index);
+    setState("ready");
+    viewport.render();
+  }
+
+  function fail(error) {
+    const status = error && (error.request?.status ?? error.status ?? error.error?.status);
+    failure.textContent = `The image could not be loaded${status ? ` (HTTP ${status})` : ""}.`;
+    failure.hidden = false;
+    setState("error");
+    onError(failure.textContent);
+  }
+
+  const viewer = {
+    showImage,
+    next: () => showImage((Number(element.dataset.imageIndex) + 1) % imageIds.length),
+    previous: () => showImage((Number(element.dataset.imageIndex) - 1 + imageIds.length) % imageIds.length),
+    reset: () => quietly(() => {
+      viewport.resetCamera();
+      viewport.resetProperties();
+    }),
+    fit: () => quietly(() => viewport.resetCamera()),
+    // One image pixel per screen pixel: the camera's parallel scale is half the visible height in mm.
+    oneToOne: () => quietly(() => {
+      const spacing = viewport.getImageData().spacing[1] || 1;
+      viewport.setCamera({ parallelScale: (canvasHost.clientHeight * window.devicePixelRatio * spacing) / 2 });
+    }),
+    invert: () => quietly(() => viewport.setProperties({ invert: !viewport.getProperties().invert })),
+    setPreset,
+    setTool,
+    destroy: () => {
+      ToolGroupManager.destroyToolGroup(TOOL_GROUP_ID);
+      engine.destroy();
+    },
+  };
+
+  // --- toolbar and keys ------------------------------------------------------------------------------------
+  const presetMenu = el("select", { class: "cxr-presets", title: "Window presets (1–9)" });
+  presetMenu.addEventListener("change", () => setPreset(presetMenu.value));
+  const button = (label, title, action, data = {}) => {
+    const node = el("button", { type: "button", title, ...data }, label);
+    node.addEventListener("click", () => {
+      action();
+      node.blur();
+    });
+    return node;
+  };
+  toolbar.append(
+    button("W/L", "Window/level (W)", () => setTool("windowlevel"), { "data-tool": "windowlevel" }),
+    button("Pan", "Pan (P)", () => setTool("pan"), { "data-tool": "pan" }),
+    button("Zoom", "Zoom (Z; wheel zooms always)", () => setTool("zoom"), { "data-tool": "zoom" }),
+    button("Measure", "Length measurement (M)", () => setTool("length"), { "data-tool": "length" }),
+    presetMenu,
+    button("Invert", "Invert (I)", viewer.invert),
+    button("Fit", "Fit to window (F)", viewer.fit),
+    button("1:1", "One image pixel per screen pixel (O)", viewer.oneToOne),
+    button("Reset", "Reset (R)", viewer.reset),
+  );
+  if (images.length > 1) {
+    toolbar.append(el("span", { class: "cxr-sep" }),
+      ...images.map((image, i) => button(image.label, `Show ${image.label} (← →)`, () => showImage(i), { "data-image": String(i) })));
+  }
+
+  const keys = {
+    w: () => setTool("windowlevel"), p: () => setTool("pan"), z: () => setTool("zoom"), m: () => setTool("length"),
+    i: viewer.invert, f: viewer.fit, o: viewer.oneToOne, r: viewer.reset,
+    arrowright: viewer.next, arrowleft: viewer.previous, pagedown: viewer.next, pageup: viewer.previous,
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+    const key = event.key.toLowerCase();
+    if (/^[1-9]$/.test(key) && presets[Number(key) - 1]) {
+      setPreset(presets[Number(key) - 1].id);
+    } else if (keys[key]) {
+      keys[key]();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+  new ResizeObserver(() => engine.resize(true, true)).observe(canvasHost);
+
+  setTool("windowlevel");
+  try {
+    await viewport.setStack(imageIds, 0);
+  } catch (error) {
+    fail(error);
+    return viewer;
+  }
+  await showImage(0);
+  return viewer;
+}

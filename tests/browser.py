@@ -1,0 +1,84 @@
+"""Playwright in Debian's Chromium for the browser tests (DESIGN.md §7: never a downloaded browser)."""
+
+import os
+from contextlib import contextmanager
+
+from django.db import connections
+from PIL import Image, ImageStat
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+BASE_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# WebGL through SwiftShader, the path most users' GPUs take; and a browser with no WebGL at all, where
+# Cornerstone must fall back to CPU rendering.
+WEBGL_ARGS = ["--enable-unsafe-swiftshader"]
+NO_WEBGL_ARGS = ["--disable-webgl", "--disable-3d-apis"]
+
+
+@contextmanager
+def chromium(webgl=True):
+    # Sync Playwright runs an event loop in this thread; Django's ORM calls in the same test must be allowed.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM,
+                                             args=BASE_ARGS + (WEBGL_ARGS if webgl else NO_WEBGL_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # ORM calls made while Playwright's loop ran opened their own connections; close them here, or the
+            # test database cannot be dropped at the end of the run.
+            connections.close_all()
+
+
+def log_in(page, base_url, username, password="correct horse battery"):
+    page.goto(f"{base_url}/login/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def wait_for_image(page):
+    """Until the viewer reports a rendered image; returns the page's performance.now() at that moment."""
+    page.wait_for_selector("[data-testid=viewer][data-state=ready]", timeout=30_000)
+    return page.evaluate("performance.now()")
+
+
+def image_spread(page, path):
+    """Standard deviation of the viewer's pixels in a screenshot: near zero for a blank canvas."""
+    page.locator("[data-testid=viewer] canvas").first.screenshot(path=path)
+    return ImageStat.Stat(Image.open(path).convert("L")).stddev[0]
+
+
+def set_visibility(page, state):
+    """Headless pages are always visible: override the property and fire the event a real tab would."""
+    page.evaluate("""state => {
+        Object.defineProperty(document, 'visibilityState', {get: () => state, configurable: true});
+        Object.defineProperty(document, 'hidden', {get: () => state === 'hidden', configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+        return performance.now();
+    }""", state)
+    return page.evaluate("performance.now()")
+
+
+def select_text(page, selector, text):
+    """Select `text` inside the element matched by `selector`, as a mouse selection would."""
+    page.evaluate("""([selector, text]) => {
+        const host = [...document.querySelectorAll(selector)].find(n => n.textContent.includes(text));
+        const walker = document.createTreeWalker(host, NodeFilter.SHOW_TEXT);
+        let node;
+        while ((node = walker.nextNode())) {
+            const at = node.textContent.indexOf(text);
+            if (at >= 0) {
+                const range = document.createRange();
+                range.setStart(node, at);
+                range.setEnd(node, at + text.length);
+                const selection = document.getSelection();
+                selection.removeAllRanges();
+                selection.addRange(range);
+                return;
+            }
+        }
+        throw new Error('text not found: ' + text);
+    }""", [selector, text])

@@ -1,0 +1,218 @@
+"""The workstation in Debian's Chromium against a live server: reading in each arm, annotation, timing with
+a hidden tab, offline submit, draft restore, the 1920×1080 layout and the CPU-rendering fallback."""
+
+import pytest
+
+from readerstudy.models import Arm, Read, TimingEvent, TraceAnnotation
+from tests.browser import chromium, image_spread, log_in, select_text, set_visibility, wait_for_image
+from tests.reading_setup import open_study_with_assignments
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def browser():
+    # Per test, not per module: while Playwright's loop runs, Django hands out other connection objects, and
+    # the next test's serialized rollback must find the original one (with the migration-seeded rows).
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def reading(demo_case_set, reader):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True)
+    return study, assignments
+
+
+@pytest.fixture
+def page(browser, live_server, reader, reading):
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    log_in(page, live_server.url, reader.username)
+    yield page
+    context.close()
+
+
+def workstation(live_server, assignment):
+    return f"{live_server.url}/read/{assignment.public_id}/"
+
+
+def fill_report(page, ratings):
+    page.check("[data-testid=finding-consolidation]")
+    page.check("[data-testid=finding-pleural-effusion]")
+    page.fill("[data-testid=report-text]", "Right lower zone consolidation with a small effusion.")
+    page.fill("[data-testid=report-impression]", "Right lower lobe pneumonia.")
+    for key in ratings:
+        page.check(f"[data-testid=rating-{key}] input[value='4']")
+
+
+def questions(assignment):
+    return [q.key for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
+
+
+def submit_and_wait(page, live_server, next_path):
+    page.click("[data-testid=submit-read]")
+    page.wait_for_url(f"{live_server.url}{next_path}", timeout=20_000)
+
+
+def test_a_reader_reads_one_case_in_each_arm(page, live_server, reading, tmp_path):
+    study, assignments = reading
+    page.goto(f"{live_server.url}/read/")
+    page.click("[data-testid=continue]")
+
+    # 1. Unaided: the image and the report form, no AI panel at all.
+    unaided = assignments[Arm.UNAIDED]
+    page.wait_for_url(workstation(live_server, unaided))
+    wait_for_image(page)
+    assert page.get_attribute("[data-testid=viewer]", "data-renderer") == "webgl"
+    assert image_spread(page, tmp_path / "unaided.png") > 5
+    assert page.locator("[data-testid=ai-panel]").count() == 0
+    voi_before = page.get_attribute("[data-testid=viewer]", "data-voi")
+    box = page.locator("[data-testid=viewer] canvas").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2 + 60, steps=8)
+    page.mouse.up()
+    page.wait_for_function(f"document.querySelector('[data-testid=viewer]').dataset.voi !== '{voi_before}'")
+    fill_report(page, questions(unaided))
+    submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
+
+    # 2. Labels only: the AI's labels appear after the image, with no reasoning or report.
+    labels_only = assignments[Arm.LABELS_ONLY]
+    wait_for_image(page)
+    page.wait_for_selector("[data-testid=ai-labels]")
+    assert page.inner_text("[data-testid=ai-labels]").split("\n") == ["Consolidation", "Pleural Effusion", "Pneumonia"]
+    assert page.locator("[data-testid=trace]").count() == 0 and page.locator("[data-testid=ai-report]").count() == 0
+    page.click("[data-testid=ai-labels] >> text=Pneumonia")
+    page.check("[data-testid=annotation-significant-no]")
+    page.click("[data-testid=annotation-save]")
+    fill_report(page, questions(labels_only))
+    submit_and_wait(page, live_server, f"/read/{assignments[Arm.FULL_REASONING].public_id}/")
+
+    # 3. Full reasoning: steps with their regions, labels and the structured report; annotate a sentence.
+    full = assignments[Arm.FULL_REASONING]
+    wait_for_image(page)
+    page.wait_for_selector("[data-testid=trace] .step")
+    assert "Right lung" in page.inner_text("[data-testid=trace]")
+    assert page.inner_text("[data-testid=ai-report]").startswith("FINDINGS:")
+    sentence = "a small right pleural effusion blunts the costophrenic angle"
+    select_text(page, "[data-testid=trace] .step-text", sentence)
+    page.click("[data-testid=annotate-selection]")
+    page.select_option("[data-testid=annotation-category]", "wrong_severity")
+    page.check("[data-testid=annotation-significant-yes]")
+    page.click("[data-testid=annotation-save]")
+    assert page.inner_text("[data-testid=trace] mark") == sentence
+    fill_report(page, questions(full))
+    submit_and_wait(page, live_server, "/read/")
+
+    reads = {r.assignment.arm: r for r in Read.objects.select_related("assignment")}
+    assert set(reads) == {Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING}
+    for arm, read in reads.items():
+        assert read.submitted_at is not None and read.active_ms > 0
+        assert sorted(read.finding_links.values_list("label__slug", flat=True)) == ["consolidation", "pleural-effusion"]
+        assert dict(read.ratings.values_list("question__key", "value")) == {k: 4 for k in questions(read.assignment)}
+        types = set(TimingEvent.objects.filter(assignment=read.assignment).values_list("type", flat=True))
+        assert {"page_shown", "image_rendered", "submit"} <= types
+    assert {"interaction_start", "interaction_end"} <= set(
+        TimingEvent.objects.filter(assignment=unaided).values_list("type", flat=True))
+    assert {"ai_panel_shown", "annotation_added"} <= set(
+        TimingEvent.objects.filter(assignment=full).values_list("type", flat=True))
+    text_note = TraceAnnotation.objects.get(read__assignment=full)
+    raw = full.study.output_pins.get(case=full.case).output.turns[0]["text"]
+    assert (text_note.quote, raw[text_note.start:text_note.end], text_note.category) == (
+        sentence, sentence, "wrong_severity")
+    label_note = TraceAnnotation.objects.get(read__assignment=labels_only)
+    assert (label_note.target, label_note.label.slug, label_note.clinically_significant) == ("label", "pneumonia", False)
+
+
+def test_a_hidden_tab_interval_is_excluded_from_active_time(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    rendered = wait_for_image(page)
+    fill_report(page, questions(assignment))
+    hidden = set_visibility(page, "hidden")
+    page.wait_for_timeout(5_000)
+    visible = set_visibility(page, "visible")
+    page.fill("[data-testid=report-impression]", "Right lower lobe pneumonia, small effusion.")
+    # The script's reading ends when its click reaches the page (Playwright first scrolls and waits).
+    page.evaluate("""() => document.addEventListener('click', () => { window.clickedAt = performance.now(); },
+                                                   {capture: true, once: true})""")
+    page.click("[data-testid=submit-read]")
+    clicked = page.evaluate("window.clickedAt")
+    page.wait_for_url(workstation(live_server, assignments[Arm.LABELS_ONLY]))
+
+    read = Read.objects.get(assignment=assignment)
+    script_active = (clicked - rendered) - (visible - hidden)
+    assert abs(read.active_ms - script_active) <= 250, (read.active_ms, script_active)
+    assert abs(read.hidden_ms - (visible - hidden)) <= 50
+    assert read.idle_ms == 0 and read.total_ms == read.active_ms + read.hidden_ms
+    assert read.client_times["active_ms"] == read.active_ms
+
+
+def test_an_offline_submit_is_sent_once_when_the_network_returns(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    fill_report(page, questions(assignment))
+    page.context.set_offline(True)
+    page.dblclick("[data-testid=submit-read]")
+    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'")
+    assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
+    page.context.set_offline(False)
+    page.wait_for_url(workstation(live_server, assignments[Arm.LABELS_ONLY]), timeout=30_000)
+    read = Read.objects.get(assignment=assignment)
+    assert read.submitted_at is not None
+    assert TimingEvent.objects.filter(assignment=assignment, type="submit").count() == 1
+
+
+def test_a_reload_restores_the_draft_and_the_clock_continues(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.FULL_REASONING]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    page.check("[data-testid=finding-pneumothorax]")
+    page.fill("[data-testid=report-text]", "Left apical pneumothorax.")
+    page.check("[data-testid=rating-confidence] input[value='2']")
+    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
+    page.wait_for_timeout(1_000)
+    page.reload()
+    wait_for_image(page)
+    page.wait_for_function("document.querySelector('[data-testid=report-text]').value !== ''")
+    assert page.input_value("[data-testid=report-text]") == "Left apical pneumothorax."
+    assert page.is_checked("[data-testid=finding-pneumothorax]")
+    assert page.is_checked("[data-testid=rating-confidence] input[value='2']")
+    for key in questions(assignment):
+        page.check(f"[data-testid=rating-{key}] input[value='3']")
+    # The session's earlier cases are still unread, so the first of them opens next.
+    submit_and_wait(page, live_server, f"/read/{assignments[Arm.UNAIDED].public_id}/")
+    read = Read.objects.get(assignment=assignment)
+    assert TimingEvent.objects.filter(assignment=assignment).values("page_load_id").distinct().count() == 2
+    assert read.findings.get().slug == "pneumothorax"
+
+
+def test_the_workstation_at_1920_by_1080_shows_image_and_reasoning_side_by_side(page, live_server, reading, tmp_path):
+    study, assignments = reading
+    page.goto(workstation(live_server, assignments[Arm.FULL_REASONING]))
+    wait_for_image(page)
+    page.wait_for_selector("[data-testid=trace] .step")
+    page.screenshot(path=tmp_path / "workstation.png")
+    viewer = page.locator("[data-testid=viewer]").bounding_box()
+    panel = page.locator("[data-testid=ai-panel]").bounding_box()
+    assert viewer["x"] + viewer["width"] <= panel["x"]
+    assert viewer["height"] >= 900 and viewer["y"] + viewer["height"] <= 1080
+    assert page.evaluate("document.scrollingElement.scrollHeight") <= 1080
+
+
+def test_without_webgl_the_viewer_renders_on_the_cpu(live_server, reader, reading, tmp_path):
+    study, assignments = reading
+    with chromium(webgl=False) as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        assert page.evaluate("!!document.createElement('canvas').getContext('webgl2')") is False
+        log_in(page, live_server.url, reader.username)
+        page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
+        wait_for_image(page)
+        assert page.get_attribute("[data-testid=viewer]", "data-renderer") == "cpu"
+        assert image_spread(page, tmp_path / "cpu.png") > 5
+
