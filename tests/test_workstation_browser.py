@@ -216,3 +216,135 @@ def test_without_webgl_the_viewer_renders_on_the_cpu(live_server, reader, readin
         assert page.get_attribute("[data-testid=viewer]", "data-renderer") == "cpu"
         assert image_spread(page, tmp_path / "cpu.png") > 5
 
+
+
+@pytest.fixture
+def two_view_reading(dicom_store, synthetic_dir, reader, tmp_path):
+    """A study whose first case has a frontal and a lateral image."""
+    import shutil
+
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from tests.conftest import import_as_demo
+
+    folder = tmp_path / "two-view"
+    shutil.copytree(synthetic_dir, folder)
+    lateral = pydicom.dcmread(folder / "case-0001" / "frontal.dcm")
+    lateral.ViewPosition = "LL"
+    lateral.SOPInstanceUID = lateral.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    lateral.SeriesInstanceUID = generate_uid()
+    lateral.PixelData = lateral.pixel_array[:, ::-1].copy().tobytes()
+    lateral.save_as(folder / "case-0001" / "lateral.dcm")
+    case_set = import_as_demo(folder)
+    return open_study_with_assignments(case_set, reader, arms=[Arm.UNAIDED])
+
+
+def viewer_state(page):
+    return page.evaluate("""() => { const v = document.querySelector('[data-testid=viewer]').dataset;
+        return {state: v.state, index: v.imageIndex, voi: v.voi, invert: v.invert}; }""")
+
+
+def test_viewer_keys_switch_images_apply_presets_invert_and_reset(browser, live_server, reader, two_view_reading):
+    study, assignments = two_view_reading
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    log_in(page, live_server.url, reader.username)
+    page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
+    wait_for_image(page)
+    assert page.locator("[data-testid=viewer] [data-image]").all_inner_texts() == ["PA", "LL"]
+    initial = viewer_state(page)
+    assert initial["index"] == "0"
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("document.querySelector('[data-testid=viewer]').dataset.imageIndex === '1'")
+    page.wait_for_selector("[data-testid=viewer][data-state=ready]")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("document.querySelector('[data-testid=viewer]').dataset.imageIndex === '0'")
+
+    # The file's own window first, then the chest presets, numbered for the digit keys.
+    options = page.locator("[data-testid=viewer] select option").all_inner_texts()
+    assert options == ["Window presets", "1. DEFAULT", "2. FULL", "3. Full range", "4. Lung",
+                       "5. Mediastinum / soft tissue", "6. Bone"]
+    page.keyboard.press("4")
+    after_preset = viewer_state(page)
+    assert after_preset["voi"] != initial["voi"]
+    page.keyboard.press("i")
+    assert viewer_state(page)["invert"] != initial["invert"]
+    page.keyboard.press("r")
+    assert viewer_state(page) == initial
+
+
+def test_an_image_that_cannot_be_loaded_shows_a_clear_message(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    from readerstudy.services import dicom_store
+
+    dicom_store.absolute_path(assignment.case.images.get().stored_path).unlink()
+    page.goto(workstation(live_server, assignment))
+    page.wait_for_selector("[data-testid=viewer][data-state=error]", timeout=30_000)
+    assert page.inner_text("[data-testid=viewer] .cxr-error") == "The image could not be loaded (HTTP 403)."
+    assert "You can flag a problem with this case below." in page.inner_text("#banner")
+
+
+def save_status(page):
+    return page.inner_text("[data-testid=save-status]")
+
+
+def test_an_expired_login_keeps_the_draft_until_the_reader_logs_in_again(page, live_server, reader, reading):
+    from django.contrib.sessions.models import Session
+
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    Session.objects.all().delete()
+    page.check("[data-testid=finding-cardiomegaly]")
+    page.wait_for_function("document.querySelector('[data-testid=save-status]').dataset.state === 'login'")
+    assert save_status(page) == "Login expired — log in again; your work is kept"
+    assert "Log in again" in page.inner_text("#banner")
+
+    second = page.context.new_page()
+    log_in(second, live_server.url, reader.username)
+    second.close()
+    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'",
+                           timeout=20_000)
+    read = Read.objects.get(assignment=assignment)
+    assert list(read.finding_links.values_list("label__slug", flat=True)) == ["cardiomegaly"]
+
+
+def test_logging_out_sends_the_queue_first_and_warns_when_it_cannot(page, live_server, reader, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    queue_key = f"readerstudy:outbox:{reader.pk}"
+
+    # Offline: the reader is warned, and may stay.
+    page.context.set_offline(True)
+    page.fill("[data-testid=report-text]", "Written offline.")
+    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'",
+                           timeout=20_000)
+    warnings = []
+    page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
+    page.click("#logout-form button")
+    page.wait_for_timeout(500)
+    assert warnings == ["Some of your reading could not be sent to the server yet. Log out anyway and lose it?"]
+    assert page.url == workstation(live_server, assignment)
+
+    # Back online: logging out sends the draft, then clears this user's queue.
+    page.context.set_offline(False)
+    page.click("#logout-form button")
+    page.wait_for_url(f"{live_server.url}/**", timeout=20_000)
+    page.wait_for_function("location.pathname !== '/read/%s/'" % assignment.public_id)
+    assert Read.objects.get(assignment=assignment).report_findings == "Written offline."
+    assert page.evaluate(f"localStorage.getItem('{queue_key}')") is None
+
+
+def test_the_next_cases_images_are_fetched_while_the_current_case_is_read(page, live_server, reading):
+    study, assignments = reading
+    following = assignments[Arm.LABELS_ONLY]
+    with page.expect_request(f"{live_server.url}/api/assignments/{following.public_id}/images/1/") as prefetch:
+        page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
+        wait_for_image(page)
+    response = prefetch.value.response()
+    assert (response.status, response.header_value("cache-control")) == (200, "private, max-age=86400")

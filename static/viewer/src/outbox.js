@@ -28,11 +28,13 @@ export class Outbox {
   }
 
   persist() {
+    if (this.closed) return;
     localStorage.setItem(this.key, JSON.stringify(this.entries));
   }
 
   // `coalesce`: a pending entry with the same key is replaced (only the latest draft matters).
   add(entry) {
+    if (this.closed) return;
     if (entry.coalesce) {
       const index = this.entries.findIndex((e, i) => e.coalesce === entry.coalesce && !(this.sending && i === 0));
       if (index >= 0) this.entries.splice(index, 1);
@@ -116,8 +118,10 @@ export class Outbox {
     }
   }
 
+  // After logout nothing more is kept: the next person at this workstation may be someone else.
   clear() {
     this.entries = [];
+    this.closed = true;
     localStorage.removeItem(this.key);
   }
 }

@@ -1,6 +1,8 @@
 // A radiograph viewer in the shape of Cornerstone3D's own examples: init once, one rendering engine, one
 // stack viewport, one tool group. Study logic stays outside; the page learns what happens through callbacks.
-import { Enums, RenderingEngine, getShouldUseCPURendering, init as initCore, metaData, utilities } from "@cornerstonejs/core";
+import {
+  Enums, RenderingEngine, eventTarget, getShouldUseCPURendering, init as initCore, metaData, utilities,
+} from "@cornerstonejs/core";
 import { init as initLoader } from "@cornerstonejs/dicom-image-loader";
 import {
   Enums as ToolEnums, LengthTool, PanTool, ToolGroupManager, WindowLevelTool, ZoomTool, addTool, init as initTools,
@@ -200,12 +202,24 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   }
 
   // --- navigation and view ----------------------------------------------------------------------------------
+  // Some load failures only arrive as an event (the GPU path's promise never settles), so race the two.
+  function loaded(loading) {
+    let listener;
+    const failed = new Promise((_, reject) => {
+      listener = (event) => {
+        if (event.detail && imageIds.includes(event.detail.imageId)) reject(event.detail.error);
+      };
+      eventTarget.addEventListener(Enums.Events.IMAGE_LOAD_ERROR, listener);
+    });
+    return Promise.race([loading, failed]).finally(() => eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_ERROR, listener));
+  }
+
   async function showImage(index) {
     if (index < 0 || index >= imageIds.length) return;
     setState("loading");
     failure.hidden = true;
     try {
-      await viewport.setImageIdIndex(index);
+      await loaded(viewport.setImageIdIndex(index));
     } catch (error) {
       fail(error);
       return;
@@ -302,7 +316,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
 
   setTool("windowlevel");
   try {
-    await viewport.setStack(imageIds, 0);
+    await loaded(viewport.setStack(imageIds, 0));
   } catch (error) {
     fail(error);
     return viewer;
