@@ -348,3 +348,43 @@ def test_the_next_cases_images_are_fetched_while_the_current_case_is_read(page, 
         wait_for_image(page)
     response = prefetch.value.response()
     assert (response.status, response.header_value("cache-control")) == (200, "private, max-age=86400")
+
+
+def test_pause_stops_the_clock_and_hides_the_case(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    fill_report(page, questions(assignment))
+    page.evaluate("""() => document.addEventListener('click', e => {
+        if (e.target.matches('[data-testid=pause], [data-testid=resume]')) (window.toggles ||= []).push(performance.now());
+    }, {capture: true})""")
+    page.click("[data-testid=pause]")
+    assert page.is_visible("#pause-overlay")
+    page.wait_for_timeout(2_000)
+    page.click("[data-testid=resume]")
+    assert not page.is_visible("#pause-overlay")
+    paused, resumed = page.evaluate("window.toggles")
+    submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
+    read = Read.objects.get(assignment=assignment)
+    assert abs(read.hidden_ms - (resumed - paused)) <= 50
+    assert list(TimingEvent.objects.filter(assignment=assignment, type__in=["pause", "resume"])
+                .order_by("client_ms").values_list("type", flat=True)) == ["pause", "resume"]
+
+
+def test_the_browser_names_missing_fields_before_sending_anything(page, live_server, reading):
+    study, assignments = reading
+    assignment = assignments[Arm.LABELS_ONLY]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    page.check("[data-testid=finding-no-finding]")
+    page.check("[data-testid=finding-edema]")
+    assert not page.is_checked("[data-testid=finding-no-finding]")
+    page.uncheck("[data-testid=finding-edema]")
+    page.click("[data-testid=submit-read]")
+    errors = page.locator(".field-error:not(:empty)").all_inner_texts()
+    assert errors == ["Choose at least one finding, or “No Finding”.",
+                      "Write the report: findings, impression or both.",
+                      "Answer this question.", "Answer this question.", "Answer this question."]
+    assert page.inner_text("#form-error") == "Please correct the marked fields."
+    assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
