@@ -45,7 +45,7 @@ def test_a_session_not_yet_open_shows_its_date_and_no_continue_link(reading, rea
     page = client.get(reverse("worklist")).content.decode()
     row = page[page.index('data-testid="session-2"'):]
     row = row[:row.index("</tr>")]
-    assert f"Opens {timezone.localtime(later.opens_at).strftime('%-d %b %Y')}" in row
+    assert f"Opens on {timezone.localtime(later.opens_at).strftime('%-d %b %Y, %H:%M')}" in row
     assert "continue" not in row
 
 

@@ -19,7 +19,10 @@ class ReadingSession(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="sessions")
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reading_sessions")
     index = models.PositiveSmallIntegerField(help_text="1 for the first session.")
-    opens_at = models.DateTimeField(null=True, blank=True, help_text="Empty: opens with the study.")
+    opens_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Empty: session 1 opens with the study, a later one after the washout. Set: opens then.",
+    )
 
     class Meta:
         ordering = ["study", "reader", "index"]

@@ -58,6 +58,9 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
+    design_version = models.CharField(
+        max_length=40, blank=True, help_text="The design algorithm that made the sessions (empty: not designed)."
+    )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
     )
@@ -164,6 +167,9 @@ class StudyReader(models.Model):
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="readers")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_enrolments")
     reader_code = models.CharField(max_length=16, help_text="Pseudonym used in exports.")
+    design_row = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The reader's row in the crossover design (0 for the first reader)."
+    )
     years_experience = models.PositiveSmallIntegerField(null=True, blank=True)
     subspecialty = models.CharField(max_length=100, blank=True)
     board_certified = models.BooleanField(default=False)

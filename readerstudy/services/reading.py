@@ -5,13 +5,14 @@ browser can retry anything it is not sure arrived (DESIGN.md §4: nothing lost o
 """
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from readerstudy.labels import NORMAL_LABEL_SLUGS
-from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent
+from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, ReadingSession, Study, TimingEvent
 
 from .timing import Event, derive_times
 
@@ -49,10 +50,39 @@ class Report:
 
 # --- access -------------------------------------------------------------------------------------------------
 
+def session_opens_at(session):
+    """When the session opens, or None while the reader has not finished the previous one.
+
+    A date set on the session wins (a coordinator opening it early). Otherwise session 1 opens with the
+    study, and session n + 1 the study's washout days after the reader's last submission in session n.
+    """
+    if session.opens_at or session.index == 1:
+        return session.opens_at or session.study.opened_at
+    previous = ReadingSession.objects.filter(study=session.study_id, reader=session.reader_id,
+                                             index=session.index - 1).first()
+    if previous is None:
+        return session.study.opened_at
+    if previous.assignments.exclude(status=Assignment.Status.SUBMITTED).exists():
+        return None
+    last = Read.objects.filter(assignment__session=previous).aggregate(at=Max("submitted_at"))["at"]
+    return last + timedelta(days=session.study.washout_days)
+
+
 def session_is_open(session, now=None):
     if session.study.status != Study.Status.OPEN:
         return False
-    return session.opens_at is None or session.opens_at <= (now or timezone.now())
+    if session.index == 1 and session.opens_at is None:
+        return True
+    opens = session_opens_at(session)
+    return opens is not None and opens <= (now or timezone.now())
+
+
+def when_session_opens(session):
+    """The opening, in the reader's words."""
+    opens = session_opens_at(session)
+    if opens is None:
+        return f"{session.study.washout_days} days after you finish session {session.index - 1}"
+    return f"on {timezone.localtime(opens).strftime('%-d %b %Y, %H:%M')}"
 
 
 def refuse_unless_readable(assignment):
@@ -60,8 +90,7 @@ def refuse_unless_readable(assignment):
     if assignment.study.status != Study.Status.OPEN:
         raise ReadingRefused("This study is not open for reading.", status=403)
     if not session_is_open(assignment.session):
-        opens = timezone.localtime(assignment.session.opens_at).strftime("%d %b %Y %H:%M")
-        raise ReadingRefused(f"This session opens on {opens}.", status=403)
+        raise ReadingRefused(f"This session opens {when_session_opens(assignment.session)}.", status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise ReadingRefused("This read is submitted and final.", status=409)
 

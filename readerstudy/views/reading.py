@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from readerstudy.models import Assignment, ReadingSession, Study
 from readerstudy.roles import READER, role_required
-from readerstudy.services.reading import ReadingRefused, next_assignment, refuse_unless_readable, session_is_open
+from readerstudy.services.reading import (ReadingRefused, next_assignment, refuse_unless_readable, session_is_open,
+                                          when_session_opens)
 
 
 @dataclass
@@ -18,6 +19,7 @@ class SessionRow:
     total: int
     is_open: bool
     next_assignment: Assignment | None
+    opens: str
 
 
 @role_required(READER)
@@ -32,8 +34,9 @@ def worklist(request):
         if not assignments:
             continue
         unread = [a for a in assignments if a.status != Assignment.Status.SUBMITTED]
-        row = SessionRow(session, len(assignments) - len(unread), len(assignments), session_is_open(session, now),
-                         unread[0] if unread else None)
+        is_open = session_is_open(session, now)
+        row = SessionRow(session, len(assignments) - len(unread), len(assignments), is_open,
+                         unread[0] if unread else None, "" if is_open else when_session_opens(session))
         studies.setdefault(session.study, []).append(row)
     # Instructions come first until the reader has opened their first case of the study.
     started = set(Assignment.objects.filter(reader=request.user).exclude(status=Assignment.Status.ASSIGNED)

@@ -1,19 +1,17 @@
 """Everything `make demo` needs, idempotently: demo users, synthetic cases in case set `demo`, an open study."""
 
-import random
-
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 from django.utils import timezone
 
 from inference import jobs
 from inference.models import ModelConfiguration
 from inference.pinning import pin_run, unpinned_cases
 from inference.runner import execute_job
-from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, ReadingSession, Study, StudyReader
+from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, Study
 from readerstudy.roles import ADMIN, COORDINATOR, READER
+from readerstudy.services.designer import add_readers
 from readerstudy.services.ingest import IngestOptions, import_cases
 from readerstudy.services.synthetic import make_synthetic_cases
 
@@ -49,9 +47,8 @@ class Command(BaseCommand):
         users = [self._ensure_user(*spec) for spec in DEMO_USERS]
         case_set = self._ensure_cases(count, size)
         study = self._ensure_study(case_set, users[1])
+        self._ensure_assignments(study, [user for user, (_, _, role, _) in zip(users, DEMO_USERS) if role == READER])
         self._ensure_pinned_outputs(study, users[1])
-        for reader in (user for user, (_, _, role, _) in zip(users, DEMO_USERS) if role == READER):
-            self._ensure_assignments(study, reader)
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 with:"))
         for username, password, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<12} {username:<12} {password}")
@@ -112,21 +109,9 @@ class Command(BaseCommand):
             study.save(update_fields=["status", "opened_at"])
             self.stdout.write(f"Opened the study {study.title!r}")
 
-    @transaction.atomic
-    def _ensure_assignments(self, study, reader):
-        """Each reader reads every case once per arm: one session per arm rotation over thirds of the set."""
-        enrolment = StudyReader.enrol(study, reader)
-        if Assignment.objects.filter(study=study, reader=reader).exists():
-            return
-        cases = list(study.case_set.ordered_cases())
-        arms = study.ordered_arms
-        offset = int(enrolment.reader_code[1:])
-        for session_index in range(1, len(arms) + 1):
-            session = ReadingSession.objects.create(study=study, reader=reader, index=session_index)
-            order = list(range(len(cases)))
-            random.Random(f"{study.randomisation_seed}-{reader.pk}-{session_index}").shuffle(order)
-            for position, case_index in enumerate(order, start=1):
-                block = case_index * len(arms) // len(cases)
-                arm = arms[(block + session_index + offset) % len(arms)]
-                Assignment.objects.create(study=study, reader=reader, case=cases[case_index], arm=arm,
-                                          session=session, position=position)
+    def _ensure_assignments(self, study, readers):
+        """The readers not yet in the study join its crossover design (the designer's sessions and order)."""
+        joining = [r for r in readers if not Assignment.objects.filter(study=study, reader=r).exists()]
+        if joining:
+            add_readers(study, joining)
+            self.stdout.write(f"Designed sessions for {', '.join(r.username for r in joining)}")

@@ -1,0 +1,54 @@
+"""Readers into a study's crossover design: enrolment, sessions and assignments in one transaction."""
+
+from django.db import transaction
+
+from readerstudy.models import Assignment, ReadingSession, Study, StudyReader
+from readerstudy.roles import READER, has_role
+
+from .design import DESIGN_VERSION, DesignCase, DesignRefused, plan
+
+
+def design_cases(study):
+    return [DesignCase(case.pk, case.is_abnormal) for case in study.case_set.ordered_cases()]
+
+
+def add_readers(study, users):
+    """Give each user the next rows of the study's design; refused as a whole if any user cannot join."""
+    users = list(dict.fromkeys(users))
+    if not users:
+        raise DesignRefused("Choose at least one reader.")
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        _refuse_unless_designable(study, users)
+        first_row = StudyReader.objects.filter(study=study, design_row__isnull=False).count()
+        arms = [arm.value for arm in study.ordered_arms]
+        planned = plan(design_cases(study), arms, study.randomisation_seed, range(first_row, first_row + len(users)))
+        if not study.design_version:
+            study.design_version = DESIGN_VERSION
+            study.save(update_fields=["design_version"])
+        for offset, user in enumerate(users):
+            enrolment = StudyReader.enrol(study, user)
+            enrolment.design_row = first_row + offset
+            enrolment.save(update_fields=["design_row"])
+            sessions = {index: ReadingSession.objects.create(study=study, reader=user, index=index)
+                        for index in range(1, len(arms) + 1)}
+            Assignment.objects.bulk_create(
+                Assignment(study=study, reader=user, case_id=read.case_id, arm=read.arm,
+                           session=sessions[read.session], position=read.position)
+                for read in planned if read.reader_row == first_row + offset
+            )
+    return study
+
+
+def _refuse_unless_designable(study, users):
+    if study.status == Study.Status.CLOSED:
+        raise DesignRefused("The study is closed.")
+    if study.design_version and study.design_version != DESIGN_VERSION:
+        raise DesignRefused(f"The study was designed with {study.design_version}; this version makes {DESIGN_VERSION}.")
+    not_readers = [u.get_username() for u in users if not has_role(u, READER)]
+    if not_readers:
+        raise DesignRefused(f"Not readers: {', '.join(not_readers)}.")
+    holding = sorted(set(Assignment.objects.filter(study=study, reader__in=users)
+                         .values_list("reader__username", flat=True)))
+    if holding:
+        raise DesignRefused(f"Already reading in this study: {', '.join(holding)}.")

@@ -1,0 +1,131 @@
+"""Readers designed into a study (service and `design_study`), and the washout between their sessions."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django.utils import timezone
+
+from readerstudy.models import Arm, Assignment, Read, ReadingSession, Study, StudyReader
+from readerstudy.services.design import DESIGN_VERSION, DesignRefused
+from readerstudy.services.designer import add_readers
+from tests.factories import CaseFactory, CaseSetFactory, StudyFactory, UserFactory
+from tests.test_reading_api import submit, url
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def thirty_cases():
+    cases = [CaseFactory(is_abnormal=i % 3 != 0) for i in range(30)]
+    return CaseSetFactory(cases=cases)
+
+
+def readers(n):
+    return [UserFactory(roles=["reader"]) for _ in range(n)]
+
+
+def pattern(study):
+    """The design as (reader row, session, position, case, arm), independent of user ids."""
+    rows = dict(StudyReader.objects.filter(study=study).values_list("user_id", "design_row"))
+    return sorted((rows[a.reader_id], a.session.index, a.position, a.case_id, a.arm)
+                  for a in Assignment.objects.filter(study=study).select_related("session"))
+
+
+def test_six_readers_thirty_cases_three_arms_give_540_assignments(thirty_cases):
+    study = StudyFactory(case_set=thirty_cases)
+    add_readers(study, readers(6))
+    study.refresh_from_db()
+    assert study.design_version == DESIGN_VERSION
+    assignments = Assignment.objects.filter(study=study)
+    assert assignments.count() == 540
+    assert Counter(assignments.values_list("arm", flat=True)) == {arm: 180 for arm in Arm.values}
+    assert ReadingSession.objects.filter(study=study).count() == 18
+    per_reader_case = Counter(assignments.values_list("reader_id", "case_id"))
+    assert set(per_reader_case.values()) == {3}
+    assert sorted(StudyReader.objects.filter(study=study).values_list("reader_code", "design_row")) == [
+        (f"R{i:02d}", i - 1) for i in range(1, 7)]
+
+
+def test_the_same_seed_gives_the_same_design_and_readers_added_later_continue_it(thirty_cases):
+    at_once = StudyFactory(case_set=thirty_cases, randomisation_seed=5)
+    add_readers(at_once, readers(6))
+    in_two_steps = StudyFactory(case_set=thirty_cases, randomisation_seed=5)
+    add_readers(in_two_steps, readers(4))
+    add_readers(in_two_steps, readers(2))
+    other_seed = StudyFactory(case_set=thirty_cases, randomisation_seed=6)
+    add_readers(other_seed, readers(6))
+    assert pattern(at_once) == pattern(in_two_steps)
+    assert pattern(at_once) != pattern(other_seed)
+
+
+def test_impossible_designs_are_refused_and_leave_nothing(thirty_cases):
+    study = StudyFactory(case_set=CaseSetFactory(cases=[CaseFactory(), CaseFactory()]))
+    with pytest.raises(DesignRefused, match="^The case set has 2 case\\(s\\); a design with 3 arms needs at least 3.$"):
+        add_readers(study, readers(1))
+    study = StudyFactory(case_set=thirty_cases)
+    with pytest.raises(DesignRefused, match="^Choose at least one reader.$"):
+        add_readers(study, [])
+    coordinator = UserFactory(username="coord", roles=["coordinator"])
+    with pytest.raises(DesignRefused, match="^Not readers: coord.$"):
+        add_readers(study, readers(1) + [coordinator])
+    first = readers(1)
+    add_readers(study, first)
+    before = Assignment.objects.count()
+    with pytest.raises(DesignRefused, match=f"^Already reading in this study: {first[0].username}.$"):
+        add_readers(study, readers(1) + first)
+    assert Assignment.objects.count() == before
+    assert StudyReader.objects.filter(study=study).count() == 1
+
+
+def test_the_design_study_command(thirty_cases, capsys):
+    study = StudyFactory(case_set=thirty_cases, title="Pilot")
+    names = [u.username for u in readers(2)]
+    call_command("design_study", "Pilot", "--readers", ",".join(names))
+    assert capsys.readouterr().out == (f"Pilot: 2 reader(s) added, 180 assignments ({DESIGN_VERSION}, "
+                                       f"seed {study.randomisation_seed}).\n")
+    with pytest.raises(CommandError, match="^No such user\\(s\\): nobody.$"):
+        call_command("design_study", str(study.pk), "--readers", "nobody")
+    with pytest.raises(CommandError, match="^Already reading in this study: "):
+        call_command("design_study", "Pilot", "--readers", names[0])
+
+
+# --- washout --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def designed(demo_case_set, reader, client):
+    study = Study.objects.create(title="Washout", case_set=demo_case_set, arms=[Arm.UNAIDED], washout_days=28)
+    add_readers(study, [reader])
+    Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN, opened_at=timezone.now())
+    client.force_login(reader)
+    return client, list(Assignment.objects.filter(study=study).order_by("position"))
+
+
+def test_a_later_session_opens_only_after_the_previous_one_and_the_washout(designed):
+    # One arm: a single session, so give the reader a second one by hand to exercise the washout.
+    client, first = designed
+    session_one = first[0].session
+    session_two = ReadingSession.objects.create(study=session_one.study, reader=session_one.reader, index=2)
+    later = Assignment.objects.create(study=session_one.study, reader=session_one.reader, case=first[0].case,
+                                      arm=Arm.LABELS_ONLY, session=session_two, position=1)
+    for name, args in [("api-assignment", ()), ("api-image", (1,))]:
+        response = client.get(url(name, later, *args))
+        assert (response.status_code, response.json()["detail"]) == (
+            403, "This session opens 28 days after you finish session 1.")
+    page = client.get(reverse("worklist")).content.decode()
+    assert "Opens 28 days after you finish session 1" in page
+
+    for assignment in first:
+        assert submit(client, assignment).status_code == 201
+    last = Read.objects.filter(assignment__session=session_one).latest("submitted_at").submitted_at
+    opens = timezone.localtime(last + timedelta(days=28)).strftime("%-d %b %Y, %H:%M")
+    response = client.get(url("api-image", later, 1))
+    assert (response.status_code, response.json()["detail"]) == (403, f"This session opens on {opens}.")
+    assert f"Opens on {opens}" in client.get(reverse("worklist")).content.decode()
+
+    washed_out = timezone.now() - timedelta(days=28, seconds=1)
+    Read.objects.filter(assignment__session=session_one).update(submitted_at=washed_out)
+    assert client.get(url("api-image", later, 1)).status_code == 200
+    assert client.get(url("api-assignment", later)).status_code == 200
