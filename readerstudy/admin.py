@@ -7,6 +7,7 @@ from django.contrib import admin
 
 from .models import (
     Assignment,
+    AuditEntry,
     Case,
     CaseImage,
     CaseSet,
@@ -201,3 +202,10 @@ class TimingEventAdmin(ReadOnlyAdmin):
     list_display = ["assignment", "type", "client_ms", "server_at", "page_load_id"]
     list_filter = ["type", "assignment__study"]
     search_fields = ["assignment__public_id", "client_uuid"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ["at", "study", "action", "user", "detail", "reason"]
+    list_filter = ["study", "action"]
+    search_fields = ["detail", "reason", "user__username"]

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
+from readerstudy.views import studies
 from readerstudy.views.reading import worklist, workstation
 
 admin.site.site_header = "CXR reader study administration"
@@ -15,6 +16,11 @@ urlpatterns = [
     path("cases/import/", import_cases_view, name="import-cases"),
     path("read/", worklist, name="worklist"),
     path("read/<str:public_id>/", workstation, name="workstation"),
+    path("studies/<int:pk>/", studies.study_detail, name="study-detail"),
+    path("studies/<int:pk>/open/", studies.study_open, name="study-open"),
+    path("studies/<int:pk>/close/", studies.study_close, name="study-close"),
+    path("studies/<int:pk>/readers/", studies.study_add_readers, name="study-add-readers"),
+    path("studies/<int:pk>/sessions/<int:session_id>/open/", studies.study_open_session, name="study-open-session"),
     path("api/", include("readerstudy.api.urls")),
     path("inference/", include("inference.urls")),
     path("admin/", admin.site.urls),

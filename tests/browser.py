@@ -1,10 +1,13 @@
 """Playwright in Debian's Chromium for the browser tests (DESIGN.md §7: never a downloaded browser)."""
 
 import os
+import time
 from contextlib import contextmanager
 
+from django.core.signals import request_finished, request_started
 from django.db import connections
 from PIL import Image, ImageStat
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,3 +85,48 @@ def select_text(page, selector, text):
         }
         throw new Error('text not found: ' + text);
     }""", [selector, text])
+
+
+class ServerRequests:
+    """Counts requests the live server is handling, so a test ends only after the page's last (keepalive)
+    requests are done: the database flush between tests must not race them."""
+
+    def __init__(self):
+        self.active = 0
+        request_started.connect(self.started)
+        request_finished.connect(self.finished)
+
+    def started(self, **kwargs):
+        self.active += 1
+
+    def finished(self, **kwargs):
+        self.active -= 1
+
+    def wait_until_quiet(self, quiet_s=0.3, timeout_s=10):
+        deadline = time.monotonic() + timeout_s
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            if self.active:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                break
+            time.sleep(0.05)
+        request_started.disconnect(self.started)
+        request_finished.disconnect(self.finished)
+
+
+@contextmanager
+def settled_context(browser, **options):
+    """A browser context whose pages are closed, and whose last requests are answered, before the test ends."""
+    requests = ServerRequests()
+    context = browser.new_context(**options)
+    try:
+        yield context
+    finally:
+        for page in context.pages:
+            try:
+                page.goto("about:blank")  # fires pagehide: the page's keepalive requests go out now
+            except PlaywrightError:
+                pass  # a page the test left mid-navigation or closed has nothing more to send
+        context.close()
+        requests.wait_until_quiet()

@@ -4,7 +4,8 @@ a hidden tab, offline submit, draft restore, the 1920×1080 layout and the CPU-r
 import pytest
 
 from readerstudy.models import Arm, Read, TimingEvent, TraceAnnotation
-from tests.browser import chromium, image_spread, log_in, select_text, set_visibility, wait_for_image
+from tests.browser import (chromium, image_spread, log_in, select_text, set_visibility, settled_context,
+                           wait_for_image)
 from tests.reading_setup import open_study_with_assignments
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -26,11 +27,10 @@ def reading(demo_case_set, reader):
 
 @pytest.fixture
 def page(browser, live_server, reader, reading):
-    context = browser.new_context(viewport={"width": 1920, "height": 1080})
-    page = context.new_page()
-    log_in(page, live_server.url, reader.username)
-    yield page
-    context.close()
+    with settled_context(browser, viewport={"width": 1920, "height": 1080}) as context:
+        page = context.new_page()
+        log_in(page, live_server.url, reader.username)
+        yield page
 
 
 def workstation(live_server, assignment):
@@ -207,8 +207,9 @@ def test_the_workstation_at_1920_by_1080_shows_image_and_reasoning_side_by_side(
 
 def test_without_webgl_the_viewer_renders_on_the_cpu(live_server, reader, reading, tmp_path):
     study, assignments = reading
-    with chromium(webgl=False) as browser:
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+    with chromium(webgl=False) as browser, \
+            settled_context(browser, viewport={"width": 1280, "height": 900}) as context:
+        page = context.new_page()
         assert page.evaluate("!!document.createElement('canvas').getContext('webgl2')") is False
         log_in(page, live_server.url, reader.username)
         page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
@@ -247,7 +248,11 @@ def viewer_state(page):
 
 def test_viewer_keys_switch_images_apply_presets_invert_and_reset(browser, live_server, reader, two_view_reading):
     study, assignments = two_view_reading
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    with settled_context(browser, viewport={"width": 1600, "height": 1000}) as context:
+        check_viewer_keys(context.new_page(), live_server, reader, assignments)
+
+
+def check_viewer_keys(page, live_server, reader, assignments):
     log_in(page, live_server.url, reader.username)
     page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
     wait_for_image(page)

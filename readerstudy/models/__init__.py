@@ -1,10 +1,14 @@
 from .annotations import AnnotationTarget, ErrorCategory, TraceAnnotation
+from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
 from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
-from .studies import Arm, ReaderProfile, Study, StudyQuestion, StudyReader
+from .studies import AI_ARMS, Arm, ReaderProfile, Study, StudyQuestion, StudyReader
 
 __all__ = [
+    "AI_ARMS",
+    "AuditAction",
+    "AuditEntry",
     "AnnotationTarget",
     "ErrorCategory",
     "TraceAnnotation",

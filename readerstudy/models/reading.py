@@ -3,6 +3,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from .append_only import AppendOnlyModel
 from .cases import Case
 from .labels import Label
 from .studies import Arm, Study, StudyQuestion
@@ -152,7 +153,7 @@ class TimingEventType(models.TextChoices):
     SUBMIT = "submit"
 
 
-class TimingEvent(models.Model):
+class TimingEvent(AppendOnlyModel):
     """One client-side event of a reading, stored append-only; reading times are derived from these."""
 
     Type = TimingEventType
@@ -176,10 +177,3 @@ class TimingEvent(models.Model):
     def __str__(self):
         return f"{self.type} @ {self.client_ms:.0f} ms"
 
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ValueError("Timing events are append-only.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise ValueError("Timing events are append-only.")

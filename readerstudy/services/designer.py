@@ -2,18 +2,21 @@
 
 from django.db import transaction
 
-from readerstudy.models import Assignment, ReadingSession, Study, StudyReader
+from readerstudy.models import Assignment, AuditEntry, ReadingSession, Study, StudyReader
 from readerstudy.roles import READER, has_role
 
 from .design import DESIGN_VERSION, DesignCase, DesignRefused, plan
+from .lifecycle import audit
 
 
 def design_cases(study):
     return [DesignCase(case.pk, case.is_abnormal) for case in study.case_set.ordered_cases()]
 
 
-def add_readers(study, users):
-    """Give each user the next rows of the study's design; refused as a whole if any user cannot join."""
+def add_readers(study, users, by=None):
+    """Give each user the next rows of the study's design; refused as a whole if any user cannot join.
+
+    Readers added to an open study are recorded in its audit log (by `by`)."""
     users = list(dict.fromkeys(users))
     if not users:
         raise DesignRefused("Choose at least one reader.")
@@ -37,6 +40,10 @@ def add_readers(study, users):
                            session=sessions[read.session], position=read.position)
                 for read in planned if read.reader_row == first_row + offset
             )
+        if study.status == Study.Status.OPEN:
+            names = ", ".join(u.get_username() for u in users)
+            audit(study, by, AuditEntry.Action.READERS_ADDED, f"Added {names} (design rows {first_row}–"
+                                                              f"{first_row + len(users) - 1}).")
     return study
 
 

@@ -3,7 +3,6 @@
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from inference import jobs
 from inference.models import ModelConfiguration
@@ -13,6 +12,7 @@ from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, Study
 from readerstudy.roles import ADMIN, COORDINATOR, READER
 from readerstudy.services.designer import add_readers
 from readerstudy.services.ingest import IngestOptions, import_cases
+from readerstudy.services.lifecycle import open_study
 from readerstudy.services.synthetic import make_synthetic_cases
 
 from .make_synthetic_cases import parse_size
@@ -105,8 +105,7 @@ class Command(BaseCommand):
                 raise CommandError(f"demo outputs could not be pinned: {report.problems}")
             self.stdout.write(f"Pinned {report.pinned} simulated model outputs")
         if study.status == Study.Status.DRAFT:
-            study.status, study.opened_at = Study.Status.OPEN, timezone.now()
-            study.save(update_fields=["status", "opened_at"])
+            open_study(study, coordinator)
             self.stdout.write(f"Opened the study {study.title!r}")
 
     def _ensure_assignments(self, study, readers):

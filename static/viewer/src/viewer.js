@@ -18,7 +18,8 @@ const PRIMARY_TOOLS = {
 };
 
 // Radiographs (DX/CR) have no Hounsfield scale, so the chest presets are fractions of the image's own value
-// range, from dark to bright as displayed: lungs sit low, mediastinum and soft tissue in the middle, bone high.
+// range (stored min..max after rescale), from dark to bright as displayed: lungs sit low, mediastinum and soft
+// tissue in the middle, bone high. "Full range" maps the whole range linearly.
 const CHEST_PRESETS = [
   { id: "full", name: "Full range", centre: 0.5, width: 1.0 },
   { id: "lung", name: "Lung", centre: 0.35, width: 0.55 },
@@ -26,14 +27,16 @@ const CHEST_PRESETS = [
   { id: "bone", name: "Bone", centre: 0.75, width: 0.35 },
 ];
 
+// Tab is left to the page: it moves focus through the report form.
 const SHORTCUTS = [
   ["W", "window/level"], ["P", "pan"], ["Z", "zoom"], ["M", "measure"], ["I", "invert"], ["F", "fit"],
-  ["O", "1:1 pixels"], ["R", "reset"], ["← →", "image"], ["1–9", "presets"],
+  ["O", "1:1 pixels"], ["R", "reset"], ["← → PgUp PgDn", "image"], ["1–9", "presets"],
+  ["wheel", "zoom"], ["right/middle drag", "pan"],
 ];
 
 let initialised = null;
 function initCornerstone() {
-  // Core falls back to CPU rendering by itself when the browser has no WebGL.
+  // Core's init detects a browser without WebGL and switches itself to CPU rendering; nothing else is needed.
   initialised ||= (async () => {
     initCore();
     initLoader({ maxWebWorkers: Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4) - 1) });
@@ -66,6 +69,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   setState("loading");
   element.dataset.imageIndex = "0";
   element.dataset.renderedCount = "0";
+  element.dataset.invert = "false";
   element.dataset.renderer = getShouldUseCPURendering() ? "cpu" : "webgl";
 
   const engine = new RenderingEngine(ENGINE_ID);
@@ -79,6 +83,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   tools.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
   let primary = null;
   let presets = [];
+  let naturalInvert = false; // MONOCHROME1 is shown through Cornerstone's invert; that is not the reader's invert
 
   function setState(state) {
     element.dataset.state = state;
@@ -86,6 +91,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   }
 
   function setTool(name) {
+    if (!PRIMARY_TOOLS[name]) return;
     if (primary) tools.setToolPassive(PRIMARY_TOOLS[primary]);
     // Pan and zoom keep their middle/right-button and wheel bindings besides the left button.
     const keep = { pan: [MouseBindings.Auxiliary, MouseBindings.Secondary], zoom: [MouseBindings.Wheel] }[name] || [];
@@ -101,13 +107,16 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   }
 
   // --- interactions: one start and one end per gesture, never one event per mouse move -------------------
+  // Cornerstone also moves the camera and VOI by itself (stack set-up, resizes), so a change counts as the
+  // reader's only while a mouse button is down on the image or a wheel turn is recent.
   let gesture = null;
   let pointerDown = false;
+  let wheelAt = -Infinity;
   let settleTimer = null;
   let quiet = false; // our own changes (presets, reset) are not the reader's gestures
+  const byReader = () => !quiet && (pointerDown || performance.now() - wheelAt < WHEEL_SETTLE_MS);
 
   function touched(kind) {
-    if (quiet) return;
     if (!gesture) {
       gesture = kind;
       onInteraction({ kind, phase: "start" });
@@ -122,26 +131,29 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     gesture = null;
   }
 
-  canvasHost.addEventListener("pointerdown", () => {
+  // Capture phase, so these run before Cornerstone's own listeners on the same element.
+  canvasHost.addEventListener("pointerdown", (event) => {
     pointerDown = true;
-    if (primary === "length") touched("measure");
-  });
-  window.addEventListener("pointerup", () => {
+    if (primary === "length" && event.button === 0) touched("measure");
+  }, true);
+  canvasHost.addEventListener("wheel", () => { wheelAt = performance.now(); }, { capture: true, passive: true });
+  const onPointerUp = () => {
     if (!pointerDown) return;
     pointerDown = false;
     endGesture();
-  });
+  };
+  window.addEventListener("pointerup", onPointerUp);
 
   let lastScale = null;
   canvasHost.addEventListener(Enums.Events.VOI_MODIFIED, () => {
     showVoi();
-    touched("windowlevel");
+    if (byReader()) touched("windowlevel");
   });
   canvasHost.addEventListener(Enums.Events.CAMERA_MODIFIED, () => {
     const scale = viewport.getCamera().parallelScale;
     const zoomed = lastScale !== null && Math.abs(scale - lastScale) > 1e-6;
     lastScale = scale;
-    touched(zoomed ? "zoom" : "pan");
+    if (byReader()) touched(zoomed ? "zoom" : "pan");
   });
 
   let firstRendered = false;
@@ -154,11 +166,11 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   });
 
   function showVoi() {
-    const range = viewport.getProperties().voiRange;
-    if (!range) return;
-    const { windowWidth, windowCenter } = utilities.windowLevel.toWindowLevel(range.lower, range.upper);
+    const { voiRange, invert } = viewport.getProperties();
+    element.dataset.invert = String(Boolean(invert) !== naturalInvert);
+    if (!voiRange) return;
+    const { windowWidth, windowCenter } = utilities.windowLevel.toWindowLevel(voiRange.lower, voiRange.upper);
     element.dataset.voi = `${Math.round(windowCenter)},${Math.round(windowWidth)}`;
-    element.dataset.invert = String(Boolean(viewport.getProperties().invert));
   }
 
   function quietly(change) {
@@ -184,21 +196,30 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     const image = viewport.getCornerstoneImage();
     const slope = image.slope || 1;
     const intercept = image.intercept || 0;
-    const low = image.minPixelValue * slope + intercept;
-    const high = image.maxPixelValue * slope + intercept;
+    const [low, high] = [image.minPixelValue * slope + intercept, image.maxPixelValue * slope + intercept].sort((a, b) => a - b);
     const span = Math.max(high - low, 1);
     // MONOCHROME1 shows high values dark, so "dark" fractions count from the top of the range.
-    const inverted = (metaData.get("imagePixelModule", imageId) || {}).photometricInterpretation === "MONOCHROME1";
-    const chest = CHEST_PRESETS.map((p) => ({ ...p, centre: inverted ? high - p.centre * span : low + p.centre * span,
+    const chest = CHEST_PRESETS.map((p) => ({ ...p, centre: naturalInvert ? high - p.centre * span : low + p.centre * span,
       width: p.width * span }));
     return [...own, ...chest];
   }
 
+  const voiRangeOf = (preset) => utilities.windowLevel.toLowHighRange(preset.width, preset.centre);
+
   function setPreset(id) {
     const preset = presets.find((p) => p.id === id);
     if (!preset) return;
-    quietly(() => viewport.setProperties({ voiRange: utilities.windowLevel.toLowHighRange(preset.width, preset.centre) }));
+    quietly(() => viewport.setProperties({ voiRange: voiRangeOf(preset) }));
     presetMenu.value = id;
+  }
+
+  // The initial view is the file's first window (else the full range), as Cornerstone chooses on load. Not
+  // viewport.resetProperties(): on the GPU path it restores the colour nodes captured before MONOCHROME1's
+  // inversion while keeping the invert flag, which shows MONOCHROME1 images with black bones.
+  function resetView() {
+    viewport.resetCamera();
+    viewport.setProperties({ voiRange: voiRangeOf(presets[0]), invert: naturalInvert });
+    presetMenu.value = "";
   }
 
   // --- navigation and view ----------------------------------------------------------------------------------
@@ -214,47 +235,50 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     return Promise.race([loading, failed]).finally(() => eventTarget.removeEventListener(Enums.Events.IMAGE_LOAD_ERROR, listener));
   }
 
+  let request = 0; // a quick second switch wins over a slow first one
   async function showImage(index) {
     if (index < 0 || index >= imageIds.length) return;
+    const mine = ++request;
     setState("loading");
     failure.hidden = true;
     try {
       await loaded(viewport.setImageIdIndex(index));
     } catch (error) {
-      fail(error);
+      if (mine === request) fail(error);
       return;
     }
+    if (mine !== request) return;
     element.dataset.imageIndex = String(index);
+    // Cornerstone 5.14's CPU path skips the pixel-spacing calibration that its GPU path does for projection
+    // radiographs (no image position/orientation), so the Length tool would label millimetres "px".
+    if (getShouldUseCPURendering()) viewport.calibrateIfNecessary(imageIds[index], { ...metaData.get("imagePlaneModule", imageIds[index]) });
+    naturalInvert = (metaData.get("imagePixelModule", imageIds[index]) || {}).photometricInterpretation === "MONOCHROME1";
     presets = presetsFor(imageIds[index]);
     presetMenu.replaceChildren(el("option", { value: "" }, "Window presets"),
       ...presets.map((p, i) => el("option", { value: p.id }, `${i < 9 ? `${i + 1}. ` : ""}${p.name}`)));
-    quietly(() => {
-      viewport.resetCamera();
-      viewport.resetProperties();
-    });
+    quietly(resetView);
     for (const button of toolbar.querySelectorAll("[data-image]")) button.classList.toggle("active", Number(button.dataset.image) === index);
     setState("ready");
     viewport.render();
   }
 
   function fail(error) {
-    const status = error && (error.request?.status ?? error.status ?? error.error?.status);
+    const status = error && (error.status ?? error.request?.status ?? error.error?.status);
     failure.textContent = `The image could not be loaded${status ? ` (HTTP ${status})` : ""}.`;
     failure.hidden = false;
     setState("error");
     onError(failure.textContent);
   }
 
+  const current = () => Number(element.dataset.imageIndex);
   const viewer = {
     showImage,
-    next: () => showImage((Number(element.dataset.imageIndex) + 1) % imageIds.length),
-    previous: () => showImage((Number(element.dataset.imageIndex) - 1 + imageIds.length) % imageIds.length),
-    reset: () => quietly(() => {
-      viewport.resetCamera();
-      viewport.resetProperties();
-    }),
+    next: () => showImage((current() + 1) % imageIds.length),
+    previous: () => showImage((current() - 1 + imageIds.length) % imageIds.length),
+    reset: () => quietly(resetView),
     fit: () => quietly(() => viewport.resetCamera()),
-    // One image pixel per screen pixel: the camera's parallel scale is half the visible height in mm.
+    // One image pixel per device pixel (the canvas is sized in device pixels): the camera's parallel scale is
+    // half the visible height in mm.
     oneToOne: () => quietly(() => {
       const spacing = viewport.getImageData().spacing[1] || 1;
       viewport.setCamera({ parallelScale: (canvasHost.clientHeight * window.devicePixelRatio * spacing) / 2 });
@@ -262,15 +286,27 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     invert: () => quietly(() => viewport.setProperties({ invert: !viewport.getProperties().invert })),
     setPreset,
     setTool,
+    // The next case opens as a new page, so its files are wanted in the browser's HTTP cache (the API allows
+    // private caching), not in this page's Cornerstone cache; nothing is decoded or rendered. Best effort.
+    prefetch: (urls) => Promise.allSettled((urls || []).map((url) => fetch(new URL(url, window.location.href),
+      { credentials: "same-origin" }).then((response) => response.ok && response.arrayBuffer()))).then(() => undefined),
     destroy: () => {
+      document.removeEventListener("keydown", onKey);
+      window.removeEventListener("pointerup", onPointerUp);
+      clearTimeout(settleTimer);
+      resizer.disconnect();
       ToolGroupManager.destroyToolGroup(TOOL_GROUP_ID);
       engine.destroy();
+      element.replaceChildren();
     },
   };
 
   // --- toolbar and keys ------------------------------------------------------------------------------------
   const presetMenu = el("select", { class: "cxr-presets", title: "Window presets (1–9)" });
-  presetMenu.addEventListener("change", () => setPreset(presetMenu.value));
+  presetMenu.addEventListener("change", () => {
+    setPreset(presetMenu.value);
+    presetMenu.blur(); // so that the digit and letter keys reach the viewer again
+  });
   const button = (label, title, action, data = {}) => {
     const node = el("button", { type: "button", title, ...data }, label);
     node.addEventListener("click", () => {
@@ -281,7 +317,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   };
   toolbar.append(
     button("W/L", "Window/level (W)", () => setTool("windowlevel"), { "data-tool": "windowlevel" }),
-    button("Pan", "Pan (P)", () => setTool("pan"), { "data-tool": "pan" }),
+    button("Pan", "Pan (P; right or middle drag always)", () => setTool("pan"), { "data-tool": "pan" }),
     button("Zoom", "Zoom (Z; wheel zooms always)", () => setTool("zoom"), { "data-tool": "zoom" }),
     button("Measure", "Length measurement (M)", () => setTool("length"), { "data-tool": "length" }),
     presetMenu,
@@ -300,7 +336,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     i: viewer.invert, f: viewer.fit, o: viewer.oneToOne, r: viewer.reset,
     arrowright: viewer.next, arrowleft: viewer.previous, pagedown: viewer.next, pageup: viewer.previous,
   };
-  document.addEventListener("keydown", (event) => {
+  function onKey(event) {
     if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
     const key = event.key.toLowerCase();
     if (/^[1-9]$/.test(key) && presets[Number(key) - 1]) {
@@ -311,8 +347,10 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
       return;
     }
     event.preventDefault();
-  });
-  new ResizeObserver(() => engine.resize(true, true)).observe(canvasHost);
+  }
+  document.addEventListener("keydown", onKey);
+  const resizer = new ResizeObserver(() => engine.resize(true, true));
+  resizer.observe(canvasHost);
 
   setTool("windowlevel");
   try {

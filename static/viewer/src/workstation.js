@@ -184,13 +184,6 @@ async function showAI() {
   }
 }
 
-// The next case's images go into the browser's HTTP cache so that its first image appears at once.
-function prefetchNext(next) {
-  for (const image of (next && next.images) || []) {
-    fetch(image.url, { credentials: "same-origin" }).then((r) => r.arrayBuffer()).catch(() => {});
-  }
-}
-
 function queuedDraft() {
   const entry = outbox.pending((e) => e.coalesce === `draft:${page.assignment}`).pop();
   return entry && entry.body;
@@ -240,7 +233,6 @@ async function start() {
       rendered = true;
       log.log("image_rendered");
       if (state.ai) showAI();
-      prefetchNext(detail.next);
     },
     onInteraction({ kind, phase }) {
       log.log(phase === "start" ? "interaction_start" : "interaction_end", { kind });
@@ -249,6 +241,8 @@ async function start() {
       showBanner(`${message} You can flag a problem with this case below.`);
     },
   });
+  // The next case's images go into the browser's cache while this one is read.
+  if (detail.next) state.viewer.prefetch(detail.next.images.map((image) => image.url));
   if (statusNode.textContent === "Loading…") showStatus(outbox.state);
 }
 

@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.db import models
+
+from .append_only import AppendOnlyModel
+from .studies import Study
+
+
+class AuditAction(models.TextChoices):
+    OPENED = "opened", "Study opened"
+    CLOSED = "closed", "Study closed"
+    READERS_ADDED = "readers_added", "Readers added to the running study"
+    SESSION_OPENED_EARLY = "session_opened_early", "Session opened before its washout ended"
+
+
+class AuditEntry(AppendOnlyModel):
+    """What a coordinator or admin changed in a study once it was running; append-only."""
+
+    Action = AuditAction
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit_entries")
+    at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    detail = models.TextField(help_text="What changed, in words.")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["study", "-at", "-id"]
+        verbose_name_plural = "audit entries"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(action__in=AuditAction.values), name="auditentry_action_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
+

@@ -1,0 +1,66 @@
+"""Opening and closing a study, and the changes a running study allows, each written to its audit log."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from inference.pinning import unpinned_cases
+from readerstudy.models import AI_ARMS, Assignment, AuditEntry, ReadingSession, Study
+
+from .reading import session_is_open
+
+
+class LifecycleRefused(Exception):
+    pass
+
+
+def audit(study, user, action, detail, reason=""):
+    return AuditEntry.objects.create(study=study, user=user if getattr(user, "pk", None) else None,
+                                     action=action, detail=detail, reason=reason)
+
+
+def open_study(study, user):
+    """Open a designed study whose AI arms have a pinned output for every case; its protocol is then frozen."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status != Study.Status.DRAFT:
+            raise LifecycleRefused(f"The study is {study.get_status_display().lower()}; only a draft can be opened.")
+        if not Assignment.objects.filter(study=study).exists():
+            raise LifecycleRefused("Design the study first: add its readers.")
+        if any(arm in AI_ARMS for arm in study.arms):
+            missing = list(unpinned_cases(study).values_list("public_id", flat=True))
+            if missing:
+                raise LifecycleRefused(f"{len(missing)} case(s) have no pinned AI output: {', '.join(missing[:10])}"
+                                       + (" …" if len(missing) > 10 else "") + ".")
+        study.status, study.opened_at = Study.Status.OPEN, timezone.now()
+        study.save(update_fields=["status", "opened_at"])
+        readers = Assignment.objects.filter(study=study).values("reader").distinct().count()
+        audit(study, user, AuditEntry.Action.OPENED, f"Opened with {readers} reader(s).")
+        return study
+
+
+def close_study(study, user):
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if study.status != Study.Status.OPEN:
+            raise LifecycleRefused(f"The study is {study.get_status_display().lower()}; only an open study can be closed.")
+        study.status, study.closed_at = Study.Status.CLOSED, timezone.now()
+        study.save(update_fields=["status", "closed_at"])
+        audit(study, user, AuditEntry.Action.CLOSED, "Closed: no more reading.")
+        return study
+
+
+def open_session_early(session, user, reason):
+    """Open a reader's next session before its washout has passed; only with a stated reason."""
+    if not reason.strip():
+        raise LifecycleRefused("Say why the session opens before its washout has passed.")
+    with transaction.atomic():
+        session = ReadingSession.objects.select_for_update().select_related("study", "reader").get(pk=session.pk)
+        if session.study.status != Study.Status.OPEN:
+            raise LifecycleRefused("Only sessions of an open study can be opened.")
+        if session_is_open(session):
+            raise LifecycleRefused(f"Session {session.index} of {session.reader} is already open.")
+        session.opens_at = timezone.now()
+        session.save(update_fields=["opens_at"])
+        audit(session.study, user, AuditEntry.Action.SESSION_OPENED_EARLY,
+              f"Session {session.index} of {session.reader.get_username()} opened early.", reason.strip())
+        return session

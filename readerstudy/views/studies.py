@@ -1,0 +1,72 @@
+"""The coordinator's study page: design, lifecycle, progress and audit log."""
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from inference.pinning import unpinned_cases
+from readerstudy.models import ReadingSession, Study
+from readerstudy.roles import COORDINATOR, READER, role_required
+from readerstudy.services.design import DesignRefused
+from readerstudy.services.designer import add_readers
+from readerstudy.services.lifecycle import LifecycleRefused, close_study, open_session_early, open_study
+from readerstudy.services.progress import arm_progress, reader_progress
+
+
+def available_readers(study):
+    return (get_user_model().objects.filter(groups__name=READER, is_active=True)
+            .exclude(assignments__study=study).distinct().order_by("username"))
+
+
+@role_required(COORDINATOR)
+def study_detail(request, pk):
+    study = get_object_or_404(Study.objects.select_related("case_set"), pk=pk)
+    return render(request, "studies/detail.html", {
+        "study": study,
+        "readers": reader_progress(study),
+        "arms": arm_progress(study),
+        "unpinned": unpinned_cases(study).count() if study.status == Study.Status.DRAFT else 0,
+        "candidates": available_readers(study) if study.status != Study.Status.CLOSED else [],
+        "audit": study.audit_entries.select_related("user")[:200],
+    })
+
+
+def _act(request, pk, action, done):
+    study = get_object_or_404(Study, pk=pk)
+    try:
+        action(study)
+    except (LifecycleRefused, DesignRefused) as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return redirect("study-detail", pk=pk)
+
+
+@require_POST
+@role_required(COORDINATOR)
+def study_open(request, pk):
+    return _act(request, pk, lambda study: open_study(study, request.user), "The study is open.")
+
+
+@require_POST
+@role_required(COORDINATOR)
+def study_close(request, pk):
+    return _act(request, pk, lambda study: close_study(study, request.user), "The study is closed.")
+
+
+@require_POST
+@role_required(COORDINATOR)
+def study_add_readers(request, pk):
+    chosen = list(get_user_model().objects.filter(pk__in=request.POST.getlist("readers")))
+    return _act(request, pk, lambda study: add_readers(study, chosen, by=request.user),
+                f"Added {len(chosen)} reader(s) to the design.")
+
+
+@require_POST
+@role_required(COORDINATOR)
+def study_open_session(request, pk, session_id):
+    session = get_object_or_404(ReadingSession, pk=session_id, study_id=pk)
+    reason = request.POST.get("reason", "")
+    return _act(request, pk, lambda study: open_session_early(session, request.user, reason),
+                f"Session {session.index} of {session.reader} is open.")

@@ -1,0 +1,95 @@
+"""Opening and closing a study, opening a session early, the audit log, and the coordinator's study page."""
+
+import pytest
+from django.urls import reverse
+
+from readerstudy.models import Arm, AuditEntry, ReadingSession, Study
+from readerstudy.services.designer import add_readers
+from readerstudy.services.lifecycle import (LifecycleRefused, close_study, open_session_early, open_study)
+from tests.factories import UserFactory
+from tests.reading_setup import run_and_pin
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def draft(demo_case_set):
+    return Study.objects.create(title="Lifecycle", case_set=demo_case_set, washout_days=14)
+
+
+def test_opening_needs_a_design_and_a_pinned_output_for_every_case(draft, coordinator, reader):
+    with pytest.raises(LifecycleRefused, match="^Design the study first: add its readers.$"):
+        open_study(draft, coordinator)
+    add_readers(draft, [reader])
+    with pytest.raises(LifecycleRefused, match="^6 case\\(s\\) have no pinned AI output: "):
+        open_study(draft, coordinator)
+    run_and_pin(draft)
+    opened = open_study(draft, coordinator)
+    assert opened.status == Study.Status.OPEN and opened.opened_at is not None
+    with pytest.raises(LifecycleRefused, match="^The study is open; only a draft can be opened.$"):
+        open_study(draft, coordinator)
+    close_study(draft, coordinator)
+    assert list(AuditEntry.objects.values_list("action", "detail", "user")) == [
+        ("closed", "Closed: no more reading.", coordinator.pk), ("opened", "Opened with 1 reader(s).", coordinator.pk)]
+
+
+def test_an_unaided_study_opens_without_pins(demo_case_set, coordinator, reader):
+    study = Study.objects.create(title="No AI", case_set=demo_case_set, arms=[Arm.UNAIDED])
+    add_readers(study, [reader])
+    assert open_study(study, coordinator).status == Study.Status.OPEN
+
+
+def test_a_session_opens_early_only_with_a_reason_that_is_logged(draft, coordinator, reader):
+    add_readers(draft, [reader])
+    run_and_pin(draft)
+    open_study(draft, coordinator)
+    second = ReadingSession.objects.get(study=draft, reader=reader, index=2)
+    with pytest.raises(LifecycleRefused, match="^Say why the session opens before its washout has passed.$"):
+        open_session_early(second, coordinator, "  ")
+    open_session_early(second, coordinator, "Reader leaves the department next week.")
+    entry = AuditEntry.objects.get(action="session_opened_early")
+    assert (entry.detail, entry.reason) == (f"Session 2 of {reader.username} opened early.",
+                                            "Reader leaves the department next week.")
+    with pytest.raises(LifecycleRefused, match=f"^Session 2 of {reader.username} is already open.$"):
+        open_session_early(second, coordinator, "again")
+
+
+def test_readers_added_to_a_running_study_are_audited(draft, coordinator, reader):
+    add_readers(draft, [reader])
+    run_and_pin(draft)
+    open_study(draft, coordinator)
+    late = UserFactory(username="late", roles=["reader"])
+    add_readers(draft, [late], by=coordinator)
+    entry = AuditEntry.objects.get(action="readers_added")
+    assert (entry.detail, entry.user) == ("Added late (design rows 1–1).", coordinator)
+
+
+def test_audit_entries_are_append_only(draft, coordinator):
+    entry = AuditEntry.objects.create(study=draft, user=coordinator, action="opened", detail="x")
+    with pytest.raises(ValueError, match="append-only"):
+        entry.save()
+    with pytest.raises(ValueError, match="append-only"):
+        entry.delete()
+
+
+@pytest.mark.parametrize("role,status", [("reader", 403), ("coordinator", 200), ("admin", 200)])
+def test_the_study_page_is_for_coordinators(client, draft, role, status):
+    client.force_login(UserFactory(roles=[role]))
+    assert client.get(reverse("study-detail", args=[draft.pk])).status_code == status
+    response = client.post(reverse("study-open", args=[draft.pk]))
+    assert response.status_code == (403 if role == "reader" else 302)
+
+
+def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client, coordinator, draft, reader):
+    client.force_login(coordinator)
+    page = client.get(reverse("study-detail", args=[draft.pk])).content.decode()
+    assert "6 cases without a pinned AI output" in page and f'<option value="{reader.pk}">' in page
+    response = client.post(reverse("study-open", args=[draft.pk]), follow=True)
+    assert "Design the study first: add its readers." in response.content.decode()
+    client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk]})
+    run_and_pin(draft)
+    page = client.post(reverse("study-open", args=[draft.pk]), follow=True).content.decode()
+    assert "The study is open." in page
+    assert 'data-testid="progress-R01-1"' in page and "0 / 6" in page
+    assert "14 days after you finish session 1" in page
+    assert "Opened with 1 reader(s)." in page
