@@ -21,6 +21,7 @@ urlpatterns = [
     path("studies/<int:pk>/close/", studies.study_close, name="study-close"),
     path("studies/<int:pk>/readers/", studies.study_add_readers, name="study-add-readers"),
     path("studies/<int:pk>/sessions/<int:session_id>/open/", studies.study_open_session, name="study-open-session"),
+    path("studies/<int:pk>/export/<str:name>.<str:fmt>", studies.study_export, name="study-export"),
     path("api/", include("readerstudy.api.urls")),
     path("inference/", include("inference.urls")),
     path("admin/", admin.site.urls),

@@ -11,7 +11,7 @@ from inference.models import ModelConfiguration, ModelOutput
 from inference.parsing import parse_output
 from inference.pinning import pin_run
 from inference.runner import execute_job
-from readerstudy.models import Arm, Assignment, ReadingSession, Study
+from readerstudy.models import Arm, Assignment, ReadingSession, Study, StudyReader
 
 ALL_ARMS = [Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING]
 
@@ -81,6 +81,7 @@ def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False,
             plant_canaries(study)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.OPEN, opened_at=timezone.now())
     study.refresh_from_db()
+    StudyReader.enrol(study, reader)
     session = ReadingSession.objects.create(study=study, reader=reader, index=1)
     cases = list(case_set.ordered_cases())
     assignments = {arm: Assignment.objects.create(study=study, reader=reader, case=cases[i], arm=arm,

@@ -10,6 +10,7 @@ class AuditAction(models.TextChoices):
     CLOSED = "closed", "Study closed"
     READERS_ADDED = "readers_added", "Readers added to the running study"
     SESSION_OPENED_EARLY = "session_opened_early", "Session opened before its washout ended"
+    EXPORTED = "exported", "Data exported"
 
 
 class AuditEntry(AppendOnlyModel):

@@ -2,15 +2,17 @@
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from inference.pinning import unpinned_cases
-from readerstudy.models import ReadingSession, Study
+from readerstudy.models import AuditEntry, ReadingSession, Study
 from readerstudy.roles import COORDINATOR, READER, role_required
 from readerstudy.services.design import DesignRefused
 from readerstudy.services.designer import add_readers
-from readerstudy.services.lifecycle import LifecycleRefused, close_study, open_session_early, open_study
+from readerstudy.services.exports import TABLES, csv_lines, json_chunks, table
+from readerstudy.services.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
 from readerstudy.services.progress import arm_progress, reader_progress
 
 
@@ -70,3 +72,19 @@ def study_open_session(request, pk, session_id):
     reason = request.POST.get("reason", "")
     return _act(request, pk, lambda study: open_session_early(session, request.user, reason),
                 f"Session {session.index} of {session.reader} is open.")
+
+
+EXPORT_FORMATS = {"csv": (csv_lines, "text/csv; charset=utf-8"), "json": (json_chunks, "application/json")}
+
+
+@role_required(COORDINATOR)
+def study_export(request, pk, name, fmt):
+    """A streamed export file; each download goes to the audit log."""
+    study = get_object_or_404(Study, pk=pk)
+    if name not in TABLES or fmt not in EXPORT_FORMATS:
+        raise Http404("No such export.")
+    writer, content_type = EXPORT_FORMATS[fmt]
+    audit(study, request.user, AuditEntry.Action.EXPORTED, f"Downloaded {name}.{fmt}.")
+    response = StreamingHttpResponse(table(study, name, writer), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-{name}.{fmt}"'
+    return response

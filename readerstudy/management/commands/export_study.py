@@ -1,0 +1,28 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from readerstudy.models import AuditEntry, Study
+from readerstudy.services.exports import FILES, table
+from readerstudy.services.lifecycle import audit
+
+
+class Command(BaseCommand):
+    help = "Write a study's reads (CSV and JSON), timing events and annotations (CSV) into a folder."
+
+    def add_arguments(self, parser):
+        parser.add_argument("study", help="The study's id or exact title.")
+        parser.add_argument("--out", required=True, type=Path, help="Folder to write into (created if missing).")
+
+    def handle(self, *args, study, out, **options):
+        found = Study.objects.filter(pk=int(study)) if study.isdigit() else Study.objects.filter(title=study)
+        if found.count() != 1:
+            raise CommandError(f"No single study with id or title {study!r}.")
+        study = found.get()
+        out.mkdir(parents=True, exist_ok=True)
+        for filename, name, writer in FILES:
+            with open(out / filename, "w", encoding="utf-8", newline="") as handle:
+                for chunk in table(study, name, writer):
+                    handle.write(chunk)
+        audit(study, None, AuditEntry.Action.EXPORTED, f"export_study wrote {', '.join(f for f, _, _ in FILES)}.")
+        self.stdout.write(f"Wrote {len(FILES)} files to {out}")

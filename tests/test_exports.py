@@ -1,0 +1,89 @@
+"""Exports: columns and rows against the database, streamed downloads for coordinators only, the audit log."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from readerstudy.models import Arm, AuditEntry, Read
+from readerstudy.services.exports import read_columns
+from tests.factories import UserFactory
+from tests.reading_setup import open_study_with_assignments
+from tests.test_reading_api import annotation, event, post, submit, url
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def read_study(demo_case_set, reader, client):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True)
+    client.force_login(reader)
+    full = assignments[Arm.FULL_REASONING]
+    post(client, url("api-events", full), {"events": [event("image_rendered", 0), event("input", 500)]})
+    post(client, url("api-annotations", full), annotation(target="label", label="pneumonia"))
+    for assignment in assignments.values():
+        submit(client, assignment, events=[event("submit", 4_000)], findings=["pleural-effusion"])
+    return study, assignments
+
+
+def rows_of(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def download(client, study, name, fmt):
+    response = client.get(reverse("study-export", args=[study.pk, name, fmt]))
+    assert response.status_code == 200
+    return b"".join(response.streaming_content).decode()
+
+
+def test_the_reads_export_has_one_row_per_read_with_readable_values(read_study, client, coordinator):
+    study, assignments = read_study
+    client.force_login(coordinator)
+    rows = rows_of(download(client, study, "reads", "csv"))
+    assert len(rows) == Read.objects.filter(submitted_at__isnull=False).count() == 3
+    assert list(rows[0]) == read_columns(study)
+    by_arm = {row["arm"]: row for row in rows}
+    assert set(by_arm) == {"Unaided", "AI labels only", "Full AI reasoning"}
+    full = by_arm["Full AI reasoning"]
+    read = Read.objects.get(assignment=assignments[Arm.FULL_REASONING])
+    assert (full["reader"], full["session"], full["position"], full["case"]) == (
+        "R01", "1", "3", assignments[Arm.FULL_REASONING].case.public_id)
+    assert (int(full["active_ms"]), int(full["total_ms"])) == (read.active_ms, read.total_ms) == (4_000, 4_000)
+    assert (full["finding_pleural-effusion"], full["finding_edema"]) == ("1", "0")
+    assert full["annotations_false_finding"] == "1" and full["annotations_missed_finding"] == "0"
+    assert full["ai_labels_shown"] == "Consolidation; Pleural Effusion; Pneumonia"
+    assert by_arm["Unaided"]["ai_labels_shown"] == ""
+    assert full["rating_confidence"] == "3" and by_arm["Unaided"]["rating_trust"] == ""
+    as_json = json.loads(download(client, study, "reads", "json"))
+    assert [r["case"] for r in as_json] == [r["case"] for r in rows]
+
+
+def test_events_and_annotations_have_their_own_files(read_study, client, coordinator):
+    study, assignments = read_study
+    client.force_login(coordinator)
+    events = rows_of(download(client, study, "timing_events", "csv"))
+    assert len(events) == 5 and {e["type"] for e in events} == {"image_rendered", "input", "submit"}
+    notes = rows_of(download(client, study, "annotations", "csv"))
+    assert [(n["target"], n["label"], n["category"], n["submitted"]) for n in notes] == [
+        ("Predicted label", "Pneumonia", "False finding", "1")]
+    assert list(AuditEntry.objects.filter(action="exported").values_list("detail", flat=True)) == [
+        "Downloaded annotations.csv.", "Downloaded timing_events.csv."]
+
+
+@pytest.mark.parametrize("role,status", [("reader", 403), ("coordinator", 200)])
+def test_exports_are_for_coordinators(client, read_study, role, status):
+    study, _ = read_study
+    client.force_login(UserFactory(roles=[role]))
+    assert client.get(reverse("study-export", args=[study.pk, "reads", "csv"])).status_code == status
+    assert client.get(reverse("study-export", args=[study.pk, "secrets", "csv"])).status_code in (403, 404)
+
+
+def test_export_study_writes_the_same_files(read_study, client, coordinator, tmp_path):
+    study, _ = read_study
+    call_command("export_study", str(study.pk), "--out", str(tmp_path / "out"))
+    client.force_login(coordinator)
+    for name, fmt in [("reads", "csv"), ("reads", "json"), ("timing_events", "csv"), ("annotations", "csv")]:
+        assert (tmp_path / "out" / f"{name}.{fmt}").read_bytes().decode() == download(client, study, name, fmt)
