@@ -132,7 +132,8 @@ class StudyAdmin(admin.ModelAdmin):
         # Once a study opens its protocol is frozen (DESIGN.md §4).
         if obj is not None and obj.status != Study.Status.DRAFT:
             return [f.name for f in Study._meta.fields]
-        return self.readonly_fields
+        # Dry run or real is decided when the study is created.
+        return self.readonly_fields + (["is_dry_run"] if obj is not None else [])
 
     def get_inlines(self, request, obj):
         if obj is not None and obj.status != Study.Status.DRAFT:

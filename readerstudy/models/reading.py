@@ -88,6 +88,7 @@ class Read(models.Model):
     hidden_ms = models.PositiveBigIntegerField(default=0)
     idle_ms = models.PositiveBigIntegerField(default=0)
     active_ms = models.PositiveBigIntegerField(default=0)
+    is_simulated = models.BooleanField(default=False, help_text="Made by simulate_reads in a dry-run study.")
     # The submitting page's own totals, kept beside the server's derivation as a cross-check.
     client_times = models.JSONField(default=dict, blank=True)
     client_submission_uuid = models.UUIDField(null=True, blank=True, unique=True)

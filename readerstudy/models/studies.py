@@ -58,6 +58,9 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
+    is_dry_run = models.BooleanField(
+        default=False, help_text="A rehearsal: only it accepts simulated reads (simulate_reads). Set at creation."
+    )
     design_version = models.CharField(
         max_length=40, blank=True, help_text="The design algorithm that made the sessions (empty: not designed)."
     )

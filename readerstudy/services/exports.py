@@ -66,7 +66,7 @@ def _read_row(study, read, enrolment, names, questions):
             + [annotated.get(category, 0) for category in ErrorCategory.values]
             + ["; ".join(item["name"] for item in shown["labels"]) if shown else "", round(score.jaccard, 6)]
             + [_correct(score, slug) for slug in names]
-            + ["no"])
+            + ["yes" if read.is_simulated else "no"])
 
 
 def _correct(score, slug):

@@ -1,0 +1,121 @@
+"""Plausible reads for a dry-run study, through the same services as the API (events, annotations, submit).
+
+Reading time: log(active seconds) = log(base) + reader effect + case effect + log(arm multiplier) + noise,
+the effects normal with the given standard deviations, so an analysis has a known truth to recover. Findings
+are the ground truth with each evaluable label flipped now and then; AI errors (the pinned output's false
+and missed labels) are flagged with a fixed probability. Every session fills: reads are given simulated
+submission times, spaced by the washout, that end before now.
+"""
+
+import math
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from inference.scoring import FALSE_LABEL, score_case
+from readerstudy.models import AI_ARMS, Arm, Assignment, Read, Study
+
+from .ai_content import pinned_output
+from .annotations import create_annotation
+from .reading import Report, questions_for, submit_read
+
+PAGE_LOAD_MS = 400  # from page shown to the first rendered image
+MINUTES_BETWEEN_READS = 2
+
+
+class SimulationRefused(Exception):
+    pass
+
+
+@dataclass
+class SimulationSettings:
+    seed: int = 1
+    base_active_s: float = 60.0
+    arm_multipliers: dict = field(default_factory=lambda: {Arm.UNAIDED: 1.0, Arm.LABELS_ONLY: 0.9,
+                                                           Arm.FULL_REASONING: 0.75})
+    reader_sd: float = 0.25
+    case_sd: float = 0.3
+    noise_sd: float = 0.2
+    finding_flip: float = 0.08
+    error_flag_rate: float = 0.6
+
+
+def simulate_reads(study, settings=None):
+    """Submit a simulated read for every unsubmitted assignment of the dry-run study; returns the count."""
+    settings = settings or SimulationSettings()
+    if not study.is_dry_run:
+        raise SimulationRefused("Only dry-run studies take simulated reads.")
+    if study.status != Study.Status.OPEN:
+        raise SimulationRefused("Open the dry-run study first.")
+    rng = random.Random(settings.seed)
+    assignments = list(Assignment.objects.filter(study=study).exclude(status=Assignment.Status.SUBMITTED)
+                       .select_related("case", "session", "study").order_by("reader_id", "session__index",
+                                                                            "position"))
+    readers = {a.reader_id: rng.gauss(0, settings.reader_sd) for a in assignments}
+    cases = {a.case_id: rng.gauss(0, settings.case_sd) for a in assignments}
+    sessions = max((a.session.index for a in assignments), default=1)
+    # Sessions a washout (plus a day) apart, the last one ending before now.
+    start = timezone.now() - timedelta(days=sessions * (study.washout_days + 1))
+    for a in assignments:
+        log_s = (math.log(settings.base_active_s) + readers[a.reader_id] + cases[a.case_id]
+                 + math.log(settings.arm_multipliers.get(a.arm, 1.0)) + rng.gauss(0, settings.noise_sd))
+        submitted_at = (start + timedelta(days=(a.session.index - 1) * (study.washout_days + 1),
+                                          minutes=a.position * MINUTES_BETWEEN_READS))
+        _simulate_one(a, rng, settings, round(math.exp(log_s) * 1000), submitted_at)
+    return len(assignments)
+
+
+def _simulate_one(assignment, rng, settings, active_ms, submitted_at):
+    with transaction.atomic():
+        truth = assignment.case.truth_by_slug()
+        if assignment.arm in AI_ARMS:
+            _flag_ai_errors(assignment, truth, rng, settings)
+        events = _events(active_ms, rng)
+        report = _report(assignment, truth, rng, settings)
+        read, _ = submit_read(assignment, uuid.uuid4(), report, events,
+                              {"active_ms": active_ms})
+        Read.objects.filter(pk=read.pk).update(
+            is_simulated=True, submitted_at=submitted_at, first_image_at=submitted_at - timedelta(milliseconds=active_ms),
+            opened_at=submitted_at - timedelta(milliseconds=active_ms + PAGE_LOAD_MS))
+
+
+def _events(active_ms, rng):
+    """A page shown, the image, input heartbeats every few seconds, then submit after `active_ms`."""
+    page = str(uuid.uuid4())
+    times = [("page_shown", 0.0), ("image_rendered", float(PAGE_LOAD_MS))]
+    t = PAGE_LOAD_MS
+    while t + 5_000 < PAGE_LOAD_MS + active_ms:
+        t += rng.uniform(2_000, 5_000)
+        times.append(("input", t))
+    times.append(("submit", float(PAGE_LOAD_MS + active_ms)))
+    return [{"uuid": str(uuid.uuid4()), "page_load_id": page, "type": kind,
+             "client_ms": ms, "payload": {}} for kind, ms in times]
+
+
+def _report(assignment, truth, rng, settings):
+    positive = {slug for slug, value in truth.items() if value == "positive"}
+    evaluable = {slug for slug, value in truth.items() if value in ("positive", "negative")} - {"no-finding"}
+    findings = {slug for slug in evaluable
+                if (slug in positive) != (rng.random() < settings.finding_flip)}
+    findings = sorted(findings) or ["no-finding"]
+    ratings = {q.key: rng.randint(q.scale_min, q.scale_max) for q in questions_for(assignment)}
+    return Report(findings=findings, report_findings="Simulated read.", ratings=ratings)
+
+
+def _flag_ai_errors(assignment, truth, rng, settings):
+    output = pinned_output(assignment)
+    if output is None:
+        return
+    for error in score_case(output.labels, truth).errors:
+        if rng.random() >= settings.error_flag_rate:
+            continue
+        false = error.kind == FALSE_LABEL
+        target = "label" if false else "output"
+        create_annotation(assignment, {
+            "id": uuid.uuid4(), "target": target, "label": error.label,
+            "category": "false_finding" if false else "missed_finding", "clinically_significant": rng.random() < 0.5,
+            "comment": "", "turn": None, "start": None, "end": None, "step": None})
