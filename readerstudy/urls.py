@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, reverse_lazy
 
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
-from readerstudy.views import studies
+from readerstudy.views import people, studies
 from readerstudy.views.reading import worklist, workstation
 
 admin.site.site_header = "CXR reader study administration"
@@ -13,6 +13,14 @@ urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("set-password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
+        template_name="registration/set_password.html", success_url=reverse_lazy("set-password-done")),
+        name="password_reset_confirm"),
+    path("set-password/done/", auth_views.PasswordResetCompleteView.as_view(
+        template_name="registration/set_password_done.html"), name="set-password-done"),
+    path("people/", people.people, name="people"),
+    path("people/import/", people.people_import, name="people-import"),
+    path("people/<int:pk>/active/", people.people_set_active, name="people-set-active"),
     path("cases/import/", import_cases_view, name="import-cases"),
     path("read/", worklist, name="worklist"),
     path("read/<str:public_id>/", workstation, name="workstation"),

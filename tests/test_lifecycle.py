@@ -93,3 +93,34 @@ def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client,
     assert 'data-testid="progress-R01-1"' in page and "0 / 6" in page
     assert "14 days after you finish session 1" in page
     assert "Opened with 1 reader(s)." in page
+
+
+def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(client, coordinator, demo_case_set,
+                                                                               reader):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from readerstudy.models import Assignment, Read
+    from readerstudy.services.progress import silent_assignments, waiting_sessions
+    from tests.test_reading_api import submit
+
+    study = Study.objects.create(title="Attention", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
+                                 washout_days=0)
+    add_readers(study, [reader])
+    run_and_pin(study)
+    open_study(study, coordinator)
+    client.force_login(reader)
+    first = Assignment.objects.filter(study=study, session__index=1).order_by("position").first()
+    client.get(reverse("api-assignment", args=[first.public_id]))  # opened, then left
+    Read.objects.filter(assignment=first).update(opened_at=timezone.now() - timedelta(days=2))
+    assert [a.pk for a in silent_assignments(study)] == [first.pk]
+    assert waiting_sessions(study) == []
+
+    for assignment in Assignment.objects.filter(study=study, session__index=1):
+        submit(client, assignment)
+    assert silent_assignments(study) == []
+    assert [(s.reader, s.index) for s in waiting_sessions(study)] == [(reader, 2)]
+    client.force_login(coordinator)
+    page = client.get(reverse("study-detail", args=[study.pk])).content.decode()
+    assert f"{reader.username}: session 2 is open but not started" in page

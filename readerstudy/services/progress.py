@@ -1,9 +1,11 @@
 """Where a study's readers stand: per reader and session, and per arm (for coordinators)."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from statistics import median
 
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from readerstudy.models import Assignment, Read, ReadingSession, StudyReader, TimingEvent
 
@@ -48,3 +50,19 @@ def arm_progress(study):
         assignments = Assignment.objects.filter(study=study, arm=arm)
         result[arm.label] = (assignments.filter(status=Assignment.Status.SUBMITTED).count(), assignments.count())
     return result
+
+
+def silent_assignments(study, now=None, silence=timedelta(days=1)):
+    """Started, unsubmitted assignments whose last sign of life is older than `silence`."""
+    cutoff = (now or timezone.now()) - silence
+    started = (Assignment.objects.filter(study=study, status=Assignment.Status.STARTED)
+               .select_related("reader", "session", "read")
+               .annotate(last_event=Max("timing_events__server_at")))
+    return [a for a in started if (a.last_event or a.read.opened_at) < cutoff]
+
+
+def waiting_sessions(study):
+    """Later sessions that are open for their reader but not begun: the reader may need a reminder."""
+    untouched = (ReadingSession.objects.filter(study=study, index__gt=1).select_related("study", "reader")
+                 .exclude(assignments__status__in=[Assignment.Status.STARTED, Assignment.Status.SUBMITTED]))
+    return [session for session in untouched if session_is_open(session)]

@@ -13,7 +13,7 @@ from readerstudy.services.design import DesignRefused
 from readerstudy.services.designer import add_readers
 from readerstudy.services.exports import TABLES, csv_lines, json_chunks, table
 from readerstudy.services.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
-from readerstudy.services.progress import arm_progress, reader_progress
+from readerstudy.services.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
 
 
 def available_readers(study):
@@ -28,6 +28,8 @@ def study_detail(request, pk):
         "study": study,
         "readers": reader_progress(study),
         "arms": arm_progress(study),
+        "silent": silent_assignments(study),
+        "waiting": waiting_sessions(study),
         "unpinned": unpinned_cases(study).count() if study.status == Study.Status.DRAFT else 0,
         "candidates": available_readers(study) if study.status != Study.Status.CLOSED else [],
         "audit": study.audit_entries.select_related("user")[:200],
