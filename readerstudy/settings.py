@@ -143,6 +143,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CXR reasoning reader study API",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema is for the site's users, not the public.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated", "readerstudy.api.permissions.HasAnyRole"],
 }
 
 # Celery: Redis in tests and production; without CELERY_BROKER_URL, kombu's filesystem transport under

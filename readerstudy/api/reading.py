@@ -11,12 +11,10 @@ from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.models import Assignment, Study
-from readerstudy.roles import READER, has_role
 from readerstudy.services import annotations as annotation_service
 from readerstudy.services import dicom_store
 from readerstudy.services.ai_content import ai_content
@@ -25,13 +23,7 @@ from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid,
                                           report_of, save_draft, start_reading, submit_read, vocabulary_for)
 
 from . import serializers as s
-
-
-class IsReader(BasePermission):
-    message = "Only readers can use the reading API."
-
-    def has_permission(self, request, view):
-        return has_role(request.user, READER)
+from .permissions import IsReader
 
 
 class ReadingView(APIView):
