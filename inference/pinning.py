@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from readerstudy.models import Arm, Study
+from readerstudy.models import Arm, Case, Study
 
 from .engines.base import REPORT_PROMPT
 from .models import JobStatus, ModelOutput, StudyOutputPin
@@ -41,8 +41,8 @@ def report_turn_index(output):
 
 
 def pin_run(study, run, user=None) -> PinReport:
-    """Pin the run's output for every case of the study; cases without a pinnable output are reported."""
-    if run.case_set_id != study.case_set_id:
+    """Pin the run's output for every case of its case set (the study's, or its practice cases)."""
+    if run.case_set_id not in (study.case_set_id, study.practice_case_set_id):
         raise PinRefused(f"the run is on case set {run.case_set}, the study uses {study.case_set}")
     report = PinReport()
     outputs = {o.case_id: o for o in ModelOutput.objects.filter(job__run=run).select_related("job")}
@@ -50,7 +50,7 @@ def pin_run(study, run, user=None) -> PinReport:
         locked = Study.objects.select_for_update().get(pk=study.pk)
         if locked.status != Study.Status.DRAFT:
             raise PinRefused(f"the study is {locked.get_status_display().lower()}: its pinned outputs are frozen")
-        for case in study.case_set.ordered_cases():
+        for case in run.case_set.ordered_cases():
             output = outputs.get(case.pk)
             problem = "no output from this run" if output is None else pin_problem(output, study)
             if problem:
@@ -63,5 +63,8 @@ def pin_run(study, run, user=None) -> PinReport:
 
 
 def unpinned_cases(study):
+    """Cases the study's readers may see under an AI arm (practice cases too) that have no pinned output."""
     pinned = StudyOutputPin.objects.filter(study=study).values_list("case_id", flat=True)
-    return study.case_set.ordered_cases().exclude(pk__in=pinned)
+    sets = [study.case_set_id] + ([study.practice_case_set_id] if study.practice_case_set_id else [])
+    return (Case.objects.filter(case_set_memberships__case_set__in=sets).exclude(pk__in=pinned)
+            .order_by("case_set_memberships__case_set_id", "case_set_memberships__position"))

@@ -8,10 +8,17 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from readerstudy.models import Arm, Assignment, Read, ReadingSession, Study, StudyReader
+from inference import jobs
+from inference.pinning import pin_run
+from inference.runner import execute_job
+from readerstudy.models import Arm, Assignment, CaseSet, Read, ReadingSession, Study, StudyReader
 from readerstudy.services.design import DESIGN_VERSION, DesignRefused
 from readerstudy.services.designer import add_readers
+from readerstudy.services.ingest import IngestOptions, import_cases
+from readerstudy.services.lifecycle import LifecycleRefused, open_study
+from readerstudy.services.synthetic import make_synthetic_cases
 from tests.factories import CaseFactory, CaseSetFactory, StudyFactory, UserFactory
+from tests.reading_setup import run_and_pin, simulated_configuration
 from tests.test_reading_api import submit, url
 
 pytestmark = pytest.mark.django_db
@@ -129,3 +136,39 @@ def test_a_later_session_opens_only_after_the_previous_one_and_the_washout(desig
     Read.objects.filter(assignment__session=session_one).update(submitted_at=washed_out)
     assert client.get(url("api-image", later, 1)).status_code == 200
     assert client.get(url("api-assignment", later)).status_code == 200
+
+
+def test_practice_cases_open_the_first_session_and_are_marked(demo_case_set, thirty_cases):
+    practice = CaseSet.objects.create(name="practice")
+    for position, case in enumerate(list(thirty_cases.ordered_cases())[:3], start=1):
+        practice.memberships.create(case=case, position=position)
+    study = StudyFactory(case_set=demo_case_set, practice_case_set=practice)
+    reader = readers(1)[0]
+    add_readers(study, [reader])
+    first = list(Assignment.objects.filter(study=study, session__index=1).order_by("position"))
+    assert [(a.position, a.is_practice, a.arm) for a in first[:4]] == [
+        (1, True, "UNAIDED"), (2, True, "LABELS_ONLY"), (3, True, "FULL_REASONING"), (4, False, first[3].arm)]
+    assert len(first) == 3 + 6
+    assert not Assignment.objects.filter(study=study, session__index__gt=1, is_practice=True).exists()
+    assert Assignment.objects.filter(study=study, is_practice=False).count() == 18
+
+    overlapping = StudyFactory(case_set=demo_case_set, practice_case_set=demo_case_set)
+    with pytest.raises(DesignRefused, match="^The practice cases must not be study cases.$"):
+        add_readers(overlapping, readers(1))
+
+
+def test_opening_needs_pins_for_the_practice_cases_too(demo_case_set, coordinator, tmp_path, dicom_store):
+    make_synthetic_cases(tmp_path / "practice", count=2, seed=8, size=(96, 120))
+    import_cases(tmp_path / "practice", IngestOptions(case_set_name="practice",
+                                                      labels_path=tmp_path / "practice" / "labels.csv"))
+    practice = CaseSet.objects.get(name="practice")
+    study = Study.objects.create(title="With practice", case_set=demo_case_set, practice_case_set=practice)
+    add_readers(study, readers(1))
+    run_and_pin(study)
+    with pytest.raises(LifecycleRefused, match="^2 case\\(s\\) have no pinned AI output"):
+        open_study(study, coordinator)
+    run = jobs.create_run(practice, simulated_configuration(), send=False)
+    for job in run.jobs.all():
+        execute_job(job.pk)
+    assert pin_run(study, run).pinned == 2
+    assert open_study(study, coordinator).status == Study.Status.OPEN

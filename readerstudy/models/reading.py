@@ -55,6 +55,7 @@ class Assignment(models.Model):
     session = models.ForeignKey(ReadingSession, on_delete=models.PROTECT, related_name="assignments")
     position = models.PositiveIntegerField(help_text="Order within the session, from 1.")
     status = models.CharField(max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.ASSIGNED)
+    is_practice = models.BooleanField(default=False, help_text="A practice case: read, never analysed.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

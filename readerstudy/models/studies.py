@@ -52,6 +52,10 @@ class Study(models.Model):
     instructions = models.TextField(blank=True, help_text="Shown to readers before their first case.")
     case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="studies")
     arms = models.JSONField(default=all_arms, validators=[validate_arms])
+    practice_case_set = models.ForeignKey(
+        CaseSet, null=True, blank=True, on_delete=models.PROTECT, related_name="practice_for",
+        help_text="Optional: read first in each reader's first session, never analysed.",
+    )
     label_vocabulary = models.SlugField(
         max_length=40, default=CHEXPERT_VOCABULARY, help_text="The labels readers choose from (Label.vocabulary)."
     )

@@ -35,11 +35,14 @@ def add_readers(study, users, by=None):
             enrolment.save(update_fields=["design_row"])
             sessions = {index: ReadingSession.objects.create(study=study, reader=user, index=index)
                         for index in range(1, len(arms) + 1)}
-            Assignment.objects.bulk_create(
+            practice = _practice_assignments(study, user, sessions[1], arms)
+            # The design's first session starts after the practice cases.
+            shift = {index: len(practice) if index == 1 else 0 for index in sessions}
+            Assignment.objects.bulk_create(practice + [
                 Assignment(study=study, reader=user, case_id=read.case_id, arm=read.arm,
-                           session=sessions[read.session], position=read.position)
+                           session=sessions[read.session], position=read.position + shift[read.session])
                 for read in planned if read.reader_row == first_row + offset
-            )
+            ])
         if study.status == Study.Status.OPEN:
             names = ", ".join(u.get_username() for u in users)
             audit(study, by, AuditEntry.Action.READERS_ADDED, f"Added {names} (design rows {first_row}–"
@@ -47,11 +50,23 @@ def add_readers(study, users, by=None):
     return study
 
 
+def _practice_assignments(study, user, first_session, arms):
+    """Practice cases open the first session, one arm after another, so the reader meets each condition."""
+    if not study.practice_case_set_id:
+        return []
+    return [Assignment(study=study, reader=user, case=case, arm=arms[i % len(arms)], session=first_session,
+                       position=i + 1, is_practice=True)
+            for i, case in enumerate(study.practice_case_set.ordered_cases())]
+
+
 def _refuse_unless_designable(study, users):
     if study.status == Study.Status.CLOSED:
         raise DesignRefused("The study is closed.")
     if study.design_version and study.design_version != DESIGN_VERSION:
         raise DesignRefused(f"The study was designed with {study.design_version}; this version makes {DESIGN_VERSION}.")
+    if study.practice_case_set_id and study.practice_case_set.cases.filter(
+            pk__in=study.case_set.cases.values("pk")).exists():
+        raise DesignRefused("The practice cases must not be study cases.")
     not_readers = [u.get_username() for u in users if not has_role(u, READER)]
     if not_readers:
         raise DesignRefused(f"Not readers: {', '.join(not_readers)}.")

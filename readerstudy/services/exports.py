@@ -57,7 +57,8 @@ def _read_row(study, read, enrolment, names, questions):
              enrolment.subspecialty if enrolment else "", assignment.case.public_id,
              "abnormal" if assignment.case.is_abnormal else "normal",
              "; ".join(names.get(slug, slug) for slug, value in sorted(truth.items()) if value == "positive"),
-             assignment.get_arm_display(), assignment.session.index, assignment.position, "no",
+             assignment.get_arm_display(), assignment.session.index, assignment.position,
+             "yes" if assignment.is_practice else "no",
              read.opened_at.isoformat(), read.submitted_at.isoformat(), read.active_ms, read.total_ms, read.idle_ms,
              read.hidden_ms]
             + [ratings.get(key, "") for key in questions]
