@@ -3,7 +3,10 @@
 History that a study relies on (images, reads, timing events) is read-only here.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.models import User
+from django.template.response import TemplateResponse
 
 from .models import (
     Assignment,
@@ -26,6 +29,8 @@ from .models import (
     TimingEvent,
     TraceAnnotation,
 )
+from .roles import ADMIN, READER, has_role
+from .services.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -170,9 +175,42 @@ class ReadingSessionAdmin(ReadOnlyAdmin):
 
 @admin.register(Assignment)
 class AssignmentAdmin(ReadOnlyAdmin):
-    list_display = ["public_id", "study", "reader", "case", "arm", "session", "position", "status"]
-    list_filter = ["study", "arm", "status"]
+    """Read-only, except that admins may revoke or move assignments nobody has opened (both audited)."""
+
+    list_display = ["public_id", "study", "reader", "case", "arm", "session", "position", "status", "is_practice"]
+    list_filter = ["study", "arm", "status", "is_practice"]
     search_fields = ["public_id", "reader__username", "case__public_id"]
+    actions = ["revoke", "move"]
+
+    def has_manage_permission(self, request):
+        return has_role(request.user, ADMIN)
+
+    @admin.action(description="Revoke the selected assignments (only those not opened)", permissions=["manage"])
+    def revoke(self, request, queryset):
+        self._each(request, queryset, lambda a: revoke_assignment(a, request.user, "revoked in the admin"))
+
+    @admin.action(description="Move the selected assignments to another reader", permissions=["manage"])
+    def move(self, request, queryset):
+        to_reader = User.objects.filter(pk=request.POST.get("to_reader") or None, groups__name=READER).first()
+        if to_reader is None:
+            readers = User.objects.filter(groups__name=READER, reading_sessions__study__in=queryset.values("study"))
+            return TemplateResponse(request, "admin/readerstudy/assignment/move.html", {
+                **self.admin_site.each_context(request), "opts": self.model._meta, "assignments": queryset,
+                "readers": readers.distinct().order_by("username"),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)})
+        reason = request.POST.get("reason", "")
+        self._each(request, queryset, lambda a: move_assignment(a, to_reader, request.user, reason))
+
+    def _each(self, request, queryset, change):
+        done = 0
+        for assignment in queryset:
+            try:
+                change(assignment)
+                done += 1
+            except LifecycleRefused as refused:
+                self.message_user(request, str(refused), messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} assignment(s) changed; see the study's audit log.", messages.SUCCESS)
 
 
 class ReadFindingInline(ReadOnlyInline):

@@ -124,3 +124,54 @@ def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(c
     client.force_login(coordinator)
     page = client.get(reverse("study-detail", args=[study.pk])).content.decode()
     assert f"{reader.username}: session 2 is open but not started" in page
+
+
+def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(demo_case_set, coordinator, client,
+                                                                           admin_user):
+    from readerstudy.models import Assignment
+    from readerstudy.services.lifecycle import move_assignment, revoke_assignment
+
+    first, second = UserFactory(username="first", roles=["reader"]), UserFactory(username="second", roles=["reader"])
+    study = Study.objects.create(title="Changes", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
+    add_readers(study, [first, second])
+    run_and_pin(study)
+    open_study(study, coordinator)
+    mine = Assignment.objects.filter(reader=first, session__index=1).order_by("position")
+    opened, to_revoke = mine[0], mine[1]
+    client.force_login(first)
+    client.get(reverse("api-assignment", args=[opened.public_id]))
+    with pytest.raises(LifecycleRefused, match="has been opened; started and submitted reads stay.$"):
+        revoke_assignment(opened, admin_user)
+    revoke_assignment(to_revoke, admin_user, "case withdrawn")
+    assert not Assignment.objects.filter(pk=to_revoke.pk).exists()
+
+    # The other reader already reads every case under every arm, so a move there is refused...
+    to_move = mine[2]
+    with pytest.raises(LifecycleRefused, match="^second already reads this case under this arm.$"):
+        move_assignment(to_move, second, admin_user)
+    # ...and a new reader of the study takes it at the end of their session 1.
+    third = UserFactory(username="third", roles=["reader"])
+    add_readers(study, [third])
+    Assignment.objects.filter(reader=third, case=to_move.case, arm=to_move.arm).delete()
+    move_assignment(to_move, third, admin_user, "first is on leave")
+    moved = Assignment.objects.get(pk=to_move.pk)
+    assert (moved.reader, moved.session.reader, moved.position) == (
+        third, third, Assignment.objects.filter(session=moved.session).count())
+    assert [e.action for e in AuditEntry.objects.filter(study=study).order_by("id")] == [
+        "opened", "assignment_revoked", "readers_added", "assignment_moved"]
+    moved_entry = AuditEntry.objects.get(action="assignment_moved")
+    assert moved_entry.reason == "first is on leave" and moved_entry.detail.startswith("Moved the ")
+
+
+def test_admins_revoke_from_the_django_admin(demo_case_set, coordinator, client, admin_user, reader):
+    from readerstudy.models import Assignment
+
+    study = Study.objects.create(title="Admin revoke", case_set=demo_case_set, arms=[Arm.UNAIDED])
+    add_readers(study, [reader])
+    target = Assignment.objects.filter(study=study).first()
+    client.force_login(admin_user)
+    response = client.post(reverse("admin:readerstudy_assignment_changelist"),
+                           {"action": "revoke", "_selected_action": [target.pk]}, follow=True)
+    assert response.status_code == 200
+    assert not Assignment.objects.filter(pk=target.pk).exists()
+    assert AuditEntry.objects.get().action == "assignment_revoked"

@@ -11,6 +11,8 @@ class AuditAction(models.TextChoices):
     READERS_ADDED = "readers_added", "Readers added to the running study"
     SESSION_OPENED_EARLY = "session_opened_early", "Session opened before its washout ended"
     EXPORTED = "exported", "Data exported"
+    ASSIGNMENT_MOVED = "assignment_moved", "Assignment moved to another reader"
+    ASSIGNMENT_REVOKED = "assignment_revoked", "Assignment revoked"
 
 
 class AuditEntry(AppendOnlyModel):

@@ -4,7 +4,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.pinning import unpinned_cases
-from readerstudy.models import AI_ARMS, Assignment, AuditEntry, ReadingSession, Study
+from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Read, ReadingSession, Study
 
 from .reading import session_is_open
 
@@ -64,3 +64,41 @@ def open_session_early(session, user, reason):
         audit(session.study, user, AuditEntry.Action.SESSION_OPENED_EARLY,
               f"Session {session.index} of {session.reader.get_username()} opened early.", reason.strip())
         return session
+
+
+def _unstarted(assignment):
+    locked = Assignment.objects.select_for_update().select_related("study", "reader", "case", "session").get(
+        pk=assignment.pk)
+    if locked.status != Assignment.Status.ASSIGNED or Read.objects.filter(assignment=locked).exists():
+        raise LifecycleRefused(f"Assignment {locked.public_id} has been opened; started and submitted reads stay.")
+    return locked
+
+
+def _described(a):
+    return f"{a.get_arm_display()} read of case {a.case.public_id} (session {a.session.index}, position {a.position})"
+
+
+def revoke_assignment(assignment, user, reason=""):
+    """Remove an assignment nobody has opened yet."""
+    with transaction.atomic():
+        locked = _unstarted(assignment)
+        detail = f"Revoked the {_described(locked)} of {locked.reader.get_username()}."
+        study = locked.study
+        locked.delete()
+        audit(study, user, AuditEntry.Action.ASSIGNMENT_REVOKED, detail, reason)
+
+
+def move_assignment(assignment, to_reader, user, reason=""):
+    """Give an unopened assignment to another reader of the study, at the end of their session of that index."""
+    with transaction.atomic():
+        locked = _unstarted(assignment)
+        target = ReadingSession.objects.select_for_update().filter(
+            study=locked.study, reader=to_reader, index=locked.session.index).first()
+        if target is None:
+            raise LifecycleRefused(f"{to_reader.get_username()} has no session {locked.session.index} in this study.")
+        if Assignment.objects.filter(study=locked.study, reader=to_reader, case=locked.case, arm=locked.arm).exists():
+            raise LifecycleRefused(f"{to_reader.get_username()} already reads this case under this arm.")
+        detail = f"Moved the {_described(locked)} from {locked.reader.get_username()} to {to_reader.get_username()}."
+        last = target.assignments.order_by("-position").values_list("position", flat=True).first() or 0
+        Assignment.objects.filter(pk=locked.pk).update(reader=to_reader, session=target, position=last + 1)
+        audit(locked.study, user, AuditEntry.Action.ASSIGNMENT_MOVED, detail, reason)
