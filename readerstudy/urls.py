@@ -28,6 +28,7 @@ urlpatterns = [
     path("studies/<int:pk>/open/", studies.study_open, name="study-open"),
     path("studies/<int:pk>/close/", studies.study_close, name="study-close"),
     path("studies/<int:pk>/readers/", studies.study_add_readers, name="study-add-readers"),
+    path("studies/<int:pk>/case-sets/", studies.study_assign_case_set, name="study-assign-case-set"),
     path("studies/<int:pk>/sessions/<int:session_id>/open/", studies.study_open_session, name="study-open-session"),
     path("studies/<int:pk>/export/<str:name>.<str:fmt>", studies.study_export, name="study-export"),
     path("api/", include("readerstudy.api.urls")),

@@ -165,10 +165,41 @@ def test_opening_needs_pins_for_the_practice_cases_too(demo_case_set, coordinato
     study = Study.objects.create(title="With practice", case_set=demo_case_set, practice_case_set=practice)
     add_readers(study, readers(1))
     run_and_pin(study)
-    with pytest.raises(LifecycleRefused, match="^2 case\\(s\\) have no pinned AI output"):
+    # Only the practice case read under an AI arm needs an output (the first one is read unaided).
+    with pytest.raises(LifecycleRefused, match="^1 case\\(s\\) have no pinned AI output"):
         open_study(study, coordinator)
     run = jobs.create_run(practice, simulated_configuration(), send=False)
     for job in run.jobs.all():
         execute_job(job.pk)
     assert pin_run(study, run).pinned == 2
     assert open_study(study, coordinator).status == Study.Status.OPEN
+
+
+def test_free_form_studies_take_case_sets_under_a_chosen_arm(demo_case_set, reader, coordinator, client, admin_user):
+    from readerstudy.services.designer import assign_case_set
+
+    study = Study.objects.create(title="Free", case_set=demo_case_set, is_free_form=True)
+    with pytest.raises(DesignRefused, match="^This study is free-form: assign case sets to readers instead.$"):
+        add_readers(study, [reader])
+    client.force_login(admin_user)
+    client.post(reverse("study-assign-case-set", args=[study.pk]),
+                {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "LABELS_ONLY"})
+    session = ReadingSession.objects.get(study=study, reader=reader)
+    assert (session.index, [a.arm for a in session.assignments.all()]) == (1, ["LABELS_ONLY"] * 6)
+    with pytest.raises(DesignRefused, match=f"^{reader.username} already reads 6 of these cases under this arm.$"):
+        assign_case_set(study, reader, demo_case_set, "LABELS_ONLY")
+    assign_case_set(study, reader, demo_case_set, "UNAIDED")
+    assert ReadingSession.objects.filter(study=study, reader=reader).count() == 2
+    with pytest.raises(LifecycleRefused, match="^6 case\\(s\\) have no pinned AI output"):
+        open_study(study, coordinator)
+    run_and_pin(study)
+    assert open_study(study, coordinator).status == Study.Status.OPEN
+    with pytest.raises(DesignRefused, match="^Case sets are assigned while the study is a draft.$"):
+        assign_case_set(study, reader, demo_case_set, "FULL_REASONING")
+    not_free = StudyFactory(case_set=demo_case_set)
+    with pytest.raises(DesignRefused, match="^Only free-form studies take case sets outside the crossover design.$"):
+        assign_case_set(not_free, reader, demo_case_set, "UNAIDED")
+    client.force_login(coordinator)
+    response = client.post(reverse("study-assign-case-set", args=[study.pk]),
+                           {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "UNAIDED"})
+    assert response.status_code == 403

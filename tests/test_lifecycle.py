@@ -86,7 +86,15 @@ def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client,
     assert "6 cases without a pinned AI output" in page and f'<option value="{reader.pk}">' in page
     response = client.post(reverse("study-open", args=[draft.pk]), follow=True)
     assert "Design the study first: add its readers." in response.content.decode()
-    client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk]})
+    preview = client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk]})
+    assert preview.status_code == 200 and not draft.assignments.exists()
+    table = preview.context["table"]
+    assert [(user, row) for user, row, _ in table] == [(reader, 0)]
+    assert [sorted(arm for _, arm, _, _ in blocks) for blocks in table[0][2]] == [
+        ["AI labels only", "Full AI reasoning", "Unaided"]] * 3
+    assert sum(size for _, _, size, _ in table[0][2][0]) == 6
+    client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk], "create": "1"})
+    assert draft.assignments.count() == 18
     run_and_pin(draft)
     page = client.post(reverse("study-open", args=[draft.pk]), follow=True).content.decode()
     assert "The study is open." in page
@@ -153,10 +161,10 @@ def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(demo_
     third = UserFactory(username="third", roles=["reader"])
     add_readers(study, [third])
     Assignment.objects.filter(reader=third, case=to_move.case, arm=to_move.arm).delete()
+    last = max(Assignment.objects.filter(reader=third, session__index=1).values_list("position", flat=True))
     move_assignment(to_move, third, admin_user, "first is on leave")
     moved = Assignment.objects.get(pk=to_move.pk)
-    assert (moved.reader, moved.session.reader, moved.position) == (
-        third, third, Assignment.objects.filter(session=moved.session).count())
+    assert (moved.reader, moved.session.reader, moved.session.index, moved.position) == (third, third, 1, last + 1)
     assert [e.action for e in AuditEntry.objects.filter(study=study).order_by("id")] == [
         "opened", "assignment_revoked", "readers_added", "assignment_moved"]
     moved_entry = AuditEntry.objects.get(action="assignment_moved")

@@ -62,6 +62,9 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
+    is_free_form = models.BooleanField(
+        default=False, help_text="Outside the crossover design: admins assign case sets to readers under chosen arms."
+    )
     is_dry_run = models.BooleanField(
         default=False, help_text="A rehearsal: only it accepts simulated reads (simulate_reads). Set at creation."
     )

@@ -2,7 +2,7 @@
 
 from django.db import transaction
 
-from readerstudy.models import Assignment, AuditEntry, ReadingSession, Study, StudyReader
+from readerstudy.models import Arm, Assignment, AuditEntry, ReadingSession, Study, StudyReader
 from readerstudy.roles import READER, has_role
 
 from .design import DESIGN_VERSION, DesignCase, DesignRefused, plan
@@ -50,6 +50,30 @@ def add_readers(study, users, by=None):
     return study
 
 
+def preview(study, users):
+    """What add_readers would create, without creating it: per reader, per session, each block's arm and size."""
+    users = list(dict.fromkeys(users))
+    if not users:
+        raise DesignRefused("Choose at least one reader.")
+    _refuse_unless_designable(study, users)
+    cases = design_cases(study)
+    abnormal = {c.id for c in cases if c.abnormal}
+    first_row = StudyReader.objects.filter(study=study, design_row__isnull=False).count()
+    arms = [arm.value for arm in study.ordered_arms]
+    planned = plan(cases, arms, study.randomisation_seed, range(first_row, first_row + len(users)))
+    names = dict(Arm.choices)
+    table = []
+    for offset, user in enumerate(users):
+        cells = {}
+        for read in (r for r in planned if r.reader_row == first_row + offset):
+            arm, size, sick = cells.get((read.session, read.block), (read.arm, 0, 0))
+            cells[(read.session, read.block)] = (arm, size + 1, sick + (read.case_id in abnormal))
+        sessions = [[(block + 1, names[cells[(s, block)][0]], *cells[(s, block)][1:]) for block in range(len(arms))]
+                    for s in range(1, len(arms) + 1)]
+        table.append((user, first_row + offset, sessions))
+    return table
+
+
 def _practice_assignments(study, user, first_session, arms):
     """Practice cases open the first session, one arm after another, so the reader meets each condition."""
     if not study.practice_case_set_id:
@@ -62,6 +86,8 @@ def _practice_assignments(study, user, first_session, arms):
 def _refuse_unless_designable(study, users):
     if study.status == Study.Status.CLOSED:
         raise DesignRefused("The study is closed.")
+    if study.is_free_form:
+        raise DesignRefused("This study is free-form: assign case sets to readers instead.")
     if study.design_version and study.design_version != DESIGN_VERSION:
         raise DesignRefused(f"The study was designed with {study.design_version}; this version makes {DESIGN_VERSION}.")
     if study.practice_case_set_id and study.practice_case_set.cases.filter(
@@ -74,3 +100,27 @@ def _refuse_unless_designable(study, users):
                          .values_list("reader__username", flat=True)))
     if holding:
         raise DesignRefused(f"Already reading in this study: {', '.join(holding)}.")
+
+
+def assign_case_set(study, reader, case_set, arm):
+    """Free-form studies, in draft: one new session for `reader` with every case of `case_set` under `arm`."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        if not study.is_free_form:
+            raise DesignRefused("Only free-form studies take case sets outside the crossover design.")
+        if study.status != Study.Status.DRAFT:
+            raise DesignRefused("Case sets are assigned while the study is a draft.")
+        if arm not in study.arms:
+            raise DesignRefused(f"The study has no arm {arm}.")
+        if not has_role(reader, READER):
+            raise DesignRefused(f"Not a reader: {reader.get_username()}.")
+        cases = list(case_set.ordered_cases())
+        taken = Assignment.objects.filter(study=study, reader=reader, arm=arm, case__in=cases).count()
+        if taken:
+            raise DesignRefused(f"{reader.get_username()} already reads {taken} of these cases under this arm.")
+        StudyReader.enrol(study, reader)
+        index = ReadingSession.objects.filter(study=study, reader=reader).count() + 1
+        session = ReadingSession.objects.create(study=study, reader=reader, index=index)
+        Assignment.objects.bulk_create(Assignment(study=study, reader=reader, case=case, arm=arm, session=session,
+                                                  position=position) for position, case in enumerate(cases, start=1))
+        return session

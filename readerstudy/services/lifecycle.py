@@ -3,8 +3,8 @@
 from django.db import transaction
 from django.utils import timezone
 
-from inference.pinning import unpinned_cases
-from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Read, ReadingSession, Study
+from inference.models import StudyOutputPin
+from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Case, Read, ReadingSession, Study
 
 from .reading import session_is_open
 
@@ -27,7 +27,10 @@ def open_study(study, user):
         if not Assignment.objects.filter(study=study).exists():
             raise LifecycleRefused("Design the study first: add its readers.")
         if any(arm in AI_ARMS for arm in study.arms):
-            missing = list(unpinned_cases(study).values_list("public_id", flat=True))
+            # Every case a reader will see under an AI arm (design, practice or free-form) needs its output.
+            pinned = StudyOutputPin.objects.filter(study=study).values("case_id")
+            missing = list(Case.objects.filter(assignments__study=study, assignments__arm__in=AI_ARMS)
+                           .exclude(pk__in=pinned).distinct().order_by("public_id").values_list("public_id", flat=True))
             if missing:
                 raise LifecycleRefused(f"{len(missing)} case(s) have no pinned AI output: {', '.join(missing[:10])}"
                                        + (" …" if len(missing) > 10 else "") + ".")

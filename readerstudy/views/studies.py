@@ -7,10 +7,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from inference.pinning import unpinned_cases
-from readerstudy.models import AuditEntry, ReadingSession, Study
-from readerstudy.roles import COORDINATOR, READER, role_required
+from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study
+from readerstudy.roles import ADMIN, COORDINATOR, READER, has_role, role_required
 from readerstudy.services.design import DesignRefused
-from readerstudy.services.designer import add_readers
+from readerstudy.services.designer import add_readers, assign_case_set, preview
 from readerstudy.services.exports import TABLES, csv_lines, json_chunks, table
 from readerstudy.services.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
 from readerstudy.services.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
@@ -24,6 +24,7 @@ def available_readers(study):
 @role_required(COORDINATOR)
 def study_detail(request, pk):
     study = get_object_or_404(Study.objects.select_related("case_set"), pk=pk)
+    designable = study.status != Study.Status.CLOSED and not study.is_free_form
     return render(request, "studies/detail.html", {
         "study": study,
         "readers": reader_progress(study),
@@ -31,8 +32,11 @@ def study_detail(request, pk):
         "silent": silent_assignments(study),
         "waiting": waiting_sessions(study),
         "unpinned": unpinned_cases(study).count() if study.status == Study.Status.DRAFT else 0,
-        "candidates": available_readers(study) if study.status != Study.Status.CLOSED else [],
+        "candidates": available_readers(study) if designable else [],
+        "all_readers": get_user_model().objects.filter(groups__name=READER, is_active=True).order_by("username"),
         "audit": study.audit_entries.select_related("user")[:200],
+        "case_sets": CaseSet.objects.all() if study.is_free_form else [],
+        "is_admin": has_role(request.user, ADMIN),
     })
 
 
@@ -62,7 +66,16 @@ def study_close(request, pk):
 @require_POST
 @role_required(COORDINATOR)
 def study_add_readers(request, pk):
-    chosen = list(get_user_model().objects.filter(pk__in=request.POST.getlist("readers")))
+    """First a preview of the design for the chosen readers; "Create" then makes it in one transaction."""
+    chosen = list(get_user_model().objects.filter(pk__in=request.POST.getlist("readers")).order_by("username"))
+    if "create" not in request.POST:
+        study = get_object_or_404(Study, pk=pk)
+        try:
+            table = preview(study, chosen)
+        except DesignRefused as refused:
+            messages.error(request, str(refused))
+            return redirect("study-detail", pk=pk)
+        return render(request, "studies/preview.html", {"study": study, "table": table, "chosen": chosen})
     return _act(request, pk, lambda study: add_readers(study, chosen, by=request.user),
                 f"Added {len(chosen)} reader(s) to the design.")
 
@@ -90,3 +103,14 @@ def study_export(request, pk, name, fmt):
     response = StreamingHttpResponse(table(study, name, writer), content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="study-{study.pk}-{name}.{fmt}"'
     return response
+
+
+@require_POST
+@role_required(ADMIN)
+def study_assign_case_set(request, pk):
+    """Free-form studies: a case set for one reader under one arm."""
+    reader = get_object_or_404(get_user_model(), pk=request.POST.get("reader") or 0)
+    case_set = get_object_or_404(CaseSet, pk=request.POST.get("case_set") or 0)
+    arm = request.POST.get("arm", "")
+    return _act(request, pk, lambda study: assign_case_set(study, reader, case_set, arm),
+                f"Assigned {case_set} to {reader} under {arm}.")
