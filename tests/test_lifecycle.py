@@ -183,3 +183,19 @@ def test_admins_revoke_from_the_django_admin(demo_case_set, coordinator, client,
     assert response.status_code == 200
     assert not Assignment.objects.filter(pk=target.pk).exists()
     assert AuditEntry.objects.get().action == "assignment_revoked"
+
+
+def test_an_open_study_freezes_its_pins_and_protocol(draft, coordinator, reader, admin_user, rf):
+    from django.contrib.admin.sites import site
+
+    from inference.pinning import PinRefused, pin_run
+
+    add_readers(draft, [reader])
+    run = run_and_pin(draft)
+    open_study(draft, coordinator)
+    with pytest.raises(PinRefused, match="the study is open: its pinned outputs are frozen"):
+        pin_run(draft, run)
+    request = rf.get("/")
+    request.user = admin_user
+    frozen = site._registry[Study].get_readonly_fields(request, Study.objects.get(pk=draft.pk))
+    assert {"case_set", "arms", "washout_days", "randomisation_seed", "practice_case_set"} <= set(frozen)
