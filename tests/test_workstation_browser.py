@@ -393,3 +393,16 @@ def test_the_browser_names_missing_fields_before_sending_anything(page, live_ser
                       "Answer this question.", "Answer this question.", "Answer this question."]
     assert page.inner_text("#form-error") == "Please correct the marked fields."
     assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
+
+
+def test_the_problem_reason_appears_only_when_the_case_is_flagged(page, live_server, reading):
+    study, assignments = reading
+    page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
+    wait_for_image(page)
+    assert not page.is_visible("[data-testid=problem-reason]")
+    page.check("[data-testid=problem-flag]")
+    assert page.is_visible("[data-testid=problem-reason]")
+    page.fill("[data-testid=problem-reason]", "Image cut off at the bases.")
+    submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
+    read = Read.objects.get(assignment=assignments[Arm.UNAIDED])
+    assert (read.problem_flagged, read.problem_reason, read.findings.count()) == (True, "Image cut off at the bases.", 0)
