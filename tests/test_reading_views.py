@@ -88,3 +88,16 @@ def test_only_the_assigned_reader_opens_the_workstation(reading, client, who, st
     assert response.status_code == status
     if who == "anonymous":
         assert response["Location"].startswith(reverse("login"))
+
+
+def test_without_a_washout_the_next_session_opens_when_the_previous_one_is_done(demo_case_set, reader, client):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], washout_days=0)
+    later = ReadingSession.objects.create(study=study, reader=reader, index=2)
+    Assignment.objects.create(study=study, reader=reader, case=assignments[Arm.UNAIDED].case, arm=Arm.LABELS_ONLY,
+                              session=later, position=1)
+    client.force_login(reader)
+    assert "Opens when you finish session 1" in client.get(reverse("worklist")).content.decode()
+    submit(client, assignments[Arm.UNAIDED])
+    page = client.get(reverse("worklist")).content.decode()
+    row = page[page.index('data-testid="session-2"'):]
+    assert 'data-testid="continue"' in row[:row.index("</tr>")]

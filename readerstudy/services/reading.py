@@ -81,7 +81,9 @@ def when_session_opens(session):
     """The opening, in the reader's words."""
     opens = session_opens_at(session)
     if opens is None:
-        return f"{session.study.washout_days} days after you finish session {session.index - 1}"
+        days = session.study.washout_days
+        after = "when" if days == 0 else f"{days} day{'s' if days != 1 else ''} after"
+        return f"{after} you finish session {session.index - 1}"
     return f"on {timezone.localtime(opens).strftime('%-d %b %Y, %H:%M')}"
 
 
