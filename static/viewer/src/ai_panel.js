@@ -1,7 +1,7 @@
 // The AI panel: what the server sent for this arm (labels; or reasoning steps, labels and the structured
 // report), and the reader's error annotations on it. Offsets are code points into a turn's raw text, as
 // the server counts them, so the selection maps to the exact stored characters.
-import { el } from "./report_form.js";
+import { el } from "./dom.js";
 
 const CATEGORIES = [
   ["false_finding", "False finding"],

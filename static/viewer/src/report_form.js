@@ -1,18 +1,10 @@
 // The reader's report: findings checkboxes, free text, the arm's rating questions and the problem flag.
 // The same rules as the server (readerstudy/services/reading.py) give messages before anything is sent.
+import { el } from "./dom.js";
 
 const NO_FINDING = "no-finding";
 const COMPATIBLE_WITH_NO_FINDING = new Set(["no-finding", "support-devices"]);
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === true) node.setAttribute(name, "");
-    else if (value !== false && value !== null && value !== undefined) node.setAttribute(name, value);
-  }
-  node.append(...children);
-  return node;
-}
 
 export class ReportForm {
   constructor(form, { labels, questions, onChange, onSubmit }) {
@@ -161,4 +153,3 @@ export class ReportForm {
   }
 }
 
-export { el };

@@ -8,6 +8,8 @@ import {
   Enums as ToolEnums, LengthTool, PanTool, ToolGroupManager, WindowLevelTool, ZoomTool, addTool, init as initTools,
 } from "@cornerstonejs/tools";
 
+import { el } from "./dom.js";
+
 const ENGINE_ID = "readerstudy";
 const VIEWPORT_ID = "radiograph";
 const TOOL_GROUP_ID = "radiograph-tools";
@@ -46,12 +48,6 @@ function initCornerstone() {
   return initialised;
 }
 
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value);
-  node.append(...children);
-  return node;
-}
 
 const isTyping = (target) => target.closest && target.closest("input, textarea, select, [contenteditable], dialog");
 

@@ -3,7 +3,7 @@
 import { createViewer } from "./viewer.js";
 import "./viewer.css";
 import { AIPanel } from "./ai_panel.js";
-import { HttpError, getJSON, request } from "./api.js";
+import { HttpError, getJSON } from "./api.js";
 import { Outbox } from "./outbox.js";
 import { ReportForm } from "./report_form.js";
 import { EventLog, deriveTimes } from "./timing.js";
@@ -174,7 +174,8 @@ async function showAI() {
       log.watchScroll(document.getElementById("side"));
       return;
     } catch (error) {
-      if (!(error instanceof HttpError && error.status === 409) && error instanceof HttpError) {
+      // 409: the image_rendered event has not arrived yet; a network error: try again too.
+      if (error instanceof HttpError && error.status !== 409) {
         state.ai.section.querySelector(".ai-placeholder").textContent = error.message;
         return;
       }
