@@ -152,9 +152,15 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     if (byReader()) touched(zoomed ? "zoom" : "pan");
   });
 
+  // "ready" means drawn: the first draw after an image loads, which is also when the reading clock starts.
   let firstRendered = false;
+  let awaitingDraw = false;
   canvasHost.addEventListener(Enums.Events.IMAGE_RENDERED, () => {
     element.dataset.renderedCount = String(Number(element.dataset.renderedCount) + 1);
+    if (awaitingDraw) {
+      awaitingDraw = false;
+      setState("ready");
+    }
     if (!firstRendered && element.dataset.state === "ready") {
       firstRendered = true;
       onFirstImageRendered();
@@ -254,7 +260,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
       ...presets.map((p, i) => el("option", { value: p.id }, `${i < 9 ? `${i + 1}. ` : ""}${p.name}`)));
     quietly(resetView);
     for (const button of toolbar.querySelectorAll("[data-image]")) button.classList.toggle("active", Number(button.dataset.image) === index);
-    setState("ready");
+    awaitingDraw = true;
     viewport.render();
   }
 
