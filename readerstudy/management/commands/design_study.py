@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from readerstudy.models import Assignment, Study
+from readerstudy.management.study_argument import study_from_argument
+from readerstudy.models import Assignment
 from readerstudy.services.design import DesignRefused
 from readerstudy.services.designer import add_readers
 
@@ -14,16 +15,14 @@ class Command(BaseCommand):
         parser.add_argument("--readers", required=True, help="Comma-separated usernames.")
 
     def handle(self, *args, study, readers, **options):
-        found = Study.objects.filter(pk=int(study)) if study.isdigit() else Study.objects.filter(title=study)
-        if found.count() != 1:
-            raise CommandError(f"No single study with id or title {study!r}.")
+        target = study_from_argument(study)
         names = [name.strip() for name in readers.split(",") if name.strip()]
         users = {u.get_username(): u for u in get_user_model().objects.filter(username__in=names)}
         missing = [name for name in names if name not in users]
         if missing:
             raise CommandError(f"No such user(s): {', '.join(missing)}.")
         try:
-            designed = add_readers(found.get(), [users[name] for name in names])
+            designed = add_readers(target, [users[name] for name in names])
         except DesignRefused as refused:
             raise CommandError(str(refused)) from None
         count = Assignment.objects.filter(study=designed, reader__in=users.values()).count()

@@ -1,8 +1,9 @@
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from readerstudy.models import AuditEntry, Study
+from readerstudy.management.study_argument import study_from_argument
+from readerstudy.models import AuditEntry
 from readerstudy.services.exports import FILES, table
 from readerstudy.services.lifecycle import audit
 
@@ -15,10 +16,7 @@ class Command(BaseCommand):
         parser.add_argument("--out", required=True, type=Path, help="Folder to write into (created if missing).")
 
     def handle(self, *args, study, out, **options):
-        found = Study.objects.filter(pk=int(study)) if study.isdigit() else Study.objects.filter(title=study)
-        if found.count() != 1:
-            raise CommandError(f"No single study with id or title {study!r}.")
-        study = found.get()
+        study = study_from_argument(study)
         out.mkdir(parents=True, exist_ok=True)
         for filename, name, writer in FILES:
             with open(out / filename, "w", encoding="utf-8", newline="") as handle:

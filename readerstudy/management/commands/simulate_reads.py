@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from readerstudy.models import Arm, Study
+from readerstudy.management.study_argument import study_from_argument
+from readerstudy.models import Arm
 from readerstudy.services.simulation import SimulationRefused, SimulationSettings, simulate_reads
 
 
@@ -22,16 +23,14 @@ class Command(BaseCommand):
                             help="Multiplier on active time, e.g. FULL_REASONING=0.75 (repeatable).")
 
     def handle(self, *args, study, seed, base_seconds, arm_effect, **options):
-        found = Study.objects.filter(pk=int(study)) if study.isdigit() else Study.objects.filter(title=study)
-        if found.count() != 1:
-            raise CommandError(f"No single study with id or title {study!r}.")
+        target = study_from_argument(study)
         settings = SimulationSettings(seed=seed, base_active_s=base_seconds)
         try:
             settings.arm_multipliers.update(arm_multiplier(item) for item in arm_effect)
         except ValueError as bad:
             raise CommandError(f"--arm-effect: {bad}; use ARM=MULTIPLIER with an arm of {', '.join(Arm.values)}.")
         try:
-            count = simulate_reads(found.get(), settings)
+            count = simulate_reads(target, settings)
         except SimulationRefused as refused:
             raise CommandError(str(refused)) from None
         self.stdout.write(f"Simulated {count} reads.")
