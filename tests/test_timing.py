@@ -85,3 +85,8 @@ def test_a_page_opened_in_a_background_tab_starts_hidden():
     events = log(A, ("page_shown", 0, {"visibility": "hidden"}), ("image_rendered", 500), ("visible", 8_500),
                  ("submit", 18_500))
     assert times(events) == {"total_ms": 18_000, "hidden_ms": 8_000, "idle_ms": 0, "active_ms": 10_000}
+
+
+def test_half_milliseconds_round_up_as_in_the_browser():
+    events = log(A, ("image_rendered", 0.0), ("submit", 354.5))
+    assert times(events)["active_ms"] == 355

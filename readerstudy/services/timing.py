@@ -10,6 +10,7 @@ Per page load, with the page's own performance.now() clock:
 Each page load's times are summed. Event order within a page load comes from its clock, not arrival order.
 """
 
+import math
 from dataclasses import dataclass
 from itertools import groupby
 
@@ -91,9 +92,14 @@ def page_load_times(events, idle_threshold_ms):
         hidden += end - segment_start
     else:
         idle += _excess(end - last_presence, idle_threshold_ms)
-    total, hidden = round(end - start), round(hidden)
+    total, hidden = _round(end - start), _round(hidden)
     # Rounding each part separately must not push active time below zero.
-    return ReadingTimes(total, hidden, min(round(idle), total - hidden))
+    return ReadingTimes(total, hidden, min(_round(idle), total - hidden))
+
+
+def _round(ms):
+    """Half up, as the page's Math.round does, so the client's cross-check totals agree to the millisecond."""
+    return math.floor(ms + 0.5)
 
 
 def _away_state_at_start(before_start):
