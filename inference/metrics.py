@@ -6,9 +6,9 @@ from .scoring import score_set
 
 def run_metrics(run):
     outputs = ModelOutput.objects.filter(job__run=run).select_related("job", "case")
-    items = [(set(o.labels), o.case.truth_by_slug(), _scoring_status(o.job.status)) for o in outputs]
+    items = [(set(o.labels), o.case.truth_by_slug(), scoring_status(o.job.status)) for o in outputs]
     return score_set(items)
 
 
-def _scoring_status(status):
+def scoring_status(status):
     return {JobStatus.SUCCEEDED: "ok"}.get(status, str(status))

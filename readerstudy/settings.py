@@ -173,7 +173,16 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
     "reconcile-inference": {"task": "inference.reconcile", "schedule": env.int("RECONCILE_EVERY_S", default=300)},
+    "sweep-analyses": {"task": "analysis.sweep", "schedule": env.int("ANALYSIS_SWEEP_EVERY_S", default=600)},
 }
+
+# Study analysis (README: Analysis), computed on the default queue. A change to the reads sends one
+# computation this many seconds later, so a burst of submits is analysed once.
+ANALYSIS_DELAY_S = env.int("ANALYSIS_DELAY_S", default=10)
+# A computation sent this long ago that has not started is sent again (by the next request or the sweep).
+ANALYSIS_REQUEUE_AFTER_S = env.int("ANALYSIS_REQUEUE_AFTER_S", default=600)
+# A worker holds a study's computation at most this long; a dead worker's claim expires after it.
+ANALYSIS_LEASE_S = env.int("ANALYSIS_LEASE_S", default=3600)
 
 # Inference (README: GPU workers). The engine reads these in the worker process only.
 INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")  # auto | cuda | cpu

@@ -4,7 +4,7 @@ from django.urls import include, path, reverse_lazy
 
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
-from readerstudy.views import people, studies
+from readerstudy.views import analysis, people, studies
 from readerstudy.views.reading import worklist, workstation
 
 admin.site.site_header = "CXR reader study administration"
@@ -31,6 +31,12 @@ urlpatterns = [
     path("studies/<int:pk>/case-sets/", studies.study_assign_case_set, name="study-assign-case-set"),
     path("studies/<int:pk>/sessions/<int:session_id>/open/", studies.study_open_session, name="study-open-session"),
     path("studies/<int:pk>/export/<str:name>.<str:fmt>", studies.study_export, name="study-export"),
+    path("studies/<int:pk>/analysis/", analysis.study_analysis, name="study-analysis"),
+    path("studies/<int:pk>/analysis.json", analysis.study_analysis_json, name="study-analysis-json"),
+    path("studies/<int:pk>/analysis.html", analysis.study_analysis_report, name="study-analysis-report"),
+    path("studies/<int:pk>/analysis/plots/<slug:name>.<str:fmt>", analysis.study_analysis_plot,
+         name="study-analysis-plot"),
+    path("studies/<int:pk>/analysis/recompute/", analysis.study_analysis_refresh, name="study-analysis-refresh"),
     path("api/", include("readerstudy.api.urls")),
     path("inference/", include("inference.urls")),
     path("admin/", admin.site.urls),

@@ -1,3 +1,4 @@
+from .analysis import AnalysisPlot, StudyAnalysis
 from .annotations import AnnotationTarget, ErrorCategory, TraceAnnotation
 from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
@@ -6,6 +7,8 @@ from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, Timi
 from .studies import AI_ARMS, Arm, ReaderProfile, Study, StudyQuestion, StudyReader
 
 __all__ = [
+    "AnalysisPlot",
+    "StudyAnalysis",
     "AI_ARMS",
     "AuditAction",
     "AuditEntry",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from readerstudy.labels import NORMAL_LABEL_SLUGS
 from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, ReadingSession, Study, TimingEvent
 
+from .analysis.schedule import request_analysis
 from .timing import Event, derive_times
 
 NO_FINDING = "no-finding"
@@ -269,6 +270,7 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
         except IntegrityError:
             raise ReadingRefused("This submission id belongs to another read.") from None
         Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED)
+        request_analysis(locked.study_id)
         return read, True
 
 

@@ -2,8 +2,8 @@
 
 Reading time: log(active seconds) = log(base) + reader effect + case effect + log(arm multiplier) + noise,
 the effects normal with the given standard deviations, so an analysis has a known truth to recover. Findings
-are the ground truth with each evaluable label flipped now and then; AI errors (the pinned output's false
-and missed labels) are flagged with a fixed probability. Every session fills: reads are given simulated
+are the ground truth with each evaluable label flipped now and then; the AI errors the reader was shown
+(services/ai_errors.py) are flagged with a fixed probability. Every session fills: reads are given simulated
 submission times, spaced by the washout, that end before now.
 """
 
@@ -16,10 +16,10 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from inference.scoring import FALSE_LABEL, score_case
-from readerstudy.models import AI_ARMS, Arm, Assignment, Read, Study
+from readerstudy.models import AI_ARMS, Arm, Assignment, ErrorCategory, Read, Study
 
 from .ai_content import pinned_output
+from .ai_errors import ai_errors
 from .annotations import create_annotation
 from .reading import Report, questions_for, submit_read
 
@@ -107,15 +107,15 @@ def _report(assignment, truth, rng, settings):
 
 
 def _flag_ai_errors(assignment, truth, rng, settings):
+    """Flag each error the reader was shown with a fixed probability: a false label on the label itself, any
+    other error on the output as a whole."""
     output = pinned_output(assignment)
     if output is None:
         return
-    for error in score_case(output.labels, truth).errors:
+    for error in sorted(ai_errors(output, truth, assignment.arm), key=lambda e: (e.category, e.label)):
         if rng.random() >= settings.error_flag_rate:
             continue
-        false = error.kind == FALSE_LABEL
-        target = "label" if false else "output"
         create_annotation(assignment, {
-            "id": uuid.uuid4(), "target": target, "label": error.label,
-            "category": "false_finding" if false else "missed_finding", "clinically_significant": rng.random() < 0.5,
+            "id": uuid.uuid4(), "target": "label" if error.category == ErrorCategory.FALSE_FINDING else "output",
+            "label": error.label, "category": error.category, "clinically_significant": rng.random() < 0.5,
             "comment": "", "turn": None, "start": None, "end": None, "step": None})

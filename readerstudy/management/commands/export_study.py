@@ -1,15 +1,18 @@
+import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
 from readerstudy.management.study_argument import study_from_argument
 from readerstudy.models import AuditEntry
+from readerstudy.services.analysis.refresh import current_analysis
 from readerstudy.services.exports import FILES, table
 from readerstudy.services.lifecycle import audit
 
 
 class Command(BaseCommand):
-    help = "Write a study's reads (CSV and JSON), timing events and annotations (CSV) into a folder."
+    help = ("Write a study's reads (CSV and JSON), timing events and annotations (CSV), and its analysis "
+            "(JSON and the self-contained HTML report) into a folder.")
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="The study's id or exact title.")
@@ -22,5 +25,10 @@ class Command(BaseCommand):
             with open(out / filename, "w", encoding="utf-8", newline="") as handle:
                 for chunk in table(study, name, writer):
                     handle.write(chunk)
-        audit(study, None, AuditEntry.Action.EXPORTED, f"export_study wrote {', '.join(f for f, _, _ in FILES)}.")
-        self.stdout.write(f"Wrote {len(FILES)} files to {out}")
+        # The analysis of the data just written: the cached one if it is of the same data, else computed here.
+        analysis = current_analysis(study)
+        (out / "analysis.json").write_text(json.dumps(analysis.result, indent=1, ensure_ascii=False), encoding="utf-8")
+        (out / "analysis.html").write_text(analysis.report_html, encoding="utf-8")
+        written = [filename for filename, _, _ in FILES] + ["analysis.json", "analysis.html"]
+        audit(study, None, AuditEntry.Action.EXPORTED, f"export_study wrote {', '.join(written)}.")
+        self.stdout.write(f"Wrote {len(written)} files to {out}")

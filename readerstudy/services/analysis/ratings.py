@@ -1,0 +1,30 @@
+"""Rating questions (confidence, usefulness, trust, …): per arm mean, SD and distribution, and the arm effect
+on the score, with the first arm that asks the question as the reference."""
+
+from .dataset import rating_column
+from .mixed_model import fit_arm_effects, not_estimable
+
+
+def ratings_section(data):
+    return [_question(data, question) for question in data.questions]
+
+
+def _question(data, question):
+    column = rating_column(question.key)
+    asked = [arm for arm in data.arms if arm in question.arms]
+    scale = list(range(question.scale_min, question.scale_max + 1))
+    model = (fit_arm_effects(data.reads, column, asked, asked[0]) if len(asked) > 1
+             else not_estimable("asked in one arm only, so there is no arm to compare"))
+    return {"key": question.key, "text": question.text, "scale": scale, "anchors": [question.min_anchor,
+                                                                                   question.max_anchor],
+            "arms": asked, "per_arm": [_arm_scores(data.reads, column, arm, scale) for arm in asked],
+            "model": model}
+
+
+def _arm_scores(frame, column, arm, scale):
+    values = frame.loc[frame["arm"] == arm, column].dropna()
+    counts = values.astype(int).value_counts()
+    return {"arm": arm, "n": int(values.size),
+            "mean": float(values.mean()) if values.size else None,
+            "sd": float(values.std(ddof=1)) if values.size > 1 else None,
+            "distribution": {str(score): int(counts.get(score, 0)) for score in scale}}
