@@ -74,4 +74,6 @@ def test_the_analysis_reproduces_the_export_and_an_independent_fit(exported, cli
     page = client.get(reverse("study-analysis", args=[study.pk])).content.decode()
     for arm, (n, median) in expected.items():
         assert f"<td>{ARM_NAMES[arm]}</td><td>{n}</td><td>{median:.1f}</td>" in page
-    assert (folder / "analysis.html").read_text(encoding="utf-8") == StudyAnalysis.objects.get(study=study).report_html
+    stored = StudyAnalysis.objects.get(study=study)
+    assert (folder / "analysis.html").read_text(encoding="utf-8") == stored.report_html
+    assert stored.is_current and stored.result == result

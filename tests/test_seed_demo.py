@@ -24,26 +24,33 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     first = manage(data_dir, "seed_demo", "--count", "6", "--image-size", "96x120")
     assert first.returncode == 0, first.stderr
     for line in ["admin        admin        demo-admin-pass", "reader       reader1      demo-reader1-pass",
-                 "Pinned 6 simulated model outputs", "Opened the study"]:
+                 "Pinned 6 simulated model outputs", "Opened the study",
+                 "Simulated 72 reads in 'Demo dry run: simulated readers, analysed'"]:
         assert line in first.stdout
     second = manage(data_dir, "seed_demo", "--count", "6", "--image-size", "96x120")
     assert second.returncode == 0, second.stderr
-    assert "Pinned" not in second.stdout
+    assert "Pinned" not in second.stdout and "Simulated" not in second.stdout
 
     db = sqlite3.connect(data_dir / "db.sqlite3")
     count = lambda table: db.execute(f"select count(*) from {table}").fetchone()[0]  # noqa: E731
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
-    assert (count("readerstudy_case"), count("inference_studyoutputpin"), count("inference_modeloutput")) == (6, 6, 6)
-    # Two readers, each reading every case once under each of the three arms.
-    assert count("readerstudy_assignment") == 2 * 6 * 3
+    # The demo study and the dry run, each with its own simulated run pinned.
+    assert (count("readerstudy_case"), count("inference_studyoutputpin"), count("inference_modeloutput")) == (6, 12, 12)
+    # Two readers in the demo study and four simulated ones in the dry run, each reading every case once under
+    # each of the three arms.
+    assert count("readerstudy_assignment") == (2 + 4) * 6 * 3
     arms_per_case = db.execute("select reader_id, case_id, count(distinct arm) from readerstudy_assignment "
                                "group by reader_id, case_id").fetchall()
     assert {row[2] for row in arms_per_case} == {3}
-    assert db.execute("select status from readerstudy_study").fetchall() == [("open",)]
+    assert db.execute("select status, is_dry_run from readerstudy_study order by id").fetchall() == [
+        ("open", 0), ("open", 1)]
+    # The dry run is analysed already: coordinators see the analysis page filled on their first visit.
+    assert db.execute("select count(*) from readerstudy_studyanalysis where result is not null").fetchone() == (1,)
+    assert count("readerstudy_analysisplot") == 5
     assert len(list((data_dir / "dicom").rglob("*.dcm"))) == 6
 
     login = manage(data_dir, "shell", "--no-imports", "-c", "from django.contrib.auth import authenticate; "
                    "print([bool(authenticate(username=u, password=p)) for u, p in "
                    "[('admin', 'demo-admin-pass'), ('coordinator', 'demo-coordinator-pass'), "
-                   "('reader1', 'demo-reader1-pass'), ('reader2', 'demo-reader2-pass')]])")
-    assert login.stdout.strip() == "[True, True, True, True]", login.stderr
+                   "('reader1', 'demo-reader1-pass'), ('reader2', 'demo-reader2-pass'), ('simulated-reader1', '')]])")
+    assert login.stdout.strip() == "[True, True, True, True, False]", login.stderr

@@ -30,7 +30,8 @@ class AIError:
 
 def ai_errors(output, truth, arm):
     """The errors of `output` on a case with `truth` that a reader in `arm` is shown."""
-    errors = {AIError(error.label, LABEL_ERROR_CATEGORY[error.kind]) for error in score_case(output.labels, truth).errors}
+    errors = {AIError(error.label, LABEL_ERROR_CATEGORY[error.kind])
+              for error in score_case(output.labels, truth).errors}
     if output.is_simulated:
         errors |= {AIError(error["label"], DELIBERATE_ERROR_CATEGORY[error["kind"]])
                    for error in output.deliberate_errors if error.get("kind") in DELIBERATE_ERROR_CATEGORY}

@@ -6,6 +6,7 @@ from django.utils import timezone
 from inference.models import StudyOutputPin
 from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Case, Read, ReadingSession, Study
 
+from .analysis.schedule import request_analysis
 from .reading import session_is_open
 
 
@@ -49,6 +50,7 @@ def close_study(study, user):
         study.status, study.closed_at = Study.Status.CLOSED, timezone.now()
         study.save(update_fields=["status", "closed_at"])
         audit(study, user, AuditEntry.Action.CLOSED, "Closed: no more reading.")
+        request_analysis(study.pk)  # the final analysis, which states that the study is closed
         return study
 
 

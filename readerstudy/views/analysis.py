@@ -26,7 +26,8 @@ def _analysis(pk):
 @role_required(COORDINATOR)
 def study_analysis(request, pk):
     study, analysis = _analysis(pk)
-    plots = [{"name": plot.name, "title": plot.title, "src": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
+    plots = [{"name": plot.name, "title": plot.title,
+              "src": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
               "svg_url": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
               "png_url": reverse("study-analysis-plot", args=[pk, plot.name, "png"])}
              for plot in AnalysisPlot.objects.filter(analysis=analysis).only("name", "title")] if analysis else []

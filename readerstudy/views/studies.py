@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from inference.pinning import unpinned_cases
-from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study
+from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study, StudyAnalysis
 from readerstudy.roles import ADMIN, COORDINATOR, READER, has_role, role_required
 from readerstudy.services.design import DesignRefused
 from readerstudy.services.designer import add_readers, assign_case_set, preview
@@ -37,6 +37,8 @@ def study_detail(request, pk):
         "audit": study.audit_entries.select_related("user")[:200],
         "case_sets": CaseSet.objects.all() if study.is_free_form else [],
         "is_admin": has_role(request.user, ADMIN),
+        "analysis": StudyAnalysis.objects.filter(study=study).only("result", "computed_at", "requested_version",
+                                                                   "computed_version").first(),
     })
 
 

@@ -1,11 +1,11 @@
 import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from readerstudy.management.study_argument import study_from_argument
 from readerstudy.models import AuditEntry
-from readerstudy.services.analysis.refresh import current_analysis
+from readerstudy.services.analysis.refresh import AnalysisFailed, current_analysis
 from readerstudy.services.exports import FILES, table
 from readerstudy.services.lifecycle import audit
 
@@ -26,7 +26,10 @@ class Command(BaseCommand):
                 for chunk in table(study, name, writer):
                     handle.write(chunk)
         # The analysis of the data just written: the cached one if it is of the same data, else computed here.
-        analysis = current_analysis(study)
+        try:
+            analysis = current_analysis(study)
+        except AnalysisFailed as failed:
+            raise CommandError(f"{failed}. The data files are written; the analysis files are not.") from None
         (out / "analysis.json").write_text(json.dumps(analysis.result, indent=1, ensure_ascii=False), encoding="utf-8")
         (out / "analysis.html").write_text(analysis.report_html, encoding="utf-8")
         written = [filename for filename, _, _ in FILES] + ["analysis.json", "analysis.html"]

@@ -1,4 +1,5 @@
-"""Everything `make demo` needs, idempotently: demo users, synthetic cases in case set `demo`, an open study."""
+"""Everything `make demo` needs, idempotently: demo users, synthetic cases in case set `demo`, an open study,
+and a dry run filled with simulated reads whose analysis coordinators can open at once."""
 
 from django.conf import settings
 from django.contrib.auth.models import Group, User
@@ -10,15 +11,19 @@ from inference.pinning import pin_run, unpinned_cases
 from inference.runner import execute_job
 from readerstudy.models import Arm, Assignment, CaseSet, ReaderProfile, Study
 from readerstudy.roles import ADMIN, COORDINATOR, READER
+from readerstudy.services.analysis.refresh import current_analysis
 from readerstudy.services.designer import add_readers
 from readerstudy.services.ingest import IngestOptions, import_cases
 from readerstudy.services.lifecycle import open_study
+from readerstudy.services.simulation import SimulationSettings, simulate_reads
 from readerstudy.services.synthetic import make_synthetic_cases
 
 from .make_synthetic_cases import parse_size
 
 DEMO_CASE_SET = "demo"
 DEMO_STUDY = "Demo study: AI reasoning in chest radiograph reading"
+DRY_RUN_STUDY = "Demo dry run: simulated readers, analysed"
+DRY_RUN_READERS = ["simulated-reader1", "simulated-reader2", "simulated-reader3", "simulated-reader4"]
 DEMO_SEED = 2026
 SIMULATED_CONFIGURATION = "Simulated NV-Reason-CXR"
 # Demo logins are printed and documented; the demo runs on 127.0.0.1 with its own embedded database.
@@ -36,7 +41,8 @@ DEMO_INSTRUCTIONS = (
 
 
 class Command(BaseCommand):
-    help = "Create the demo users, synthetic cases and an open three-arm study (safe to run again)."
+    help = ("Create the demo users, synthetic cases, an open three-arm study and an analysed dry run "
+            "(safe to run again).")
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, default=12, help="Number of synthetic cases.")
@@ -49,6 +55,7 @@ class Command(BaseCommand):
         study = self._ensure_study(case_set, users[1])
         self._ensure_assignments(study, [user for user, (_, _, role, _) in zip(users, DEMO_USERS) if role == READER])
         self._ensure_pinned_outputs(study, users[1])
+        self._ensure_dry_run(case_set, users[1])
         self.stdout.write(self.style.SUCCESS("Demo ready. Log in at http://127.0.0.1:8000 with:"))
         for username, password, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role:<12} {username:<12} {password}")
@@ -114,3 +121,25 @@ class Command(BaseCommand):
         if joining:
             add_readers(study, joining)
             self.stdout.write(f"Designed sessions for {', '.join(r.username for r in joining)}")
+
+    def _ensure_dry_run(self, case_set, coordinator):
+        """Simulated readers (who cannot log in) fill a dry run, so the analysis page has something to show."""
+        study, _ = Study.objects.get_or_create(title=DRY_RUN_STUDY, defaults={
+            "description": "A rehearsal: every read is simulated with a known arm effect on time.",
+            "case_set": case_set, "arms": list(Arm.values), "washout_days": 0, "randomisation_seed": DEMO_SEED,
+            "is_dry_run": True, "created_by": coordinator})
+        readers = []
+        for username in DRY_RUN_READERS:
+            reader, created = User.objects.get_or_create(username=username)
+            if created:
+                reader.set_unusable_password()
+                reader.save()
+            reader.groups.add(Group.objects.get(name=READER))
+            readers.append(reader)
+        self._ensure_assignments(study, readers)
+        self._ensure_pinned_outputs(study, coordinator)
+        study.refresh_from_db()
+        simulated = simulate_reads(study, SimulationSettings(seed=DEMO_SEED))
+        if simulated:
+            self.stdout.write(f"Simulated {simulated} reads in {study.title!r}")
+        current_analysis(study)

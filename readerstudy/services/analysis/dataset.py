@@ -127,7 +127,8 @@ def _frame(reads, codes, truths, questions):
         ratings = {rating.question.key: rating.value for rating in read.ratings.all()}
         has_truth = any(value in EVALUABLE for value in truth.values())
         rows.append([read.pk, codes.get(assignment.reader_id, f"user-{assignment.reader_id}"),
-                     assignment.case.public_id, assignment.case_id, _case_type(assignment.case.is_abnormal), assignment.arm,
+                     assignment.case.public_id, assignment.case_id, _case_type(assignment.case.is_abnormal),
+                     assignment.arm,
                      read.active_ms, read.active_ms / 1000, math.log(read.active_ms / 1000), findings,
                      score_case(findings, truth).jaccard if has_truth else math.nan, read.is_simulated]
                     + [float(ratings[q.key]) if q.key in ratings else math.nan for q in questions])
@@ -143,7 +144,7 @@ def _case_type(is_abnormal):
 def _hash(study, reads, codes, truths, pins, annotations, questions):
     """SHA-256 of everything the analysis reads, in a canonical order: the same data gives the same hash."""
     canonical = {
-        "study": [study.pk, sorted(study.arms), study.label_vocabulary],
+        "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary],
         "questions": [[q.key, q.scale_min, q.scale_max, sorted(q.arms)] for q in questions],
         "reads": [[read.pk, codes.get(read.assignment.reader_id), read.assignment.case.public_id,
                    read.assignment.arm, read.assignment.is_practice, read.problem_flagged, read.active_ms,

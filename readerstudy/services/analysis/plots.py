@@ -38,7 +38,7 @@ def draw_all(data, result):
                ("ratings", "Rating distributions per arm", _ratings, bool(result["ratings"]) and not data.reads.empty),
                ("accuracy", "Reader accuracy (Jaccard) per arm", _accuracy, result["accuracy"]["estimable"]),
                ("error-flags", "Share of the AI's errors the readers flagged", _error_flags,
-                result["error_audit"]["estimable"])]
+                result["error_audit"]["estimable"] and any(row["errors"] for row in result["error_audit"]["per_arm"]))]
     plots = []
     with matplotlib.rc_context(STYLE):
         for name, title, draw, possible in drawers:
@@ -65,6 +65,13 @@ def _subset(frame, case_type):
     return frame if case_type is None else frame[frame["case_type"] == case_type]
 
 
+def _no_reads(axes, title):
+    axes.set_title(title)
+    axes.text(0.5, 0.5, "No reads", ha="center", va="center", transform=axes.transAxes, color="#6b7280")
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
 def _arm_axis(axes, arms):
     axes.set_xticks(range(len(arms)), [arm_name(arm) for arm in arms], rotation=15)
 
@@ -74,6 +81,9 @@ def _time_by_arm(data, result):
     rng = np.random.default_rng(0)
     for axes, (title, case_type) in zip(axes_row, PANELS):
         frame = _subset(data.reads, case_type)
+        if frame.empty:
+            _no_reads(axes, title)
+            continue
         groups = [frame.loc[frame["arm"] == arm, "active_s"].to_numpy() for arm in data.arms]
         filled = [i for i, values in enumerate(groups) if values.size]
         if filled:
@@ -93,6 +103,9 @@ def _reader_lines(data, result):
     figure, axes_row = _panels(len(PANELS))
     for axes, (title, case_type) in zip(axes_row, PANELS):
         frame = _subset(data.reads, case_type)
+        if frame.empty:
+            _no_reads(axes, title)
+            continue
         medians = frame.groupby(["reader", "arm"])["active_s"].median()
         for reader in sorted(frame["reader"].unique()):
             points = [(i, medians[(reader, arm)]) for i, arm in enumerate(data.arms) if (reader, arm) in medians]
@@ -102,8 +115,9 @@ def _reader_lines(data, result):
         axes.set_title(title)
         axes.set_ylabel("Median active seconds (log scale)")
         _arm_axis(axes, data.arms)
-    if data.reads["reader"].nunique() <= 12:
-        axes_row[-1].legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    handles, labels = axes_row[0].get_legend_handles_labels()  # the all-cases panel has every reader
+    if handles and len(handles) <= 12:
+        figure.legend(handles, labels, fontsize=7, frameon=False, loc="outside right upper")
     return figure
 
 

@@ -77,12 +77,15 @@ def _store(analysis, data, key):
     logger.info("analysis of study %s computed from %s reads", analysis.study_id, len(data.reads))
 
 
+class AnalysisFailed(Exception):
+    pass
+
+
 def current_analysis(study):
-    """The analysis of the study's data as it is now, computed here if the cached one is not of this data."""
-    analysis, _ = StudyAnalysis.objects.get_or_create(study=study)
-    data = load(study)
-    key = cache_key(data.data_hash)
-    if key != analysis.cache_key or analysis.result is None:
-        _store(analysis, data, key)
+    """The analysis of the study's data as it is now (computed here unless the cached one is of this data)."""
+    analysis, _ = StudyAnalysis.objects.select_related("study").get_or_create(study=study)
+    refresh(analysis)
     analysis.refresh_from_db()
+    if analysis.error:
+        raise AnalysisFailed(f"The analysis failed: {analysis.error}")
     return analysis
