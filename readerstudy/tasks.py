@@ -2,11 +2,15 @@
 
 from celery import shared_task
 
-from readerstudy.services.analysis import refresh, schedule
+from readerstudy.services.analysis import schedule
 
 
 @shared_task(name="analysis.compute")
 def compute_analysis(study_id):
+    # Imported here: the web process imports this module (it sends the task), and must not load pandas,
+    # statsmodels and matplotlib with it.
+    from readerstudy.services.analysis import refresh
+
     return refresh.compute_requested(study_id)
 
 

@@ -36,7 +36,7 @@ urlpatterns = [
     path("studies/<int:pk>/analysis.html", analysis.study_analysis_report, name="study-analysis-report"),
     path("studies/<int:pk>/analysis/plots/<slug:name>.<str:fmt>", analysis.study_analysis_plot,
          name="study-analysis-plot"),
-    path("studies/<int:pk>/analysis/recompute/", analysis.study_analysis_refresh, name="study-analysis-refresh"),
+    path("studies/<int:pk>/analysis/recompute/", analysis.study_analysis_recompute, name="study-analysis-recompute"),
     path("api/", include("readerstudy.api.urls")),
     path("inference/", include("inference.urls")),
     path("admin/", admin.site.urls),

@@ -88,3 +88,11 @@ def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False,
                                                   session=session, position=i + 1)
                    for i, arm in enumerate(arms)}
     return study, assignments
+
+
+def plant_deliberate_errors(study):
+    """One recorded deliberate error in every pinned (simulated) output: the simulated engine makes its own
+    errors from the cases' random public ids, so a test that needs AI errors plants them."""
+    for pin in study.output_pins.select_related("output"):
+        ModelOutput.objects.filter(pk=pin.output_id).update(
+            deliberate_errors=[{"kind": "missed_finding", "label": "pneumothorax", "region": "right-lung"}])

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 from django.utils import timezone
 
 from inference.models import ModelOutput
@@ -25,6 +26,13 @@ from readerstudy.services.reading import Report, questions_for, submit_read
 from tests.reading_setup import open_study_with_assignments
 
 ARMS = ["UNAIDED", "LABELS_ONLY", "FULL_REASONING"]
+
+
+def expected_plots(result):
+    """Every plot, the error-flag one only when an AI error was shown (the simulated engine makes its errors
+    from the cases' random public ids)."""
+    shown = any(row["errors"] for row in result["error_audit"]["per_arm"])
+    return ["time-by-arm", "reader-lines", "ratings", "accuracy"] + (["error-flags"] if shown else [])
 
 
 # --- the model, on data with a known truth ---------------------------------------------------------------------
@@ -231,13 +239,11 @@ def test_the_analysis_is_recomputed_when_reads_change_and_only_then(one_reader_s
     assert compute_requested(study.pk) == "computed"
     first = StudyAnalysis.objects.get(study=study)
     assert first.is_current and first.result["reads"]["analysed"] == 2
-    # No error-flag plot: the one AI-arm read was shown no AI error.
-    assert first.result["error_audit"]["per_arm"][0]["errors"] == 0
-    assert [plot.name for plot in first.plots.all()] == ["time-by-arm", "reader-lines", "ratings", "accuracy"]
+    assert [plot.name for plot in first.plots.all()] == expected_plots(first.result)
     assert compute_requested(study.pk) == "current"
 
     request_analysis(study.pk, force=True)  # nothing changed: same data hash, nothing recomputed
-    assert compute_requested(study.pk) == "computed"
+    assert compute_requested(study.pk) == "current"
     again = StudyAnalysis.objects.get(study=study)
     assert (again.computed_at, again.data_hash, again.is_current) == (first.computed_at, first.data_hash, True)
 
@@ -248,20 +254,32 @@ def test_the_analysis_is_recomputed_when_reads_change_and_only_then(one_reader_s
     assert latest.result["reads"]["analysed"] == 3 and latest.data_hash != first.data_hash
 
 
-def test_a_failed_computation_is_recorded_and_ends(one_reader_study, monkeypatch, tmp_path):
+def test_a_failed_computation_is_recorded_ends_and_keeps_the_last_good_result(
+        one_reader_study, monkeypatch, tmp_path, client, coordinator):
     study, assignments = one_reader_study
     read(assignments[Arm.UNAIDED])
+    assert compute_requested(study.pk) == "computed"
+    read(assignments[Arm.LABELS_ONLY])
     # An unexpected fault inside the analysis is shown to the coordinator, and the task ends.
     monkeypatch.setattr("readerstudy.services.analysis.refresh.analyse",
                         lambda data: (_ for _ in ()).throw(ValueError("bad data")))
-    assert compute_requested(study.pk) == "computed"
+    assert compute_requested(study.pk) == "current"
     analysis = StudyAnalysis.objects.get(study=study)
-    assert (analysis.error, analysis.result, analysis.is_current) == ("ValueError: bad data", None, False)
-    assert analysis.computed_version == analysis.requested_version
+    assert (analysis.error, analysis.result["reads"]["analysed"], analysis.is_current) == (
+        "ValueError: bad data", 1, False)
+    assert analysis.computed_version == analysis.requested_version and analysis.started_at is None
+    client.force_login(coordinator)
+    page = client.get(reverse("study-analysis", args=[study.pk])).content.decode()
+    assert ("The last computation failed: ValueError: bad data The analysis below is the last one that succeeded, "
+            "of older data.") in page
+    assert "The last computation failed; these numbers are of older data." in client.get(
+        reverse("study-detail", args=[study.pk])).content.decode()
+
     refused = r"^The analysis failed: ValueError: bad data\. The data files are written; the analysis files are not\.$"
     with pytest.raises(CommandError, match=refused):
         call_command("export_study", str(study.pk), "--out", str(tmp_path))
     assert (tmp_path / "reads.csv").exists() and not (tmp_path / "analysis.json").exists()
+    assert study.audit_entries.get().detail.startswith("export_study wrote reads.csv")
 
 
 def test_truth_values_other_than_positive_and_negative_leave_a_case_unscored(one_reader_study):

@@ -2,15 +2,21 @@
 offline in a real browser with every table and plot."""
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.urls import reverse
 
-from readerstudy.models import AuditEntry, StudyAnalysis
+from readerstudy.models import AuditEntry, Study, StudyAnalysis, StudyQuestion
 from readerstudy.services.analysis.refresh import compute_requested, current_analysis
+from readerstudy.services.designer import add_readers
+from readerstudy.services.lifecycle import open_study
 from readerstudy.services.simulation import SimulationSettings, simulate_reads
 from tests.browser import chromium
 from tests.factories import UserFactory
+from tests.reading_setup import plant_deliberate_errors, run_and_pin
 from tests.test_simulation import dry_run
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +31,9 @@ TABLES = ["provenance", "read-counts", "time-per-arm", "time-model", "time-per-a
 
 @pytest.fixture
 def analysed(demo_case_set, coordinator):
-    """A three-reader dry run, simulated and analysed."""
+    """A three-reader dry run, simulated and analysed; every AI read is shown at least one AI error."""
     study = dry_run(demo_case_set, [UserFactory(roles=["reader"]) for _ in range(3)], coordinator)
+    plant_deliberate_errors(study)
     simulate_reads(study, SimulationSettings(seed=2))
     assert compute_requested(study.pk) == "computed"
     return study
@@ -44,7 +51,7 @@ def test_only_coordinators_and_admins_see_the_analysis(client, analysed, role, s
     client.force_login(UserFactory(roles=[role]))
     for name, path in routes(analysed).items():
         assert client.get(path).status_code == status, name
-    refresh = client.post(reverse("study-analysis-refresh", args=[analysed.pk]))
+    refresh = client.post(reverse("study-analysis-recompute", args=[analysed.pk]))
     assert refresh.status_code == (403 if role == "reader" else 302)
 
 
@@ -87,7 +94,7 @@ def test_before_the_first_computation_the_page_says_so_and_recompute_queues_one(
     missing = client.get(reverse("study-analysis-json", args=[study.pk]))
     assert missing.status_code == 409 and missing.json()["detail"].startswith("The analysis has not been computed yet")
     with django_capture_on_commit_callbacks() as sent:
-        client.post(reverse("study-analysis-refresh", args=[study.pk]))
+        client.post(reverse("study-analysis-recompute", args=[study.pk]))
     assert len(sent) == 1 and StudyAnalysis.objects.get(study=study).requested_version == 1
     assert "being computed in the background" in client.get(reverse("study-analysis", args=[study.pk])).content.decode()
 
@@ -120,3 +127,43 @@ def test_the_html_report_opens_offline_with_every_table_and_plot(analysed, tmp_p
     assert drawn == [f"plot-{name}" for name in PLOTS]
     assert [url for url in requested if not url.startswith("data:")] == [path.as_uri()]
     assert simulated.startswith("Simulated data: 54 simulated reads and 6 simulated AI outputs.")
+
+
+def test_the_page_and_the_report_show_the_same_tables_for_any_question_key_and_scale(
+        client, coordinator, demo_case_set):
+    """A coordinator's own question: a key with a hyphen and a scale around zero (stored results come back
+    from PostgreSQL with their keys reordered, so nothing may depend on key order)."""
+    study = Study.objects.create(title="Own question", case_set=demo_case_set, is_dry_run=True, randomisation_seed=3)
+    StudyQuestion.objects.create(study=study, key="ai-agreement", text="Do you agree with the AI?", scale_min=-2,
+                                 scale_max=2, min_anchor="Strongly disagree", max_anchor="Strongly agree",
+                                 arms=["LABELS_ONLY", "FULL_REASONING"], order=9)
+    add_readers(study, [UserFactory(roles=["reader"]) for _ in range(2)])
+    run_and_pin(study)
+    simulate_reads(open_study(study, coordinator), SimulationSettings(seed=6))
+    assert compute_requested(study.pk) == "computed"
+
+    stored = StudyAnalysis.objects.get(study=study)
+    question = next(q for q in stored.result["ratings"] if q["key"] == "ai-agreement")
+    assert question["model"]["estimable"] is True and question["model"]["reference"] == "LABELS_ONLY"
+    assert [bar["score"] for bar in question["per_arm"][0]["distribution"]] == [-2, -1, 0, 1, 2]
+    client.force_login(coordinator)
+    page = client.get(reverse("study-analysis", args=[study.pk])).content.decode()
+    for testid in TABLES + ["rating-ai-agreement", "rating-model-ai-agreement"]:
+        assert table_html(page, testid) == table_html(stored.report_html, testid), testid
+
+
+def table_html(html, testid):
+    """The element with this test id, from its opening tag to its end."""
+    start = html.index(f'data-testid="{testid}"')
+    start = html.rindex("<", 0, start)
+    tag = html[start + 1:html.index(" ", start)]
+    return html[start:html.index(f"</{tag}>", start)]
+
+
+def test_the_web_process_never_loads_the_analysis_libraries():
+    code = ("import django, sys; django.setup(); import readerstudy.urls, readerstudy.tasks; "
+            "from readerstudy.services.reading import submit_read; "
+            "print(sorted({'pandas', 'statsmodels', 'matplotlib', 'scipy'} & set(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    assert result.stdout.strip() == "[]", result.stderr

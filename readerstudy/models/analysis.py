@@ -30,7 +30,8 @@ class StudyAnalysis(models.Model):
 
     @property
     def is_current(self):
-        return self.result is not None and self.computed_version >= self.requested_version
+        """A result of the reads as they are now (a failed computation leaves the last result, not current)."""
+        return self.result is not None and not self.error and self.computed_version >= self.requested_version
 
 
 class AnalysisPlot(models.Model):

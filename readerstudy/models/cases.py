@@ -50,10 +50,11 @@ class Case(models.Model):
     def __str__(self):
         return self.public_id
 
-    def truth_by_slug(self):
-        """Every vocabulary label with its truth value; labels without a row are unknown."""
+    def truth_by_slug(self, vocabulary=None):
+        """Every label (of `vocabulary`, if given) with its truth value; labels without a row are unknown."""
+        labels = Label.objects.filter(vocabulary=vocabulary) if vocabulary else Label.objects.all()
         known = {t.label.slug: t.value for t in self.ground_truth.select_related("label")}
-        return {label.slug: known.get(label.slug, TruthValue.UNKNOWN) for label in Label.objects.all()}
+        return {label.slug: known.get(label.slug, TruthValue.UNKNOWN) for label in labels}
 
     def refresh_normality(self):
         """Abnormal: any positive label other than No Finding and Support Devices (a line alone is normal)."""

@@ -47,7 +47,8 @@ def read_rows(study):
 
 def _read_row(study, read, enrolment, names, questions):
     assignment = read.assignment
-    truth = assignment.case.truth_by_slug()
+    # Scored on the labels the reader could choose from.
+    truth = assignment.case.truth_by_slug(study.label_vocabulary)
     findings = set(read.finding_links.values_list("label__slug", flat=True))
     ratings = dict(read.ratings.values_list("question__key", "value"))
     annotated = Counter(read.annotations.values_list("category", flat=True))

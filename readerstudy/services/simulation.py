@@ -51,7 +51,9 @@ def simulate_reads(study, settings=None):
         raise SimulationRefused("Only dry-run studies take simulated reads.")
     if study.status != Study.Status.OPEN:
         raise SimulationRefused("Open the dry-run study first.")
-    rng = random.Random(settings.seed)
+    # Two streams: the times must not depend on how many AI errors a pinned output happens to make (the
+    # simulated engine draws those from the cases' random public ids), so an analysis has a fixed truth to find.
+    rng, content_rng = random.Random(settings.seed), random.Random(f"{settings.seed}:content")
     assignments = list(Assignment.objects.filter(study=study).exclude(status=Assignment.Status.SUBMITTED)
                        .select_related("case", "session", "study").order_by("reader_id", "session__index",
                                                                             "position"))
@@ -65,13 +67,13 @@ def simulate_reads(study, settings=None):
                  + math.log(settings.arm_multipliers.get(a.arm, 1.0)) + rng.gauss(0, settings.noise_sd))
         submitted_at = (start + timedelta(days=(a.session.index - 1) * (study.washout_days + 1),
                                           minutes=a.position * MINUTES_BETWEEN_READS))
-        _simulate_one(a, rng, settings, round(math.exp(log_s) * 1000), submitted_at)
+        _simulate_one(a, content_rng, settings, round(math.exp(log_s) * 1000), submitted_at)
     return len(assignments)
 
 
 def _simulate_one(assignment, rng, settings, active_ms, submitted_at):
     with transaction.atomic():
-        truth = assignment.case.truth_by_slug()
+        truth = assignment.case.truth_by_slug(assignment.study.label_vocabulary)
         if assignment.arm in AI_ARMS:
             _flag_ai_errors(assignment, truth, rng, settings)
         events = _events(active_ms, rng)

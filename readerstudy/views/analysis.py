@@ -68,8 +68,10 @@ def study_analysis_plot(request, pk, name, fmt):
 
 @require_POST
 @role_required(COORDINATOR)
-def study_analysis_refresh(request, pk):
+def study_analysis_recompute(request, pk):
+    """Ask for the analysis now (after a lost message, say); unchanged data and software are not recomputed."""
     study = get_object_or_404(Study, pk=pk)
     request_analysis(study.pk, force=True)
-    messages.success(request, "The analysis will be recomputed in the background; reload this page in a moment.")
+    messages.success(request, "The analysis is being brought up to date in the background; reload this page in "
+                              "a moment.")
     return redirect("study-analysis", pk=pk)

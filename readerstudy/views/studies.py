@@ -37,8 +37,8 @@ def study_detail(request, pk):
         "audit": study.audit_entries.select_related("user")[:200],
         "case_sets": CaseSet.objects.all() if study.is_free_form else [],
         "is_admin": has_role(request.user, ADMIN),
-        "analysis": StudyAnalysis.objects.filter(study=study).only("result", "computed_at", "requested_version",
-                                                                   "computed_version").first(),
+        "analysis": StudyAnalysis.objects.filter(study=study).only(
+            "result", "computed_at", "requested_version", "computed_version", "error").first(),
     })
 
 

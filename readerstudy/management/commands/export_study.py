@@ -25,13 +25,14 @@ class Command(BaseCommand):
             with open(out / filename, "w", encoding="utf-8", newline="") as handle:
                 for chunk in table(study, name, writer):
                     handle.write(chunk)
-        # The analysis of the data just written: the cached one if it is of the same data, else computed here.
+        audit(study, None, AuditEntry.Action.EXPORTED, f"export_study wrote {', '.join(f for f, _, _ in FILES)}.")
+        # The analysis of the data as it is now (its data hash is in the report): the cached one if it is of the
+        # same data, else computed here.
         try:
             analysis = current_analysis(study)
         except AnalysisFailed as failed:
             raise CommandError(f"{failed}. The data files are written; the analysis files are not.") from None
         (out / "analysis.json").write_text(json.dumps(analysis.result, indent=1, ensure_ascii=False), encoding="utf-8")
         (out / "analysis.html").write_text(analysis.report_html, encoding="utf-8")
-        written = [filename for filename, _, _ in FILES] + ["analysis.json", "analysis.html"]
-        audit(study, None, AuditEntry.Action.EXPORTED, f"export_study wrote {', '.join(written)}.")
-        self.stdout.write(f"Wrote {len(written)} files to {out}")
+        audit(study, None, AuditEntry.Action.EXPORTED, "export_study wrote analysis.json, analysis.html.")
+        self.stdout.write(f"Wrote {len(FILES) + 2} files to {out}")

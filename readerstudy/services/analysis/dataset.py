@@ -63,7 +63,7 @@ def load(study):
             StudyOutputPin.objects.filter(study=study).select_related("output__job")}
     case_ids |= set(pins)
     codes = dict(StudyReader.objects.filter(study=study).values_list("user_id", "reader_code"))
-    truths = _truths(case_ids)
+    truths = _truths(case_ids, study.label_vocabulary)
     analysed, excluded = _split(reads)
     annotations = _annotations(analysed)
     data = StudyData(
@@ -76,7 +76,7 @@ def load(study):
         case_types={case_id: _case_type(is_abnormal) for case_id, is_abnormal in
                     Case.objects.filter(pk__in=case_ids).values_list("pk", "is_abnormal")},
     )
-    data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions)
+    data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions, data.labels)
     return data
 
 
@@ -96,12 +96,13 @@ def _split(reads):
     return analysed, excluded
 
 
-def _truths(case_ids):
-    """Every label's truth value per case, as Case.truth_by_slug gives it, in two queries."""
-    slugs = list(Label.objects.values_list("slug", flat=True))
+def _truths(case_ids, vocabulary):
+    """Each case's truth over the labels readers choose from, as Case.truth_by_slug gives it, in two queries."""
+    slugs = list(Label.objects.filter(vocabulary=vocabulary).values_list("slug", flat=True))
     known = {}
-    for case_id, slug, value in GroundTruth.objects.filter(case_id__in=case_ids).values_list(
-            "case_id", "label__slug", "value"):
+    rows = (GroundTruth.objects.filter(case_id__in=case_ids, label__vocabulary=vocabulary)
+            .values_list("case_id", "label__slug", "value"))
+    for case_id, slug, value in rows:
         known.setdefault(case_id, {})[slug] = value
     return {case_id: {slug: known.get(case_id, {}).get(slug, TruthValue.UNKNOWN) for slug in slugs}
             for case_id in case_ids}
@@ -141,11 +142,13 @@ def _case_type(is_abnormal):
     return {True: ABNORMAL, False: NORMAL}.get(is_abnormal, UNKNOWN_TYPE)
 
 
-def _hash(study, reads, codes, truths, pins, annotations, questions):
+def _hash(study, reads, codes, truths, pins, annotations, questions, labels):
     """SHA-256 of everything the analysis reads, in a canonical order: the same data gives the same hash."""
     canonical = {
         "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary],
-        "questions": [[q.key, q.scale_min, q.scale_max, sorted(q.arms)] for q in questions],
+        "questions": [[q.key, q.text, q.min_anchor, q.max_anchor, q.scale_min, q.scale_max, sorted(q.arms)]
+                      for q in questions],
+        "labels": labels,
         "reads": [[read.pk, codes.get(read.assignment.reader_id), read.assignment.case.public_id,
                    read.assignment.arm, read.assignment.is_practice, read.problem_flagged, read.active_ms,
                    read.is_simulated, sorted(link.label.slug for link in read.finding_links.all()),

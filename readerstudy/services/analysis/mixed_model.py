@@ -3,7 +3,7 @@
 Readers and cases are both random samples, so both get a random intercept. They are crossed, not nested:
 statsmodels fits crossed effects as variance components within a single group that holds every read.
 Each arm's effect is its difference from the reference arm, with a Wald 95% confidence interval and p-value.
-Anything that cannot be estimated says why instead of raising.
+Anything that cannot be estimated says why: the checks below, or the fit's own failure.
 """
 
 import math
@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import statsmodels.formula.api as smf
+from patsy import PatsyError
 
 from readerstudy.models import Arm
 
@@ -36,7 +37,7 @@ def fit_arm_effects(frame, outcome, arms, reference):
         return {**described, **not_estimable(reason)}
     try:
         fitted, caught = _fit(rows, outcome, compared)
-    except (ValueError, np.linalg.LinAlgError) as failure:
+    except (ValueError, np.linalg.LinAlgError, PatsyError) as failure:
         return {**described, **not_estimable(f"the model could not be fitted ({failure})")}
     effects = [_effect(fitted, arm) for arm in compared]
     if not all(math.isfinite(effect["se"]) and effect["se"] > 0 for effect in effects):
@@ -68,12 +69,14 @@ def _why_not_estimable(rows, outcome, reference, compared):
 
 
 def _fit(rows, outcome, compared):
-    """One indicator column per compared arm keeps the parameter names plain (`arm_LABELS_ONLY`)."""
-    data = rows[["reader", "case", outcome]].copy()
+    """The outcome as `y` (a rating key may hold a hyphen, which a formula cannot), and one indicator column per
+    compared arm, which keeps the parameter names plain (`arm_LABELS_ONLY`)."""
+    data = rows[["reader", "case"]].copy()
+    data["y"] = rows[outcome]
     data["everyone"] = 1
     for arm in compared:
         data[f"arm_{arm}"] = (rows["arm"] == arm).astype(float)
-    model = smf.mixedlm(f"{outcome} ~ " + " + ".join(f"arm_{arm}" for arm in compared), data,
+    model = smf.mixedlm("y ~ " + " + ".join(f"arm_{arm}" for arm in compared), data,
                         groups="everyone", re_formula="0",
                         vc_formula={"reader": "0 + C(reader)", "case": "0 + C(case)"})
     with warnings.catch_warnings(record=True) as caught:

@@ -125,14 +125,13 @@ def _ratings(data, result):
     questions = result["ratings"]
     figure, axes_row = _panels(len(questions), width=3.6, height=0.6 + 0.55 * len(data.arms) + 1)
     for axes, question in zip(axes_row, questions):
-        scale = question["scale"]
-        shades = matplotlib.colormaps["RdYlGn"](np.linspace(0.1, 0.9, len(scale)))
+        shades = matplotlib.colormaps["RdYlGn"](np.linspace(0.1, 0.9, len(question["scale"])))
         for row, arm in enumerate(question["per_arm"]):
             left = 0.0
-            for colour, score in zip(shades, scale):
-                share = arm["distribution"][str(score)] / arm["n"] if arm["n"] else 0.0
+            for colour, bar in zip(shades, arm["distribution"]):
+                share = bar["count"] / arm["n"] if arm["n"] else 0.0
                 axes.barh(row, share, left=left, color=colour, edgecolor="white", linewidth=0.5,
-                          label=str(score) if row == 0 else None)
+                          label=str(bar["score"]) if row == 0 else None)
                 left += share
         axes.set_yticks(range(len(question["per_arm"])), [arm_name(a["arm"]) for a in question["per_arm"]])
         axes.invert_yaxis()

@@ -27,4 +27,5 @@ def _arm_scores(frame, column, arm, scale):
     return {"arm": arm, "n": int(values.size),
             "mean": float(values.mean()) if values.size else None,
             "sd": float(values.std(ddof=1)) if values.size > 1 else None,
-            "distribution": {str(score): int(counts.get(score, 0)) for score in scale}}
+            # A list, not a dict: PostgreSQL's jsonb does not keep a dict's key order (-1 would follow 2).
+            "distribution": [{"score": score, "count": int(counts.get(score, 0))} for score in scale]}

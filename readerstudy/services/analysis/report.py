@@ -21,6 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .accuracy import ai_accuracy, readers_accuracy
+from .dataset import CASE_TYPES
 from .error_audit import error_audit_section
 from .per_reader import per_reader_section
 from .plots import draw_all
@@ -58,6 +59,8 @@ def analyse(data):
                        "software": software_versions(),
                        "simulated": {"reads": data.simulated_reads, "ai_outputs": data.simulated_outputs,
                                      "any": bool(data.simulated_reads or data.simulated_outputs)}},
+        # Templates walk these lists, never a stored dict's keys (jsonb orders keys its own way).
+        "case_types": list(CASE_TYPES),
         "reads": {"submitted": data.submitted, "analysed": len(data.reads), "excluded": data.excluded,
                   "readers": int(data.reads["reader"].nunique()), "cases": int(data.reads["case"].nunique())},
         "time": time_section(data),
