@@ -24,7 +24,8 @@ pytestmark = pytest.mark.django_db
 PLOTS = ["time-by-arm", "reader-lines", "ratings", "accuracy", "error-flags"]
 TABLES = ["provenance", "read-counts", "time-per-arm", "time-model", "time-per-arm-normal", "time-model-normal",
           "time-per-arm-abnormal", "time-model-abnormal", "rating-confidence", "rating-model-confidence",
-          "rating-usefulness", "rating-trust", "rating-reasoning_accuracy", "rating-uncertainty_qualified",
+          "rating-by-case-type-confidence", "rating-usefulness", "rating-trust", "rating-reasoning_accuracy",
+          "rating-uncertainty_qualified",
           "accuracy-per-arm", "accuracy-per-label", "accuracy-model", "error-audit", "annotation-categories",
           "ai-summary", "ai-per-label", "per-reader"]
 

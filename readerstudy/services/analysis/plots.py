@@ -37,8 +37,7 @@ def draw_all(data, result):
                ("reader-lines", "Each reader's median time across arms", _reader_lines, not data.reads.empty),
                ("ratings", "Rating distributions per arm", _ratings, bool(result["ratings"]) and not data.reads.empty),
                ("accuracy", "Reader accuracy (Jaccard) per arm", _accuracy, result["accuracy"]["estimable"]),
-               ("error-flags", "Share of the AI's errors the readers flagged", _error_flags,
-                result["error_audit"]["estimable"] and any(row["errors"] for row in result["error_audit"]["per_arm"]))]
+               ("error-flags", "Share of the AI's errors the readers flagged", _error_flags, _errors_shown(result))]
     plots = []
     with matplotlib.rc_context(STYLE):
         for name, title, draw, possible in drawers:
@@ -47,6 +46,11 @@ def draw_all(data, result):
                 figure.suptitle(title)
                 plots.append(Plot(name, title, *_render(figure)))
     return plots
+
+
+def _errors_shown(result):
+    audit = result["error_audit"]
+    return audit["estimable"] and any(row["errors"] for row in audit["per_arm"])
 
 
 def _render(figure):
@@ -122,24 +126,33 @@ def _reader_lines(data, result):
 
 
 def _ratings(data, result):
+    """One column per question, one row per panel (all, normal, abnormal cases): 100% stacked score bars."""
     questions = result["ratings"]
-    figure, axes_row = _panels(len(questions), width=3.6, height=0.6 + 0.55 * len(data.arms) + 1)
-    for axes, question in zip(axes_row, questions):
-        shades = matplotlib.colormaps["RdYlGn"](np.linspace(0.1, 0.9, len(question["scale"])))
-        for row, arm in enumerate(question["per_arm"]):
-            left = 0.0
-            for colour, bar in zip(shades, arm["distribution"]):
-                share = bar["count"] / arm["n"] if arm["n"] else 0.0
-                axes.barh(row, share, left=left, color=colour, edgecolor="white", linewidth=0.5,
-                          label=str(bar["score"]) if row == 0 else None)
-                left += share
-        axes.set_yticks(range(len(question["per_arm"])), [arm_name(a["arm"]) for a in question["per_arm"]])
-        axes.invert_yaxis()
-        axes.set_xlim(0, 1)
-        axes.set_xlabel("Share of reads")
-        axes.set_title(question["key"].replace("_", " ").capitalize())
-    axes_row[-1].legend(title="Score", fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
+    figure = Figure(figsize=(3.6 * len(questions), len(PANELS) * (1.2 + 0.45 * len(data.arms))),
+                    layout="constrained")
+    grid = figure.subplots(len(PANELS), len(questions), squeeze=False)
+    for row, (title, case_type) in enumerate(PANELS):
+        for axes, question in zip(grid[row], questions):
+            per_arm = question["per_arm"] if case_type is None else question["by_case_type"][case_type]
+            _score_bars(axes, per_arm, len(question["scale"]))
+            axes.set_title(f"{question['key'].replace('_', ' ').capitalize()}: {title.lower()}", fontsize=8)
+    grid[0][-1].legend(title="Score", fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1, 1))
     return figure
+
+
+def _score_bars(axes, per_arm, levels):
+    shades = matplotlib.colormaps["RdYlGn"](np.linspace(0.1, 0.9, levels))
+    for row, arm in enumerate(per_arm):
+        left = 0.0
+        for colour, bar in zip(shades, arm["distribution"]):
+            share = bar["count"] / arm["n"] if arm["n"] else 0.0
+            axes.barh(row, share, left=left, color=colour, edgecolor="white", linewidth=0.5,
+                      label=str(bar["score"]) if row == 0 else None)
+            left += share
+    axes.set_yticks(range(len(per_arm)), [arm_name(a["arm"]) for a in per_arm])
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("Share of reads")
 
 
 def _accuracy(data, result):

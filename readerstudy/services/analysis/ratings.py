@@ -1,7 +1,7 @@
 """Rating questions (confidence, usefulness, trust, …): per arm mean, SD and distribution, and the arm effect
 on the score, with the first arm that asks the question as the reference."""
 
-from .dataset import rating_column
+from .dataset import CASE_TYPES, rating_column
 from .mixed_model import fit_arm_effects, not_estimable
 
 
@@ -17,8 +17,14 @@ def _question(data, question):
              else not_estimable("asked in one arm only, so there is no arm to compare"))
     return {"key": question.key, "text": question.text, "scale": scale, "anchors": [question.min_anchor,
                                                                                    question.max_anchor],
-            "arms": asked, "per_arm": [_arm_scores(data.reads, column, arm, scale) for arm in asked],
+            "arms": asked, "per_arm": _scores(data.reads, column, asked, scale),
+            "by_case_type": {case_type: _scores(data.reads[data.reads["case_type"] == case_type], column, asked, scale)
+                             for case_type in CASE_TYPES},
             "model": model}
+
+
+def _scores(frame, column, arms, scale):
+    return [_arm_scores(frame, column, arm, scale) for arm in arms]
 
 
 def _arm_scores(frame, column, arm, scale):
