@@ -1,14 +1,21 @@
 """The model's accuracy on a run's cases, with the shared scoring module (readers are scored the same way)."""
 
+from readerstudy.labels import CHEXPERT_LABELS
+
 from .models import JobStatus, ModelOutput
 from .scoring import score_set
 
 
 def run_metrics(run):
     outputs = ModelOutput.objects.filter(job__run=run).select_related("job", "case")
-    items = [(set(o.labels), o.case.truth_by_slug(), scoring_status(o.job.status)) for o in outputs]
-    return score_set(items)
+    return score_outputs([(output, output.case.truth_by_slug()) for output in outputs])
 
 
-def scoring_status(status):
+def score_outputs(scored, vocabulary=CHEXPERT_LABELS):
+    """scored: (output, its case's truth by slug) pairs; failed, refused and truncated jobs count as such."""
+    return score_set([(set(output.labels), truth, _scoring_status(output.job.status)) for output, truth in scored],
+                     vocabulary)
+
+
+def _scoring_status(status):
     return {JobStatus.SUCCEEDED: "ok"}.get(status, str(status))

@@ -4,7 +4,7 @@ Only cases with ground truth (at least one positive or negative label) are score
 Sensitivity is the scoring module's recall.
 """
 
-from inference.metrics import scoring_status
+from inference.metrics import score_outputs
 from inference.scoring import SCORED_STATUS, metrics_as_dict, score_set
 
 from .dataset import CASE_TYPES
@@ -64,5 +64,4 @@ def ai_accuracy(data):
 
 
 def _score_outputs(data, outputs):
-    return score_set([(set(output.labels), data.truths[case_id], scoring_status(output.job.status))
-                      for case_id, output in outputs.items()], data.labels)
+    return score_outputs([(output, data.truths[case_id]) for case_id, output in outputs.items()], data.labels)

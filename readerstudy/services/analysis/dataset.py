@@ -45,7 +45,12 @@ class StudyData:
     case_types: dict = field(default_factory=dict)  # case id -> normal | abnormal | unknown
 
     def has_truth(self, case_id):
-        return any(value in EVALUABLE for value in self.truths.get(case_id, {}).values())
+        return has_truth(self.truths.get(case_id, {}))
+
+
+def has_truth(truth):
+    """A case is scored when at least one label is known positive or negative."""
+    return any(value in EVALUABLE for value in truth.values())
 
 
 def rating_column(key):
@@ -126,12 +131,11 @@ def _frame(reads, codes, truths, questions):
         truth = truths[assignment.case_id]
         findings = frozenset(link.label.slug for link in read.finding_links.all())
         ratings = {rating.question.key: rating.value for rating in read.ratings.all()}
-        has_truth = any(value in EVALUABLE for value in truth.values())
         rows.append([read.pk, codes.get(assignment.reader_id, f"user-{assignment.reader_id}"),
                      assignment.case.public_id, assignment.case_id, _case_type(assignment.case.is_abnormal),
                      assignment.arm,
                      read.active_ms, read.active_ms / 1000, math.log(read.active_ms / 1000), findings,
-                     score_case(findings, truth).jaccard if has_truth else math.nan, read.is_simulated]
+                     score_case(findings, truth).jaccard if has_truth(truth) else math.nan, read.is_simulated]
                     + [float(ratings[q.key]) if q.key in ratings else math.nan for q in questions])
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"active_ms": "int64", "jaccard": "float64"}).sort_values(["reader", "case", "arm"],

@@ -9,14 +9,14 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from readerstudy.models import AnalysisPlot, StudyAnalysis
 
 from .dataset import load
 from .report import analyse, cache_key
-from .schedule import OUTDATED, ago
+from .schedule import OUTDATED, ago, note_change
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,7 @@ class AnalysisFailed(Exception):
 def current_analysis(study):
     """The analysis of the study's data as it is now: requested, then computed here unless the cached one is of
     this data and software."""
-    StudyAnalysis.objects.get_or_create(study=study)
-    StudyAnalysis.objects.filter(study=study).update(requested_version=F("requested_version") + 1)
-    analysis = StudyAnalysis.objects.select_related("study").get(study=study)
+    analysis = note_change(study.pk).select_related("study").get()
     refresh(analysis)
     analysis.refresh_from_db()
     if analysis.error:

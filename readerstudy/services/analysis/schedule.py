@@ -20,14 +20,20 @@ OUTDATED = Q(computed_version__lt=F("requested_version"))
 def request_analysis(study_id, force=False):
     """The study's data changed: recompute its analysis soon. `force` sends a computation even if one was
     sent recently (a coordinator's "Recompute")."""
-    StudyAnalysis.objects.get_or_create(study_id=study_id)
-    rows = StudyAnalysis.objects.filter(study_id=study_id)
-    rows.update(requested_version=F("requested_version") + 1)
+    rows = note_change(study_id)
     if not force:
         rows = rows.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=ago(settings.ANALYSIS_REQUEUE_AFTER_S)))
     if rows.update(queued_at=timezone.now()):
         # robust: a broker that is down must not fail the reader's submit; the sweep resends.
         transaction.on_commit(lambda: _send(study_id), robust=True)
+
+
+def note_change(study_id):
+    """Bump the study's requested version (its analysis is now out of date); returns its row as a queryset."""
+    StudyAnalysis.objects.get_or_create(study_id=study_id)
+    rows = StudyAnalysis.objects.filter(study_id=study_id)
+    rows.update(requested_version=F("requested_version") + 1)
+    return rows
 
 
 def _send(study_id):
