@@ -3,18 +3,21 @@
 from readerstudy.labels import CHEXPERT_LABELS
 
 from .models import JobStatus, ModelOutput
-from .scoring import score_set
+from .scoring import NEGATIVE, score_set
+
+# A run belongs to no study: its blank labels score as a new study's do by default.
+RUN_BLANK_RULE = NEGATIVE
 
 
 def run_metrics(run):
     outputs = ModelOutput.objects.filter(job__run=run).select_related("job", "case")
-    return score_outputs([(output, output.case.truth_by_slug()) for output in outputs])
+    return score_outputs([(output, output.case.truth_by_slug()) for output in outputs], blank=RUN_BLANK_RULE)
 
 
-def score_outputs(scored, vocabulary=CHEXPERT_LABELS):
+def score_outputs(scored, vocabulary=CHEXPERT_LABELS, *, blank):
     """scored: (output, its case's truth by slug) pairs; failed, refused and truncated jobs count as such."""
     return score_set([(set(output.labels), truth, _scoring_status(output.job.status)) for output, truth in scored],
-                     vocabulary)
+                     vocabulary, blank=blank)
 
 
 def _scoring_status(status):

@@ -1,10 +1,18 @@
-"""Scoring predicted label sets against ground truth: the model's outputs now, readers' reads in the analysis.
+"""Scoring predicted label sets against ground truth: the model's outputs and readers' reads, the same way.
 
 Rules, per case:
-- Truth values are "positive" | "negative" | "uncertain" | "unknown"; a label missing from the truth is unknown.
-  Only positive and negative labels are evaluable: the others leave both the true and the predicted set, so
+- Truth values are "positive" | "negative" | "uncertain" | "unknown" | "blank"; a label missing from the truth
+  is unknown. "blank" is what a labels file left empty; a study's rule says how it scores (`blank=`):
+  "negative" (the default, as CheXpert's own evaluation does) or "unknown". Every scoring call states the rule.
+- Only positive and negative labels are evaluable: the others leave both the true and the predicted set, so
   neither predicting nor omitting them counts for or against anyone.
-- No Finding is a label like the others, as in the paper's Jaccard reward.
+- No Finding is derived, never taken on trust: it is negative when any finding label (Support Devices and No
+  Finding aside) is positive, positive when every finding label is negative; otherwise (none positive, some
+  uncertain or unknown) the file's own No Finding value stands, after the blank rule. Predictions are taken
+  as the reader ticked them or the model wrote them.
+- No Finding counts in the Jaccard and has its own per-label outcome, as in the paper's Jaccard reward, but is
+  never an error by itself: a false label on a normal case is a false finding of that label, a missed label
+  a missed finding of that label.
 - Jaccard = |P ∩ T| / |P ∪ T|, and 1 when both sets are empty (nothing to find, nothing claimed).
 
 Rules, over a set of cases:
@@ -17,10 +25,12 @@ Rules, over a set of cases:
 
 from dataclasses import dataclass, field
 
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
 
-POSITIVE, NEGATIVE = "positive", "negative"
+POSITIVE, NEGATIVE, UNKNOWN, BLANK = "positive", "negative", "unknown", "blank"
 EVALUABLE = frozenset({POSITIVE, NEGATIVE})
+BLANK_RULES = (NEGATIVE, UNKNOWN)  # what a blank cell scores as
+NO_FINDING = "no-finding"
 FALSE_LABEL, MISSED_LABEL = "false_label", "missed_label"
 SCORED_STATUS = "ok"
 OUTCOMES = ("tp", "fp", "fn", "tn")
@@ -39,11 +49,31 @@ class CaseScore:
     jaccard: float
     exact_match: bool
     true_positives: list[str]
-    errors: list[LabelError]  # false labels, then missed labels, each sorted by slug
+    errors: list[LabelError]  # false labels, then missed labels, each sorted by slug; never No Finding
     outcomes: dict[str, str]  # every evaluable label -> "tp" | "fp" | "fn" | "tn"
 
 
-def score_case(predicted, truth: dict) -> CaseScore:
+def resolve_truth(truth: dict, *, blank) -> dict:
+    """The truth as scored: blank cells under the study's rule, No Finding derived from the finding labels."""
+    if blank not in BLANK_RULES:
+        raise ValueError(f"a blank label scores as one of {BLANK_RULES}, not {blank!r}")
+    resolved = {slug: blank if value == BLANK else value for slug, value in truth.items()}
+    if NO_FINDING in resolved:
+        findings = [value for slug, value in resolved.items() if slug not in NORMAL_LABEL_SLUGS]
+        if POSITIVE in findings:
+            resolved[NO_FINDING] = NEGATIVE
+        elif findings and all(value == NEGATIVE for value in findings):
+            resolved[NO_FINDING] = POSITIVE
+    return resolved
+
+
+def has_truth(truth: dict, *, blank) -> bool:
+    """A case is scored when at least one label is positive or negative under the blank rule."""
+    return any(value in EVALUABLE for value in resolve_truth(truth, blank=blank).values())
+
+
+def score_case(predicted, truth: dict, *, blank) -> CaseScore:
+    truth = resolve_truth(truth, blank=blank)
     evaluable = {slug for slug, value in truth.items() if value in EVALUABLE}
     actual = frozenset(slug for slug in evaluable if truth[slug] == POSITIVE)
     guessed = frozenset(set(predicted) & evaluable)
@@ -54,8 +84,8 @@ def score_case(predicted, truth: dict) -> CaseScore:
         jaccard=len(actual & guessed) / len(union) if union else 1.0,
         exact_match=guessed == actual,
         true_positives=sorted(actual & guessed),
-        errors=[LabelError(slug, FALSE_LABEL) for slug in sorted(guessed - actual)]
-        + [LabelError(slug, MISSED_LABEL) for slug in sorted(actual - guessed)],
+        errors=[LabelError(slug, FALSE_LABEL) for slug in sorted(guessed - actual - {NO_FINDING})]
+        + [LabelError(slug, MISSED_LABEL) for slug in sorted(actual - guessed - {NO_FINDING})],
         outcomes={slug: _outcome(slug in guessed, slug in actual) for slug in sorted(evaluable)},
     )
 
@@ -103,6 +133,7 @@ class LabelMetrics:
 @dataclass
 class SetMetrics:
     per_label: list[LabelMetrics]
+    blank_scored_as: str = NEGATIVE  # the blank rule the cases were scored under
     cases: int = 0
     scored: int = 0
     refusals: int = 0
@@ -142,18 +173,18 @@ class SetMetrics:
         return _ratio(self.exact_matches, self.scored)
 
 
-def score_set(items, vocabulary=CHEXPERT_LABELS) -> SetMetrics:
+def score_set(items, vocabulary=CHEXPERT_LABELS, *, blank) -> SetMetrics:
     """items: (predicted labels, truth by slug, status) per case. Labels come in vocabulary order, then any
     other evaluable label in the order first seen, so per-label counts always add up to the Jaccards'."""
     by_slug = {slug: LabelMetrics(slug) for slug, _ in vocabulary}
-    metrics = SetMetrics(per_label=[])
+    metrics = SetMetrics(per_label=[], blank_scored_as=blank)
     for predicted, truth, status in items:
         metrics.cases += 1
         if status != SCORED_STATUS:
             _count_unscored(metrics, status)
-            metrics.unscored_jaccards.append(score_case(set(), truth).jaccard)
+            metrics.unscored_jaccards.append(score_case(set(), truth, blank=blank).jaccard)
             continue
-        score = score_case(predicted, truth)
+        score = score_case(predicted, truth, blank=blank)
         metrics.scored += 1
         metrics.jaccards.append(score.jaccard)
         metrics.exact_matches += score.exact_match
@@ -181,7 +212,7 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
-SUMMARY_KEYS = ("cases", "scored", "refusals", "truncations", "failures", "mean_jaccard",
+SUMMARY_KEYS = ("blank_scored_as", "cases", "scored", "refusals", "truncations", "failures", "mean_jaccard",
                 "mean_jaccard_unscored_as_empty", "macro_f1", "micro_f1", "exact_match_rate")
 LABEL_COLUMNS = ("label", "support", *OUTCOMES, "precision", "recall", "specificity", "f1", "estimable")
 

@@ -13,7 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inference.models import ModelOutput
-from readerstudy.models import Arm, Assignment, GroundTruth, Label, StudyAnalysis, TruthValue
+from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.models import Arm, Assignment, BlankTruth, GroundTruth, Label, StudyAnalysis, TruthValue
 from readerstudy.services.ai_errors import AIError, ai_errors
 from readerstudy.services.analysis.dataset import Annotation, load
 from readerstudy.services.analysis.error_audit import audit_read, error_audit_section
@@ -96,14 +97,54 @@ def hand_built_output(engine="simulated"):
 def test_the_ai_errors_a_reader_is_shown_depend_on_the_arm_and_on_simulation():
     false, missed = AIError("pneumothorax", "false_finding"), AIError("cardiomegaly", "missed_finding")
     wrong_side = AIError("pleural-effusion", "wrong_location")
-    assert ai_errors(hand_built_output(), TRUTH, "FULL_REASONING") == {false, missed, wrong_side}
-    assert ai_errors(hand_built_output(), TRUTH, "LABELS_ONLY") == {false, missed}
-    assert ai_errors(hand_built_output(engine="transformers"), TRUTH, "FULL_REASONING") == {false, missed}
-    assert ai_errors(hand_built_output(), TRUTH, "UNAIDED") == frozenset()
+    assert ai_errors(hand_built_output(), TRUTH, "FULL_REASONING", blank="negative") == {false, missed, wrong_side}
+    assert ai_errors(hand_built_output(), TRUTH, "LABELS_ONLY", blank="negative") == {false, missed}
+    assert ai_errors(hand_built_output(engine="transformers"), TRUTH, "FULL_REASONING",
+                     blank="negative") == {false, missed}
+    assert ai_errors(hand_built_output(), TRUTH, "UNAIDED", blank="negative") == frozenset()
+
+
+# A CheXpert labels row for a normal case: No Finding = 1, every other cell blank.
+NORMAL_ROW = {**{slug: "blank" for slug, _ in CHEXPERT_LABELS}, "no-finding": "positive"}
+
+
+@pytest.mark.parametrize("blank, expected", [
+    ("negative", {AIError("lung-opacity", "false_finding")}),
+    ("unknown", frozenset()),  # the file said nothing about Lung Opacity
+])
+def test_a_false_label_on_a_normal_case_is_a_false_finding_of_that_label(blank, expected):
+    output = ModelOutput(engine="transformers", labels=["lung-opacity"], deliberate_errors=[])
+    for arm in ("LABELS_ONLY", "FULL_REASONING"):
+        assert ai_errors(output, NORMAL_ROW, arm, blank=blank) == expected
+
+
+def test_the_audit_files_a_false_label_on_a_normal_case_under_that_label_never_under_no_finding(
+        demo_case_set, reader):
+    for blank, errors, flagged in ((BlankTruth.NEGATIVE, 1, 1), (BlankTruth.UNKNOWN, 0, 0)):
+        study, assignments = open_study_with_assignments(demo_case_set, reader, blank_truth=blank)
+        for arm in ("LABELS_ONLY", "FULL_REASONING"):
+            case = assignments[arm].case
+            set_truth(case, NORMAL_ROW)
+            ModelOutput.objects.filter(pk=study.output_pins.get(case=case).output_id).update(
+                labels=["lung-opacity"], deliberate_errors=[])
+            annotate(assignments[arm], "lung-opacity", "false_finding", True, target="label")
+        for assignment in assignments.values():
+            read(assignment, findings=["no-finding"])
+        data = load(study)
+        audit = error_audit_section(data)
+        assert [(row["arm"], row["errors"], row["flagged"], row["unmatched_annotations"])
+                for row in audit["per_arm"]] == [("LABELS_ONLY", errors, flagged, 1 - flagged),
+                                                 ("FULL_REASONING", errors, flagged, 1 - flagged)]
+        shown = {error for arm in ("LABELS_ONLY", "FULL_REASONING") for error in
+                 ai_errors(data.outputs[assignments[arm].case_id], data.truths[assignments[arm].case_id], arm,
+                           blank=blank)}
+        assert all(error.label != "no-finding" for error in shown)
+        assert audit["by_case_type"]["normal"][0]["errors"] == errors
+        assert analyse(data).result["provenance"]["scoring"] == {"blank_truth": blank, "no_finding": "derived"}
 
 
 def test_an_annotation_matches_an_error_only_with_its_label_and_category():
-    errors = ai_errors(hand_built_output(), TRUTH, "FULL_REASONING")
+    errors = ai_errors(hand_built_output(), TRUTH, "FULL_REASONING", blank="negative")
     annotations = [Annotation("pneumothorax", "false_finding", True),  # flags the false label
                    Annotation("pneumothorax", "false_finding", False),  # the same error again: counted once
                    Annotation("cardiomegaly", "false_finding", True),  # right label, wrong category

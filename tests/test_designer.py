@@ -12,8 +12,8 @@ from inference import jobs
 from inference.pinning import pin_run
 from inference.runner import execute_job
 from readerstudy.models import Arm, Assignment, CaseSet, Read, ReadingSession, Study, StudyReader
-from readerstudy.services.design import DESIGN_VERSION, DesignRefused
-from readerstudy.services.designer import add_readers
+from readerstudy.services.design import DESIGN_VERSION, LATIN_SQUARE, WILLIAMS, DesignRefused, plan
+from readerstudy.services.designer import add_readers, balance_note, design_cases
 from readerstudy.services.ingest import IngestOptions, import_cases
 from readerstudy.services.lifecycle import LifecycleRefused, open_study
 from readerstudy.services.synthetic import make_synthetic_cases
@@ -66,6 +66,33 @@ def test_the_same_seed_gives_the_same_design_and_readers_added_later_continue_it
     add_readers(other_seed, readers(6))
     assert pattern(at_once) == pattern(in_two_steps)
     assert pattern(at_once) != pattern(other_seed)
+
+
+def test_a_latin_square_1_study_keeps_its_version_when_readers_are_added_later(thirty_cases):
+    """A study designed before williams-1 continues its own design, reproducible from its seed."""
+    study = StudyFactory(case_set=thirty_cases, randomisation_seed=9, design_version=LATIN_SQUARE)
+    add_readers(study, readers(2))
+    add_readers(study, readers(1))
+    study.refresh_from_db()
+    assert study.design_version == LATIN_SQUARE
+    expected = plan(design_cases(study), Arm.values, 9, range(3), LATIN_SQUARE)
+    assert pattern(study) == sorted((r.reader_row, r.session, r.position, r.case_id, r.arm) for r in expected)
+    assert pattern(study) != sorted((r.reader_row, r.session, r.position, r.case_id, r.arm)
+                                    for r in plan(design_cases(study), Arm.values, 9, range(3), WILLIAMS))
+    assert balance_note(study) == ("latin-square-1: arms are balanced for order (not carry-over) within each "
+                                   "complete group of 3 readers; 3 reader(s) make 1 complete group(s).")
+
+
+def test_a_williams_study_balances_carry_over_over_its_six_readers(thirty_cases):
+    study = StudyFactory(case_set=thirty_cases)
+    add_readers(study, readers(6))
+    arms_by_pair = {}
+    for a in Assignment.objects.filter(study=study).select_related("session").order_by("session__index"):
+        arms_by_pair.setdefault((a.reader_id, a.case_id), []).append(a.arm)
+    follows = Counter((arms[i], arms[i + 1]) for arms in arms_by_pair.values() for i in range(2))
+    assert follows == {(a, b): 60 for a in Arm.values for b in Arm.values if a != b}
+    assert balance_note(study) == ("williams-1: arms are balanced for order and carry-over within each complete "
+                                   "group of 6 readers; 6 reader(s) make 1 complete group(s).")
 
 
 def test_impossible_designs_are_refused_and_leave_nothing(thirty_cases):

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from readerstudy.models import Arm, AuditEntry, Read
+from readerstudy.models import Arm, AuditEntry, GroundTruth, Read, TruthValue
 from readerstudy.services.exports import read_columns
 from tests.factories import UserFactory
 from tests.reading_setup import open_study_with_assignments
@@ -87,3 +87,21 @@ def test_export_study_writes_the_same_files(read_study, client, coordinator, tmp
     client.force_login(coordinator)
     for name, fmt in [("reads", "csv"), ("reads", "json"), ("timing_events", "csv"), ("annotations", "csv")]:
         assert (tmp_path / "out" / f"{name}.{fmt}").read_bytes().decode() == download(client, study, name, fmt)
+
+
+@pytest.mark.parametrize("blank, jaccard, correct_pneumothorax", [("negative", "0.5", "0"), ("unknown", "1.0", "")])
+def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, client, coordinator, blank, jaccard,
+                                                      correct_pneumothorax):
+    """The labels file says only Cardiomegaly = 1; the reader adds Pneumothorax."""
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], blank_truth=blank)
+    case = assignments[Arm.UNAIDED].case
+    GroundTruth.objects.filter(case=case).update(value=TruthValue.BLANK)
+    GroundTruth.objects.filter(case=case, label__slug="cardiomegaly").update(value=TruthValue.POSITIVE)
+    client.force_login(reader)
+    submit(client, assignments[Arm.UNAIDED], findings=["cardiomegaly", "pneumothorax"])
+    client.force_login(coordinator)
+    [row] = rows_of(download(client, study, "reads", "csv"))
+    assert (row["blank_truth"], row["ground_truth"], row["jaccard"]) == (blank, "Cardiomegaly", jaccard)
+    assert (row["correct_cardiomegaly"], row["correct_pneumothorax"]) == ("1", correct_pneumothorax)
+    assert row["correct_no-finding"] == "1"  # derived negative, and not ticked
+    assert (row["design"], row["previous_arm"]) == ("", "")  # assigned by hand, read once

@@ -68,9 +68,14 @@ def test_metrics_export_as_json_and_csv(client, coordinator, finished_run):
     client.force_login(coordinator)
     data = json.loads(client.get(reverse("inference:run-metrics-json", args=[finished_run.pk])).content)
     assert 0 <= data["mean_jaccard"] <= 1
+    # A run belongs to no study: blank ground truth scores as negative, as a new study's default.
+    assert data["blank_scored_as"] == "negative"
     rows = list(csv.DictReader(io.StringIO(client.get(
         reverse("inference:run-metrics-csv", args=[finished_run.pk])).content.decode())))
-    assert rows
+    assert [row["label"] for row in rows if row["label"]] == [label["label"] for label in data["per_label"]]
+    assert {"metric": "blank_scored_as", "value": "negative"}.items() <= rows[len(data["per_label"])].items()
+    page = client.get(reverse("inference:run", args=[finished_run.pk])).content.decode()
+    assert "Blank labels score as negative; No Finding is derived from the other labels." in page
 
 
 def test_pinning_pins_every_succeeded_case_and_refuses_failed_ones(finished_run, dicom_store):

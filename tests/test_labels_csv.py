@@ -21,7 +21,7 @@ def test_columns_by_chexpert_name_or_slug_and_values_in_both_notations(tmp_path)
     parsed = read_labels_file(path, {"a", "b"})
     assert parsed.truth == {
         "a": {"pleural-effusion": TruthValue.POSITIVE, "cardiomegaly": TruthValue.NEGATIVE,
-              "no-finding": TruthValue.UNKNOWN},
+              "no-finding": TruthValue.BLANK},
         "b": {"pleural-effusion": TruthValue.UNCERTAIN, "cardiomegaly": TruthValue.POSITIVE,
               "no-finding": TruthValue.NEGATIVE},
     }

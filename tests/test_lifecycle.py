@@ -6,7 +6,7 @@ from django.urls import reverse
 from readerstudy.models import Arm, AuditEntry, ReadingSession, Study
 from readerstudy.services.designer import add_readers
 from readerstudy.services.lifecycle import (LifecycleRefused, close_study, open_session_early, open_study)
-from tests.factories import UserFactory
+from tests.factories import StudyFactory, UserFactory
 from tests.reading_setup import run_and_pin
 
 pytestmark = pytest.mark.django_db
@@ -93,8 +93,14 @@ def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client,
     assert [sorted(arm for _, arm, _, _ in blocks) for blocks in table[0][2]] == [
         ["AI labels only", "Full AI reasoning", "Unaided"]] * 3
     assert sum(size for _, _, size, _ in table[0][2][0]) == 6
+    assert preview.context["balance"] == (
+        "williams-1: arms are balanced for order and carry-over within each complete group of 6 readers; "
+        "1 reader(s) make 0 complete group(s) and 1 more (add 5 to complete the group).")
+    assert 'data-testid="design-balance"' in preview.content.decode()
     client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk], "create": "1"})
     assert draft.assignments.count() == 18
+    page = client.get(reverse("study-detail", args=[draft.pk])).content.decode()
+    assert "design williams-1" in page and "blank labels score as negative" in page
     run_and_pin(draft)
     page = client.post(reverse("study-open", args=[draft.pk]), follow=True).content.decode()
     assert "The study is open." in page
@@ -197,5 +203,8 @@ def test_an_open_study_freezes_its_pins_and_protocol(draft, coordinator, reader,
         pin_run(draft, run)
     request = rf.get("/")
     request.user = admin_user
+    editable_draft = StudyFactory(case_set=draft.case_set)
+    assert "blank_truth" not in site._registry[Study].get_readonly_fields(request, editable_draft)
     frozen = site._registry[Study].get_readonly_fields(request, Study.objects.get(pk=draft.pk))
-    assert {"case_set", "arms", "washout_days", "randomisation_seed", "practice_case_set"} <= set(frozen)
+    assert {"case_set", "arms", "washout_days", "randomisation_seed", "practice_case_set",
+            "blank_truth"} <= set(frozen)

@@ -9,10 +9,16 @@ import json
 
 import pytest
 
-from inference.scoring import LabelError, metrics_as_dict, metrics_to_rows, score_case, score_set
+from functools import partial
+
+from inference import scoring
+from inference.scoring import LabelError, has_truth, metrics_as_dict, metrics_to_rows, resolve_truth
 from readerstudy.labels import CHEXPERT_LABELS
 
-P, N, U, X = "positive", "negative", "uncertain", "unknown"
+P, N, U, X, B = "positive", "negative", "uncertain", "unknown", "blank"
+# The default rule (blank scores as negative) unless a test says otherwise.
+score_case = partial(scoring.score_case, blank=N)
+score_set = partial(scoring.score_set, blank=N)
 
 
 def test_two_empty_sets_have_jaccard_one():
@@ -36,12 +42,63 @@ def test_uncertain_and_unknown_labels_leave_both_sets():
     assert score.outcomes == {"cardiomegaly": "tp", "pneumothorax": "tn"}
 
 
-def test_no_finding_is_a_label_like_the_others():
+def test_no_finding_counts_in_the_jaccard_but_is_never_an_error_by_itself():
     truth = {"no-finding": P, "cardiomegaly": N, "edema": N}
     assert score_case({"no-finding"}, truth).jaccard == 1.0
-    missed = score_case({"cardiomegaly"}, truth)
-    assert (missed.jaccard, missed.exact_match) == (0.0, False)
-    assert missed.errors == [LabelError("cardiomegaly", "false_label"), LabelError("no-finding", "missed_label")]
+    false_finding = score_case({"cardiomegaly"}, truth)
+    assert (false_finding.jaccard, false_finding.exact_match) == (0.0, False)
+    assert false_finding.errors == [LabelError("cardiomegaly", "false_label")]
+    assert false_finding.outcomes == {"cardiomegaly": "fp", "edema": "tn", "no-finding": "fn"}
+    # No Finding ticked on an abnormal case: the error is the finding it missed.
+    missed = score_case({"no-finding"}, {"no-finding": N, "cardiomegaly": P, "edema": N})
+    assert (missed.jaccard, missed.errors) == (0.0, [LabelError("cardiomegaly", "missed_label")])
+
+
+CHEXPERT_ROW = {slug: B for slug, _ in CHEXPERT_LABELS}
+
+
+def test_a_file_with_only_cardiomegaly_scores_blanks_as_negative_by_default():
+    truth = {**CHEXPERT_ROW, "cardiomegaly": P}
+    score = score_case({"cardiomegaly", "pneumothorax"}, truth)
+    assert score.jaccard == 0.5
+    assert score.errors == [LabelError("pneumothorax", "false_label")]
+    assert score.outcomes["pneumothorax"] == "fp" and score.outcomes["no-finding"] == "tn"
+    assert len(score.outcomes) == len(CHEXPERT_LABELS)  # every label has a denominator for specificity
+    metrics = score_set([({"cardiomegaly", "pneumothorax"}, truth, "ok")])
+    pneumothorax = next(m for m in metrics.per_label if m.label == "pneumothorax")
+    assert (pneumothorax.fp, pneumothorax.tn, pneumothorax.specificity) == (1, 0, 0.0)
+
+
+def test_with_blank_as_unknown_the_blank_labels_are_left_out():
+    truth = {**CHEXPERT_ROW, "cardiomegaly": P}
+    score = scoring.score_case({"cardiomegaly", "pneumothorax"}, truth, blank=X)
+    assert (score.jaccard, score.errors) == (1.0, [])
+    # Cardiomegaly, and No Finding derived negative from it: nothing else is evaluable.
+    assert score.outcomes == {"cardiomegaly": "tp", "no-finding": "tn"}
+
+
+def test_no_finding_is_derived_from_the_finding_labels():
+    negative = resolve_truth({**CHEXPERT_ROW, "no-finding": P, "pneumonia": P}, blank=N)
+    assert negative["no-finding"] == N  # a positive finding overrides the file's No Finding
+    devices_only = resolve_truth({**CHEXPERT_ROW, "support-devices": P}, blank=N)
+    assert devices_only["no-finding"] == P  # a line alone is a normal study
+    assert resolve_truth({**CHEXPERT_ROW, "support-devices": P}, blank=X)["no-finding"] == X
+    # Nothing positive but something not known: the file's own No Finding value stands.
+    explicit = {**CHEXPERT_ROW, "no-finding": P, "edema": U}
+    assert resolve_truth(explicit, blank=N)["no-finding"] == P
+    assert resolve_truth(explicit, blank=X)["no-finding"] == P
+    assert resolve_truth({"edema": N, "no-finding": U}, blank=N)["no-finding"] == P
+    assert resolve_truth({"edema": U, "no-finding": B}, blank=N)["no-finding"] == N
+    # Without a No Finding label (another vocabulary) nothing is added.
+    assert resolve_truth({"nodule": P, "mass": B}, blank=N) == {"nodule": P, "mass": N}
+    with pytest.raises(ValueError, match="a blank label scores as one of \\('negative', 'unknown'\\), not 'positive'"):
+        resolve_truth({"edema": B}, blank=P)
+
+
+def test_a_case_has_truth_when_a_label_is_positive_or_negative_under_the_rule():
+    assert has_truth(CHEXPERT_ROW, blank=N) is True
+    assert has_truth(CHEXPERT_ROW, blank=X) is False
+    assert has_truth({"edema": U, "fracture": X}, blank=N) is False
 
 
 def test_partial_overlap_names_each_error():
@@ -56,7 +113,7 @@ def test_partial_overlap_names_each_error():
 ITEMS = [
     ({"cardiomegaly"}, {"cardiomegaly": P, "edema": N}, "ok"),                        # A: tp, tn; J 1, exact
     ({"cardiomegaly", "edema"}, {"cardiomegaly": N, "edema": P}, "ok"),               # B: fp, tp; J 1/2
-    (set(), {"cardiomegaly": P, "edema": N, "no-finding": U}, "ok"),                  # C: fn, tn; J 0
+    (set(), {"cardiomegaly": P, "edema": N, "no-finding": U}, "ok"),                  # C: fn, tn, NF tn; J 0
     ({"no-finding"}, {"no-finding": P, "cardiomegaly": N}, "ok"),                     # D: tp, tn; J 1, exact
     ({"cardiomegaly"}, {"cardiomegaly": P}, "refused"),                               # E: as empty, J 0
     (set(), {"cardiomegaly": N}, "truncated"),                                        # F: as empty, J 1
@@ -75,8 +132,9 @@ def test_per_label_counts_precision_recall_specificity_and_f1():
     assert [cardiomegaly[k] for k in ("precision", "recall", "specificity", "f1")] == [0.5, 0.5, 0.5, 0.5]
     assert [edema[k] for k in ("tp", "fp", "fn", "tn", "support")] == [1, 0, 0, 2, 1]
     assert [edema[k] for k in ("precision", "recall", "specificity", "f1")] == [1.0, 1.0, 1.0, 1.0]
-    # No Finding was never negative in a scored case: its specificity has no denominator.
-    assert [no_finding[k] for k in ("precision", "recall", "specificity", "f1")] == [1.0, 1.0, None, 1.0]
+    # No Finding is derived: negative in C (cardiomegaly is positive), whatever the file's "uncertain" said.
+    assert [no_finding[k] for k in ("tp", "fp", "fn", "tn")] == [1, 0, 0, 1]
+    assert [no_finding[k] for k in ("precision", "recall", "specificity", "f1")] == [1.0, 1.0, 1.0, 1.0]
 
 
 def test_summary_numbers_and_unscored_outputs():
@@ -120,7 +178,7 @@ def test_json_and_csv_exports():
     metrics = score_set(ITEMS)
     assert json.loads(json.dumps(metrics_as_dict(metrics)))["micro_f1"] == pytest.approx(0.75)
     rows = metrics_to_rows(metrics)
-    assert len(rows) == len(CHEXPERT_LABELS) + 10
+    assert len(rows) == len(CHEXPERT_LABELS) + 11
     assert len({tuple(row) for row in rows}) == 1  # one set of columns for the CSV header
     assert {"label": "cardiomegaly", "f1": 0.5, "metric": ""}.items() <= rows[1].items()
     assert {"label": "", "metric": "exact_match_rate", "value": 0.5}.items() <= rows[-1].items()
@@ -129,4 +187,5 @@ def test_json_and_csv_exports():
     writer.writeheader()
     writer.writerows(rows)
     parsed = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert per_label({"per_label": parsed}, "no-finding")["specificity"] == ""  # None is an empty cell
+    assert {"metric": "blank_scored_as", "value": "negative"}.items() <= rows[len(CHEXPERT_LABELS)].items()
+    assert per_label({"per_label": parsed}, "pneumothorax")["specificity"] == ""  # None is an empty cell

@@ -28,7 +28,7 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     assert first.returncode == 0, first.stderr
     for line in ["admin        admin        demo-admin-pass", "reader       reader1      demo-reader1-pass",
                  "Pinned 6 simulated model outputs", "Opened the study",
-                 "Simulated 72 reads in 'Demo dry run: simulated readers, analysed'"]:
+                 "Simulated 108 reads in 'Demo dry run: simulated readers, analysed'"]:
         assert line in first.stdout
     second = manage(data_dir, "seed_demo", "--count", "6", "--image-size", "96x120")
     assert second.returncode == 0, second.stderr
@@ -39,9 +39,9 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
     # The demo study and the dry run, each with its own simulated run pinned.
     assert (count("readerstudy_case"), count("inference_studyoutputpin"), count("inference_modeloutput")) == (6, 12, 12)
-    # Two readers in the demo study and four simulated ones in the dry run, each reading every case once under
+    # Two readers in the demo study and six simulated ones in the dry run, each reading every case once under
     # each of the three arms.
-    assert count("readerstudy_assignment") == (2 + 4) * 6 * 3
+    assert count("readerstudy_assignment") == (2 + 6) * 6 * 3
     arms_per_case = db.execute("select reader_id, case_id, count(distinct arm) from readerstudy_assignment "
                                "group by reader_id, case_id").fetchall()
     assert {row[2] for row in arms_per_case} == {3}
@@ -51,7 +51,7 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     [(result,)] = db.execute("select result from readerstudy_studyanalysis where result is not null").fetchall()
     plots = [name for (name,) in db.execute('select name from readerstudy_analysisplot order by "order"')]
     assert plots == expected_plots(json.loads(result))
-    assert json.loads(result)["reads"]["analysed"] == 72
+    assert json.loads(result)["reads"]["analysed"] == 108
     assert len(list((data_dir / "dicom").rglob("*.dcm"))) == 6
 
     login = manage(data_dir, "shell", "--no-imports", "-c", "from django.contrib.auth import authenticate; "

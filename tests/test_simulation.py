@@ -9,6 +9,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from readerstudy.models import AI_ARMS, Assignment, Read, Study, TimingEvent, TraceAnnotation
+from readerstudy.services.ai_errors import ai_errors
+from readerstudy.services.analysis.dataset import load
 from readerstudy.services.designer import add_readers
 from readerstudy.services.lifecycle import open_study
 from readerstudy.services.simulation import SimulationRefused, SimulationSettings, simulate_reads
@@ -89,6 +91,17 @@ def test_six_readers_thirty_cases_three_arms_export_540_reads_matching_the_desig
     arm_names = {"UNAIDED": "Unaided", "LABELS_ONLY": "AI labels only", "FULL_REASONING": "Full AI reasoning"}
     assert Counter((row["reader"], row["arm"], int(row["session"])) for row in rows) == Counter(
         {(codes[reader], arm_names[arm], session): n for (reader, arm, session), n in designed.items()})
+    # williams-1: on the same case each arm follows each other arm equally often (6 × 30 × 2 transitions).
+    assert {(row["design"], row["blank_truth"]) for row in rows} == {("williams-1", "negative")}
+    assert Counter(row["previous_arm"] for row in rows if row["session"] == "1") == {"": 180}
+    assert Counter((row["previous_arm"], row["arm"]) for row in rows if row["session"] != "1") == {
+        (a, b): 60 for a in arm_names.values() for b in arm_names.values() if a != b}
+    # The AI's errors on these cases are findings of real labels, never No Finding.
+    data = load(study)
+    shown = [error for case_id, output in data.outputs.items() for arm in AI_ARMS
+             for error in ai_errors(output, data.truths[case_id], arm, blank=data.blank)]
+    assert {error.category for error in shown} >= {"false_finding", "missed_finding"}
+    assert all(error.label != "no-finding" for error in shown)
     events = list(csv.DictReader((tmp_path / "export" / "timing_events.csv").open(encoding="utf-8")))
     assert Counter(e["type"] for e in events)["submit"] == 540
     annotations = list(csv.DictReader((tmp_path / "export" / "annotations.csv").open(encoding="utf-8")))

@@ -4,7 +4,7 @@ from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
 from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
-from .studies import AI_ARMS, Arm, ReaderProfile, Study, StudyQuestion, StudyReader
+from .studies import AI_ARMS, Arm, BlankTruth, ReaderProfile, Study, StudyQuestion, StudyReader
 
 __all__ = [
     "AnalysisPlot",
@@ -17,6 +17,7 @@ __all__ = [
     "TraceAnnotation",
     "Arm",
     "Assignment",
+    "BlankTruth",
     "Case",
     "CaseImage",
     "CaseSet",

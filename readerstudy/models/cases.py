@@ -57,7 +57,8 @@ class Case(models.Model):
         return {label.slug: known.get(label.slug, TruthValue.UNKNOWN) for label in labels}
 
     def refresh_normality(self):
-        """Abnormal: any positive label other than No Finding and Support Devices (a line alone is normal)."""
+        """Abnormal: any positive label other than No Finding and Support Devices (a line alone is normal);
+        unknown (null) while no label is stated positive or negative."""
         truths = list(self.ground_truth.select_related("label"))
         if not any(t.value in (TruthValue.POSITIVE, TruthValue.NEGATIVE) for t in truths):
             self.is_abnormal = None
@@ -73,6 +74,7 @@ class TruthValue(models.TextChoices):
     NEGATIVE = "negative", "Negative"
     UNCERTAIN = "uncertain", "Uncertain"
     UNKNOWN = "unknown", "Unknown"
+    BLANK = "blank", "Blank in the labels file"  # scored as the study's blank rule says
 
 
 class GroundTruth(models.Model):

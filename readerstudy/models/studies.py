@@ -38,6 +38,13 @@ def new_randomisation_seed():
     return random.SystemRandom().randrange(1, 2**31)
 
 
+class BlankTruth(models.TextChoices):
+    """How a label the labels file left blank scores (inference/scoring.py)."""
+
+    NEGATIVE = "negative", "Negative (as CheXpert's evaluation)"
+    UNKNOWN = "unknown", "Unknown (left out of scoring)"
+
+
 class StudyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
@@ -71,6 +78,10 @@ class Study(models.Model):
     design_version = models.CharField(
         max_length=40, blank=True, help_text="The design algorithm that made the sessions (empty: not designed)."
     )
+    blank_truth = models.CharField(
+        max_length=10, choices=BlankTruth.choices, default=BlankTruth.NEGATIVE,
+        help_text="How a ground-truth label the labels file left blank scores, for readers and the AI alike.",
+    )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
     )
@@ -87,6 +98,7 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=StudyStatus.values), name="study_status_valid"),
             models.CheckConstraint(condition=models.Q(idle_threshold_s__gt=0), name="study_idle_threshold_positive"),
+            models.CheckConstraint(condition=models.Q(blank_truth__in=BlankTruth.values), name="study_blank_truth_valid"),
         ]
 
     def __str__(self):

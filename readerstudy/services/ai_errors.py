@@ -1,8 +1,9 @@
 """The AI's errors on a case: what readers in the AI arms may catch, and what the error audit scores.
 
-Its false and missed labels against ground truth (the scoring module's), and, for simulated outputs, the
-deliberate errors the engine recorded. A wrong side is stated only in the reasoning text, so it is an error
-a reader can see in FULL_REASONING, not in LABELS_ONLY. An error is named by its label and the annotation
+Its false and missed labels against ground truth (the scoring module's, under the study's blank rule: No
+Finding is never an error by itself), and, for simulated outputs, the deliberate errors the engine recorded.
+A wrong side is stated only in the reasoning text, so it is an error a reader can see in FULL_REASONING, not
+in LABELS_ONLY. An error is named by its label and the annotation
 category that reports it.
 """
 
@@ -28,10 +29,10 @@ class AIError:
     category: str
 
 
-def ai_errors(output, truth, arm):
+def ai_errors(output, truth, arm, *, blank):
     """The errors of `output` on a case with `truth` that a reader in `arm` is shown."""
     errors = {AIError(error.label, LABEL_ERROR_CATEGORY[error.kind])
-              for error in score_case(output.labels, truth).errors}
+              for error in score_case(output.labels, truth, blank=blank).errors}
     if output.is_simulated:
         errors |= {AIError(error["label"], DELIBERATE_ERROR_CATEGORY[error["kind"]])
                    for error in output.deliberate_errors if error.get("kind") in DELIBERATE_ERROR_CATEGORY}

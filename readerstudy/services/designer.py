@@ -5,7 +5,7 @@ from django.db import transaction
 from readerstudy.models import Arm, Assignment, AuditEntry, ReadingSession, Study, StudyReader
 from readerstudy.roles import READER, has_role
 
-from .design import DESIGN_VERSION, DesignCase, DesignRefused, plan
+from .design import BALANCED_FOR, DESIGN_VERSION, DesignCase, DesignRefused, group_size, plan
 from .lifecycle import audit
 
 
@@ -23,9 +23,10 @@ def add_readers(study, users, by=None):
     with transaction.atomic():
         study = Study.objects.select_for_update().get(pk=study.pk)
         _refuse_unless_designable(study, users)
-        first_row = StudyReader.objects.filter(study=study, design_row__isnull=False).count()
+        first_row = designed_readers(study)
         arms = [arm.value for arm in study.ordered_arms]
-        planned = plan(design_cases(study), arms, study.randomisation_seed, range(first_row, first_row + len(users)))
+        planned = plan(design_cases(study), arms, study.randomisation_seed, range(first_row, first_row + len(users)),
+                       design_version(study))
         if not study.design_version:
             study.design_version = DESIGN_VERSION
             study.save(update_fields=["design_version"])
@@ -50,6 +51,26 @@ def add_readers(study, users, by=None):
     return study
 
 
+def design_version(study):
+    """The version the study was designed with; a study not designed yet gets the current one."""
+    return study.design_version or DESIGN_VERSION
+
+
+def designed_readers(study):
+    return StudyReader.objects.filter(study=study, design_row__isnull=False).count()
+
+
+def balance_note(study, adding=0):
+    """How the study's designed readers (and `adding` more) fill its design's complete groups, over which its
+    balance holds."""
+    version, k, readers = design_version(study), len(study.arms), designed_readers(study) + adding
+    size = group_size(version, k)
+    complete, extra = divmod(readers, size)
+    note = (f"{version}: arms are balanced for {BALANCED_FOR[version]} within each complete group of {size} readers; "
+            f"{readers} reader(s) make {complete} complete group(s)")
+    return note + (f" and {extra} more (add {size - extra} to complete the group)." if extra else ".")
+
+
 def preview(study, users):
     """What add_readers would create, without creating it: per reader, per session, each block's arm and size."""
     users = list(dict.fromkeys(users))
@@ -58,9 +79,10 @@ def preview(study, users):
     _refuse_unless_designable(study, users)
     cases = design_cases(study)
     abnormal = {c.id for c in cases if c.abnormal}
-    first_row = StudyReader.objects.filter(study=study, design_row__isnull=False).count()
+    first_row = designed_readers(study)
     arms = [arm.value for arm in study.ordered_arms]
-    planned = plan(cases, arms, study.randomisation_seed, range(first_row, first_row + len(users)))
+    planned = plan(cases, arms, study.randomisation_seed, range(first_row, first_row + len(users)),
+                   design_version(study))
     names = dict(Arm.choices)
     table = []
     for offset, user in enumerate(users):
@@ -88,8 +110,6 @@ def _refuse_unless_designable(study, users):
         raise DesignRefused("The study is closed.")
     if study.is_free_form:
         raise DesignRefused("This study is free-form: assign case sets to readers instead.")
-    if study.design_version and study.design_version != DESIGN_VERSION:
-        raise DesignRefused(f"The study was designed with {study.design_version}; this version makes {DESIGN_VERSION}.")
     if study.practice_case_set_id and study.practice_case_set.cases.filter(
             pk__in=study.case_set.cases.values("pk")).exists():
         raise DesignRefused("The practice cases must not be study cases.")

@@ -10,7 +10,7 @@ import json
 from collections import Counter
 
 from inference.scoring import score_case
-from readerstudy.models import ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
+from readerstudy.models import Arm, Assignment, ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
 from readerstudy.services.ai_content import ai_content
 
 CHUNK = 500
@@ -23,9 +23,9 @@ def _labels(study):
 def read_columns(study):
     questions = [q.key for q in study.questions.all()]
     slugs = [label.slug for label in _labels(study)]
-    return (["study", "reader", "reader_years_experience", "reader_subspecialty", "case", "case_type",
-             "ground_truth", "arm", "session", "position", "practice", "opened_at", "submitted_at", "active_ms",
-             "total_ms", "idle_ms", "hidden_ms"]
+    return (["study", "design", "blank_truth", "reader", "reader_years_experience", "reader_subspecialty", "case",
+             "case_type", "ground_truth", "arm", "previous_arm", "session", "position", "practice", "opened_at",
+             "submitted_at", "active_ms", "total_ms", "idle_ms", "hidden_ms"]
             + [f"rating_{key}" for key in questions]
             + [f"finding_{slug}" for slug in slugs]
             + ["report_findings", "report_impression", "problem_flagged", "problem_reason"]
@@ -38,27 +38,48 @@ def read_rows(study):
     names = {label.slug: label.name for label in _labels(study)}
     enrolments = {e.user_id: e for e in StudyReader.objects.filter(study=study)}
     questions = [q.key for q in study.questions.all()]
+    earlier = _arms_by_session(study)
     reads = (Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
              .select_related("assignment__case", "assignment__session", "assignment__study")
              .order_by("assignment__reader_id", "assignment__session__index", "assignment__position"))
     for read in reads.iterator(chunk_size=CHUNK):
-        yield _read_row(study, read, enrolments.get(read.assignment.reader_id), names, questions)
+        yield _read_row(study, read, enrolments.get(read.assignment.reader_id), names, questions,
+                        _previous_arm(earlier, read.assignment))
 
 
-def _read_row(study, read, enrolment, names, questions):
+def _arms_by_session(study):
+    """(reader, case) -> [(session index, arm)] of the study's non-practice assignments, in session order."""
+    by_pair = {}
+    for reader_id, case_id, index, arm in (Assignment.objects.filter(study=study, is_practice=False)
+                                           .order_by("session__index")
+                                           .values_list("reader_id", "case_id", "session__index", "arm")):
+        by_pair.setdefault((reader_id, case_id), []).append((index, arm))
+    return by_pair
+
+
+def _previous_arm(earlier, assignment):
+    """The arm under which the reader last read this case in an earlier session (empty for the first)."""
+    if assignment.is_practice:
+        return ""
+    before = [arm for index, arm in earlier.get((assignment.reader_id, assignment.case_id), [])
+              if index < assignment.session.index]
+    return Arm(before[-1]).label if before else ""
+
+
+def _read_row(study, read, enrolment, names, questions, previous_arm):
     assignment = read.assignment
-    # Scored on the labels the reader could choose from.
+    # Scored on the labels the reader could choose from, under the study's blank rule.
     truth = assignment.case.truth_by_slug(study.label_vocabulary)
     findings = set(read.finding_links.values_list("label__slug", flat=True))
     ratings = dict(read.ratings.values_list("question__key", "value"))
     annotated = Counter(read.annotations.values_list("category", flat=True))
     shown = ai_content(assignment)
-    score = score_case(findings, truth)
-    return ([study.title, enrolment.reader_code if enrolment else "", enrolment.years_experience if enrolment else "",
-             enrolment.subspecialty if enrolment else "", assignment.case.public_id,
-             "abnormal" if assignment.case.is_abnormal else "normal",
-             "; ".join(names.get(slug, slug) for slug, value in sorted(truth.items()) if value == "positive"),
-             assignment.get_arm_display(), assignment.session.index, assignment.position,
+    score = score_case(findings, truth, blank=study.blank_truth)
+    return ([study.title, study.design_version, study.blank_truth, enrolment.reader_code if enrolment else "",
+             enrolment.years_experience if enrolment else "", enrolment.subspecialty if enrolment else "",
+             assignment.case.public_id, {True: "abnormal", False: "normal"}.get(assignment.case.is_abnormal, "unknown"),
+             "; ".join(names.get(slug, slug) for slug in sorted(score.actual)),
+             assignment.get_arm_display(), previous_arm, assignment.session.index, assignment.position,
              "yes" if assignment.is_practice else "no",
              read.opened_at.isoformat(), read.submitted_at.isoformat(), read.active_ms, read.total_ms, read.idle_ms,
              read.hidden_ms]

@@ -1,6 +1,8 @@
 """The ground-truth CSV of case ingest: `case_id` plus one column per label (slug or CheXpert name).
 
-Values follow CheXpert: 1 positive, 0 negative, -1 uncertain, blank unknown (1.0 / 0.0 / -1.0 too).
+Values follow CheXpert: 1 positive, 0 negative, -1 uncertain (1.0 / 0.0 / -1.0 too), and a blank cell is kept
+as blank: each study says how blanks score (negative by default, as CheXpert's evaluation does, or unknown).
+A label without a column stays unknown.
 """
 
 import csv
@@ -12,7 +14,7 @@ CSV_VALUES = {
     "1": TruthValue.POSITIVE, "1.0": TruthValue.POSITIVE,
     "0": TruthValue.NEGATIVE, "0.0": TruthValue.NEGATIVE,
     "-1": TruthValue.UNCERTAIN, "-1.0": TruthValue.UNCERTAIN,
-    "": TruthValue.UNKNOWN,
+    "": TruthValue.BLANK,
 }
 
 

@@ -2,7 +2,8 @@
 
 Reading time: log(active seconds) = log(base) + reader effect + case effect + log(arm multiplier) + noise,
 the effects normal with the given standard deviations, so an analysis has a known truth to recover. Findings
-are the ground truth with each evaluable label flipped now and then; the AI errors the reader was shown
+are the ground truth as the study scores it (its blank rule, No Finding derived), each positive finding missed
+now and then and, now and then, one negative finding label added; the AI errors the reader was shown
 (services/ai_errors.py) are flagged with a fixed probability. Every session fills: reads are given simulated
 submission times, spaced by the washout, that end before now.
 """
@@ -16,6 +17,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from inference.scoring import NEGATIVE, NO_FINDING, POSITIVE, resolve_truth
+from readerstudy.labels import NORMAL_LABEL_SLUGS
 from readerstudy.models import AI_ARMS, Arm, Assignment, ErrorCategory, Read, Study
 
 from .ai_content import pinned_output
@@ -40,7 +43,7 @@ class SimulationSettings:
     reader_sd: float = 0.25
     case_sd: float = 0.3
     noise_sd: float = 0.2
-    finding_flip: float = 0.08
+    finding_flip: float = 0.08  # the chance of missing each positive finding, and of one false label per read
     error_flag_rate: float = 0.6
 
 
@@ -73,7 +76,8 @@ def simulate_reads(study, settings=None):
 
 def _simulate_one(assignment, rng, settings, active_ms, submitted_at):
     with transaction.atomic():
-        truth = assignment.case.truth_by_slug(assignment.study.label_vocabulary)
+        blank = assignment.study.blank_truth
+        truth = resolve_truth(assignment.case.truth_by_slug(assignment.study.label_vocabulary), blank=blank)
         if assignment.arm in AI_ARMS:
             _flag_ai_errors(assignment, truth, rng, settings)
         events = _events(active_ms, rng)
@@ -99,11 +103,13 @@ def _events(active_ms, rng):
 
 
 def _report(assignment, truth, rng, settings):
-    positive = {slug for slug, value in truth.items() if value == "positive"}
-    evaluable = {slug for slug, value in truth.items() if value in ("positive", "negative")} - {"no-finding"}
-    findings = {slug for slug in evaluable
-                if (slug in positive) != (rng.random() < settings.finding_flip)}
-    findings = sorted(findings) or ["no-finding"]
+    positive = sorted(slug for slug, value in truth.items() if value == POSITIVE and slug != NO_FINDING)
+    negative = sorted(slug for slug, value in truth.items() if value == NEGATIVE and slug != NO_FINDING)
+    findings = {slug for slug in positive if rng.random() >= settings.finding_flip}
+    if negative and rng.random() < settings.finding_flip:
+        findings.add(rng.choice(negative))
+    # A reader who sees nothing but devices ticks No Finding too, as the form invites.
+    findings = sorted(findings) if set(findings) - NORMAL_LABEL_SLUGS else sorted(findings | {NO_FINDING})
     ratings = {q.key: rng.randint(q.scale_min, q.scale_max) for q in questions_for(assignment)}
     return Report(findings=findings, report_findings="Simulated read.", ratings=ratings)
 
@@ -114,7 +120,8 @@ def _flag_ai_errors(assignment, truth, rng, settings):
     output = pinned_output(assignment)
     if output is None:
         return
-    for error in sorted(ai_errors(output, truth, assignment.arm), key=lambda e: (e.category, e.label)):
+    for error in sorted(ai_errors(output, truth, assignment.arm, blank=assignment.study.blank_truth),
+                        key=lambda e: (e.category, e.label)):
         if rng.random() >= settings.error_flag_rate:
             continue
         create_annotation(assignment, {

@@ -10,7 +10,7 @@ from inference.pinning import unpinned_cases
 from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study, StudyAnalysis
 from readerstudy.roles import ADMIN, COORDINATOR, READER, has_role, role_required
 from readerstudy.services.design import DesignRefused
-from readerstudy.services.designer import add_readers, assign_case_set, preview
+from readerstudy.services.designer import add_readers, assign_case_set, balance_note, preview
 from readerstudy.services.exports import TABLES, csv_lines, json_chunks, table
 from readerstudy.services.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
 from readerstudy.services.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
@@ -27,6 +27,7 @@ def study_detail(request, pk):
     designable = study.status != Study.Status.CLOSED and not study.is_free_form
     return render(request, "studies/detail.html", {
         "study": study,
+        "balance": balance_note(study) if study.design_version else "",
         "readers": reader_progress(study),
         "arms": arm_progress(study),
         "silent": silent_assignments(study),
@@ -77,7 +78,8 @@ def study_add_readers(request, pk):
         except DesignRefused as refused:
             messages.error(request, str(refused))
             return redirect("study-detail", pk=pk)
-        return render(request, "studies/preview.html", {"study": study, "table": table, "chosen": chosen})
+        return render(request, "studies/preview.html", {"study": study, "table": table, "chosen": chosen,
+                                                        "balance": balance_note(study, adding=len(chosen))})
     return _act(request, pk, lambda study: add_readers(study, chosen, by=request.user),
                 f"Added {len(chosen)} reader(s) to the design.")
 

@@ -23,7 +23,8 @@ from .make_synthetic_cases import parse_size
 DEMO_CASE_SET = "demo"
 DEMO_STUDY = "Demo study: AI reasoning in chest radiograph reading"
 DRY_RUN_STUDY = "Demo dry run: simulated readers, analysed"
-DRY_RUN_READERS = ["simulated-reader1", "simulated-reader2", "simulated-reader3", "simulated-reader4"]
+# Six: one complete williams-1 group for three arms, so the rehearsal is balanced for carry-over.
+DRY_RUN_READERS = [f"simulated-reader{n}" for n in range(1, 7)]
 DEMO_SEED = 2026
 SIMULATED_CONFIGURATION = "Simulated NV-Reason-CXR"
 # Demo logins are printed and documented; the demo runs on 127.0.0.1 with its own embedded database.

@@ -28,7 +28,8 @@ def readers_accuracy(data):
 def _arm_accuracy(data, scored, arm, per_label=False):
     rows = scored[scored["arm"] == arm]
     metrics = score_set([(findings, data.truths[case_id], SCORED_STATUS)
-                         for findings, case_id in zip(rows["findings"], rows["case_id"])], data.labels)
+                         for findings, case_id in zip(rows["findings"], rows["case_id"])], data.labels,
+                        blank=data.blank)
     summary = {"arm": arm, "n": metrics.scored, "mean_jaccard": metrics.mean_jaccard, "macro_f1": metrics.macro_f1}
     if per_label:
         summary["per_label"] = _label_rows(metrics, dict(data.labels))
@@ -64,4 +65,5 @@ def ai_accuracy(data):
 
 
 def _score_outputs(data, outputs):
-    return score_outputs([(output, data.truths[case_id]) for case_id, output in outputs.items()], data.labels)
+    return score_outputs([(output, data.truths[case_id]) for case_id, output in outputs.items()], data.labels,
+                         blank=data.blank)

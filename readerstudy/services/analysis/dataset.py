@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from inference.models import StudyOutputPin
-from inference.scoring import EVALUABLE, score_case
+from inference.scoring import has_truth, score_case
 from readerstudy.models import Arm, Case, GroundTruth, Label, Read, StudyReader, TraceAnnotation, TruthValue
 
 NORMAL, ABNORMAL, UNKNOWN_TYPE = "normal", "abnormal", "unknown"
@@ -43,14 +43,10 @@ class StudyData:
     simulated_reads: int = 0
     simulated_outputs: int = 0
     case_types: dict = field(default_factory=dict)  # case id -> normal | abnormal | unknown
+    blank: str = "negative"  # how blank truth scores: the study's rule
 
     def has_truth(self, case_id):
-        return has_truth(self.truths.get(case_id, {}))
-
-
-def has_truth(truth):
-    """A case is scored when at least one label is known positive or negative."""
-    return any(value in EVALUABLE for value in truth.values())
+        return has_truth(self.truths.get(case_id, {}), blank=self.blank)
 
 
 def rating_column(key):
@@ -73,13 +69,14 @@ def load(study):
     annotations = _annotations(analysed)
     data = StudyData(
         study=study, arms=[arm.value for arm in study.ordered_arms],
-        reads=_frame(analysed, codes, truths, questions), questions=questions,
+        reads=_frame(analysed, codes, truths, questions, study.blank_truth), questions=questions,
         labels=list(Label.objects.filter(vocabulary=study.label_vocabulary).values_list("slug", "name")),
         truths=truths, outputs=pins, annotations=annotations, submitted=len(reads), excluded=excluded,
         simulated_reads=sum(read.is_simulated for read in reads),
         simulated_outputs=sum(output.is_simulated for output in pins.values()),
         case_types={case_id: _case_type(is_abnormal) for case_id, is_abnormal in
                     Case.objects.filter(pk__in=case_ids).values_list("pk", "is_abnormal")},
+        blank=study.blank_truth,
     )
     data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions, data.labels)
     return data
@@ -122,7 +119,7 @@ def _annotations(reads):
     return by_read
 
 
-def _frame(reads, codes, truths, questions):
+def _frame(reads, codes, truths, questions, blank):
     columns = ["read", "reader", "case", "case_id", "case_type", "arm", "active_ms", "active_s", "log_active_s",
                "findings", "jaccard", "simulated"] + [rating_column(q.key) for q in questions]
     rows = []
@@ -135,7 +132,8 @@ def _frame(reads, codes, truths, questions):
                      assignment.case.public_id, assignment.case_id, _case_type(assignment.case.is_abnormal),
                      assignment.arm,
                      read.active_ms, read.active_ms / 1000, math.log(read.active_ms / 1000), findings,
-                     score_case(findings, truth).jaccard if has_truth(truth) else math.nan, read.is_simulated]
+                     score_case(findings, truth, blank=blank).jaccard if has_truth(truth, blank=blank) else math.nan,
+                     read.is_simulated]
                     + [float(ratings[q.key]) if q.key in ratings else math.nan for q in questions])
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"active_ms": "int64", "jaccard": "float64"}).sort_values(["reader", "case", "arm"],
@@ -149,7 +147,7 @@ def _case_type(is_abnormal):
 def _hash(study, reads, codes, truths, pins, annotations, questions, labels):
     """SHA-256 of everything the analysis reads, in a canonical order: the same data gives the same hash."""
     canonical = {
-        "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary],
+        "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary, study.blank_truth],
         "questions": [[q.key, q.text, q.min_anchor, q.max_anchor, q.scale_min, q.scale_max, sorted(q.arms)]
                       for q in questions],
         "labels": labels,

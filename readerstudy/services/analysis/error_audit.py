@@ -44,7 +44,7 @@ def error_audit_section(data):
         if output is None:
             without_output += 1
             continue
-        audits.append(audit_read(arm, case_type, ai_errors(output, data.truths[case_id], arm),
+        audits.append(audit_read(arm, case_type, ai_errors(output, data.truths[case_id], arm, blank=data.blank),
                                  data.annotations[read_id]))
     return {"estimable": True, "reason": None, "reads_without_output": without_output,
             "categories": [{"value": value, "name": name} for value, name in ErrorCategory.choices],

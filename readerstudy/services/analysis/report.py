@@ -29,7 +29,7 @@ from .ratings import ratings_section
 from .reading_time import time_section
 
 # Raise when a change to this package changes results, so cached analyses are recomputed.
-ANALYSIS_VERSION = "1"
+ANALYSIS_VERSION = "2"
 
 
 def software_versions():
@@ -57,6 +57,7 @@ def analyse(data):
                   "is_dry_run": study.is_dry_run, "design_version": study.design_version},
         "provenance": {"computed_at": timezone.now().isoformat(), "data_hash": data.data_hash,
                        "software": software_versions(),
+                       "scoring": {"blank_truth": study.blank_truth, "no_finding": "derived"},
                        "simulated": {"reads": data.simulated_reads, "ai_outputs": data.simulated_outputs,
                                      "any": bool(data.simulated_reads or data.simulated_outputs)}},
         # Templates walk these lists, never a stored dict's keys (jsonb orders keys its own way).

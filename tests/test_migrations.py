@@ -1,0 +1,47 @@
+"""Data migrations on rows made under the previous schema: what existing studies and ground truth become."""
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+# serialized_rollback: the flush after the test would otherwise wipe the rows seeded by data migrations.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+BEFORE = [("readerstudy", "0010_study_analysis")]
+AFTER = [("readerstudy", "0011_ground_truth_blank")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+    return MigrationExecutor(connection).loader.project_state(targets).apps
+
+
+def test_blank_cells_stored_as_unknown_become_blank_and_existing_studies_keep_blank_as_unknown():
+    """Until 0011 the labels file's blank cells were the only writer of "unknown"."""
+    old = migrate(BEFORE)
+    batch = old.get_model("readerstudy", "ImportBatch").objects.create(source="before")
+    case = old.get_model("readerstudy", "Case").objects.create(source_id="a", import_batch=batch)
+    labels = {label.slug: label for label in old.get_model("readerstudy", "Label").objects.filter(
+        slug__in=["cardiomegaly", "edema", "fracture"])}
+    truth = old.get_model("readerstudy", "GroundTruth")
+    for slug, value in (("cardiomegaly", "positive"), ("edema", "unknown"), ("fracture", "uncertain")):
+        truth.objects.create(case=case, label=labels[slug], value=value)
+    case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
+    before = old.get_model("readerstudy", "Study").objects.create(title="Made before", case_set=case_set,
+                                                                  randomisation_seed=1)
+    old.get_model("readerstudy", "StudyAnalysis").objects.create(study=before, requested_version=3,
+                                                                 computed_version=3, result={})
+
+    new = migrate(AFTER)
+    assert dict(new.get_model("readerstudy", "GroundTruth").objects.filter(case_id=case.pk)
+                .values_list("label__slug", "value")) == {"cardiomegaly": "positive", "edema": "blank",
+                                                          "fracture": "uncertain"}
+    studies = new.get_model("readerstudy", "Study").objects
+    assert studies.get(title="Made before").blank_truth == "unknown"
+    # Scoring changed: the analysis is out of date, so the sweep recomputes it.
+    analysis = new.get_model("readerstudy", "StudyAnalysis").objects.get(study_id=before.pk)
+    assert (analysis.requested_version, analysis.computed_version) == (4, 3)
+    made_after = studies.create(title="Made after", case_set_id=case_set.pk, randomisation_seed=2)
+    assert made_after.blank_truth == "negative"
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
