@@ -137,8 +137,8 @@ class StudyAdmin(admin.ModelAdmin):
         # Once a study opens its protocol is frozen (DESIGN.md §4).
         if obj is not None and obj.status != Study.Status.DRAFT:
             return [f.name for f in Study._meta.fields]
-        # Dry run or real is decided when the study is created.
-        return self.readonly_fields + (["is_dry_run"] if obj is not None else [])
+        # Dry run or real, and whether the abnormality question is asked, are decided when the study is created.
+        return self.readonly_fields + (["is_dry_run", "asks_abnormality"] if obj is not None else [])
 
     def get_inlines(self, request, obj):
         if obj is not None and obj.status != Study.Status.DRAFT:

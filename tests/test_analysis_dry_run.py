@@ -1,8 +1,10 @@
 """Acceptance: a 6-reader × 30-case × 3-arm dry run, analysed, agrees with its own export.
 
-The per-arm counts and medians shown equal those computed from the exported reads, and the primary model's
+The per-arm counts and medians shown equal those computed from the exported reads, and the mixed model's
 arm estimates agree to 1e-3 (log scale) with a fit of the same model written here, on the export alone.
-With a known multiplicative arm effect, each estimate's 95% CI contains the truth.
+With a known multiplicative arm effect, each estimate's 95% CI contains the truth. Every arm comparison is
+made by ORH too, marked primary or secondary with Holm-adjusted p-values, with the arm × case-type test and,
+since the study asks for the probability of abnormality, an MRMC AUC per arm.
 """
 
 import csv
@@ -32,7 +34,8 @@ TRUE_RATIOS = {"LABELS_ONLY": 0.85, "FULL_REASONING": 0.7}
 def exported(tmp_path, dicom_store, coordinator):
     make_synthetic_cases(tmp_path / "cases", count=30, seed=4, size=(96, 120))
     case_set = import_as_demo(tmp_path / "cases")
-    study = dry_run(case_set, [UserFactory(roles=["reader"]) for _ in range(6)], coordinator, washout_days=14)
+    study = dry_run(case_set, [UserFactory(roles=["reader"]) for _ in range(6)], coordinator, washout_days=14,
+                    asks_abnormality=True)
     call_command("simulate_reads", str(study.pk), "--seed", "5",
                  *[f"--arm-effect={arm}={ratio}" for arm, ratio in TRUE_RATIOS.items()])
     call_command("export_study", str(study.pk), "--out", str(tmp_path / "export"))
@@ -77,3 +80,45 @@ def test_the_analysis_reproduces_the_export_and_an_independent_fit(exported, cli
     stored = StudyAnalysis.objects.get(study=study)
     assert (folder / "analysis.html").read_text(encoding="utf-8") == stored.report_html
     assert stored.is_current and stored.result == result
+
+
+def test_every_arm_comparison_by_orh_primary_first_and_the_rest_holm_adjusted(exported, client, coordinator):
+    study, folder = exported
+    mrmc = json.loads((folder / "analysis.json").read_text(encoding="utf-8"))["mrmc"]
+    assert [(e["kind"], e["key"]) for e in mrmc["endpoints"]] == [
+        ("time", "time"), ("rating", "confidence"), ("rating", "usefulness"), ("rating", "trust"),
+        ("rating", "reasoning_accuracy"), ("rating", "uncertainty_qualified"), ("jaccard", "jaccard"),
+        ("sensitivity", "sensitivity"), ("specificity", "specificity"), ("auc", "auc")]
+    by_key = {e["key"]: e for e in mrmc["endpoints"]}
+    for key in ("time", "confidence", "jaccard", "sensitivity", "specificity", "auc"):
+        endpoint = by_key[key]
+        assert endpoint["estimable"] and (endpoint["readers"], endpoint["readers_left_out"]) == (6, [])
+        assert [arm["arm"] for arm in endpoint["per_arm"]] == list(ARM_NAMES)
+        assert [(p["arm"], p["versus"]) for p in endpoint["pairs"]] == [
+            ("LABELS_ONLY", "UNAIDED"), ("FULL_REASONING", "UNAIDED"), ("FULL_REASONING", "LABELS_ONLY")]
+    assert all(0.5 < arm["estimate"] <= 1 for arm in by_key["auc"]["per_arm"])
+    # Asked only in the AI arms: one comparison; asked in Full reasoning alone: an interval, no comparison.
+    assert [(p["arm"], p["versus"]) for p in by_key["usefulness"]["pairs"]] == [("FULL_REASONING", "LABELS_ONLY")]
+    assert (len(by_key["reasoning_accuracy"]["per_arm"]), by_key["reasoning_accuracy"]["pairs"]) == (1, [])
+
+    primary = [(e["key"], p["arm"], p["versus"]) for e in mrmc["endpoints"] for p in e["pairs"] if p["primary"]]
+    assert primary == [("time", "FULL_REASONING", "UNAIDED")] and by_key["time"]["role"] == "primary"
+    family = [p for e in mrmc["endpoints"] for p in e["pairs"] if not p["primary"]]
+    # Time and confidence 3 pairs each, usefulness and trust 1 each, Jaccard, sensitivity, specificity, AUC 3 each.
+    assert len(family) == 3 + 3 + 1 + 1 + 4 * 3 - 1 and all(p["p"] <= p["p_adjusted"] <= 1 for p in family)
+    smallest = min(family, key=lambda p: p["p"])
+    assert smallest["p_adjusted"] == pytest.approx(min(1.0, len(family) * smallest["p"]))
+    full = by_key["time"]["pairs"][1]
+    assert full["ratio_ci_low"] < full["ratio"] < full["ratio_ci_high"] and full["p_adjusted"] is None
+
+    assert [(e["key"], e["estimable"], len(e["pairs"])) for e in mrmc["interaction"]] == [
+        ("time", True, 3), ("jaccard", True, 3)]
+
+    client.force_login(coordinator)
+    page = client.get(reverse("study-analysis", args=[study.pk])).content.decode()
+    assert "Primary comparison</strong>, declared before the study opened: Reading time, Full AI reasoning vs " \
+           "Unaided." in page
+    for testid in ("mrmc-time", "mrmc-auc", "mrmc-sensitivity", "mrmc-specificity", "mrmc-interaction-time",
+                   "mrmc-interaction-jaccard", "mrmc-rating-confidence-pairs"):
+        assert f'data-testid="{testid}"' in page, testid
+    assert 'data-testid="mrmc-auc-FULL_REASONING-UNAIDED"' in page

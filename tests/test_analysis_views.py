@@ -27,7 +27,10 @@ TABLES = ["provenance", "read-counts", "time-per-arm", "time-model", "time-per-a
           "rating-by-case-type-confidence", "rating-usefulness", "rating-trust", "rating-reasoning_accuracy",
           "rating-uncertainty_qualified",
           "accuracy-per-arm", "accuracy-per-label", "accuracy-model", "error-audit", "annotation-categories",
-          "ai-summary", "ai-per-label", "per-reader"]
+          "ai-summary", "ai-per-label", "per-reader", "mrmc", "mrmc-primary", "mrmc-assumption", "mrmc-time",
+          "mrmc-time-pairs", "mrmc-rating-confidence", "mrmc-rating-confidence-pairs", "mrmc-jaccard",
+          "mrmc-sensitivity", "mrmc-specificity", "case-type", "mrmc-interaction-time", "mrmc-interaction-jaccard",
+          "mrmc-normal-time", "mrmc-abnormal-jaccard", "mrmc-per-label"]
 
 
 @pytest.fixture
@@ -106,7 +109,13 @@ def test_the_study_page_shows_the_primary_endpoint(client, coordinator, analysed
     per_arm = StudyAnalysis.objects.get(study=analysed).result["time"]["per_arm"]
     for row, name in zip(per_arm, ["Unaided", "AI labels only", "Full AI reasoning"]):
         assert f"<td>{name}</td><td>{row['n']}</td><td>{row['median_s']:.1f}</td>" in page
-    assert 'data-testid="summary-time-model"' in page and "Ratio of geometric mean times" in page
+    assert ("Primary comparison: Reading time, Full AI reasoning vs Unaided." in page
+            and 'data-testid="summary-mrmc"' in page and "Ratio of geometric means" in page)
+    primary = next(pair for pair in StudyAnalysis.objects.get(study=analysed).result["mrmc"]["endpoints"][0]["pairs"]
+                   if pair["primary"])
+    assert (primary["arm"], primary["versus"]) == ("FULL_REASONING", "UNAIDED")
+    assert (f'<tr class="primary" data-testid="summary-mrmc-FULL_REASONING-UNAIDED"><td>Full AI reasoning vs Unaided</td>'
+            f'\n    <td>{primary["ratio"]:.3f}</td>') in page
 
 
 def test_the_html_report_opens_offline_with_every_table_and_plot(analysed, tmp_path):

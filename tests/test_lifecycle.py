@@ -33,6 +33,17 @@ def test_opening_needs_a_design_and_a_pinned_output_for_every_case(draft, coordi
         ("closed", "Closed: no more reading.", coordinator.pk), ("opened", "Opened with 1 reader(s).", coordinator.pk)]
 
 
+def test_a_study_opens_only_with_a_primary_comparison_it_can_make(demo_case_set, coordinator, reader):
+    study = Study.objects.create(title="Two arms", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
+    add_readers(study, [reader])
+    run_and_pin(study)
+    with pytest.raises(LifecycleRefused, match="^The primary comparison names arms the study does not run: Full AI "
+                                               "reasoning. Declare the primary comparison in the admin.$"):
+        open_study(study, coordinator)
+    Study.objects.filter(pk=study.pk).update(primary_arm=Arm.LABELS_ONLY)
+    assert open_study(study, coordinator).status == Study.Status.OPEN
+
+
 def test_an_unaided_study_opens_without_pins(demo_case_set, coordinator, reader):
     study = Study.objects.create(title="No AI", case_set=demo_case_set, arms=[Arm.UNAIDED])
     add_readers(study, [reader])
@@ -120,7 +131,7 @@ def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(c
     from tests.test_reading_api import submit
 
     study = Study.objects.create(title="Attention", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
-                                 washout_days=0)
+                                 primary_arm=Arm.LABELS_ONLY, washout_days=0)
     add_readers(study, [reader])
     run_and_pin(study)
     open_study(study, coordinator)
@@ -146,7 +157,8 @@ def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(demo_
     from readerstudy.services.lifecycle import move_assignment, revoke_assignment
 
     first, second = UserFactory(username="first", roles=["reader"]), UserFactory(username="second", roles=["reader"])
-    study = Study.objects.create(title="Changes", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
+    study = Study.objects.create(title="Changes", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
+                                 primary_arm=Arm.LABELS_ONLY)
     add_readers(study, [first, second])
     run_and_pin(study)
     open_study(study, coordinator)
@@ -204,7 +216,32 @@ def test_an_open_study_freezes_its_pins_and_protocol(draft, coordinator, reader,
     request = rf.get("/")
     request.user = admin_user
     editable_draft = StudyFactory(case_set=draft.case_set)
-    assert "blank_truth" not in site._registry[Study].get_readonly_fields(request, editable_draft)
+    draft_fields = site._registry[Study].get_readonly_fields(request, editable_draft)
+    assert {"blank_truth", "primary_endpoint", "primary_arm", "primary_versus"}.isdisjoint(draft_fields)
+    # Set at creation, like dry run: the questions are made then.
+    assert {"is_dry_run", "asks_abnormality"} <= set(draft_fields)
     frozen = site._registry[Study].get_readonly_fields(request, Study.objects.get(pk=draft.pk))
     assert {"case_set", "arms", "washout_days", "randomisation_seed", "practice_case_set",
-            "blank_truth"} <= set(frozen)
+            "blank_truth", "primary_endpoint", "primary_arm", "primary_versus"} <= set(frozen)
+
+
+def test_the_admin_form_checks_the_primary_comparison_in_a_draft_and_leaves_an_open_study_alone(
+        demo_case_set, admin_user, rf):
+    from django.contrib.admin.sites import site
+    from django.forms.models import model_to_dict
+
+    request = rf.get("/")
+    request.user = admin_user
+    admin = site._registry[Study]
+    draft = Study.objects.create(title="Two arms", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
+    data = {key: value for key, value in model_to_dict(draft).items() if value is not None}
+    data["arms"] = '["UNAIDED", "LABELS_ONLY"]'
+    form = admin.get_form(request, draft)(data=data, instance=draft)
+    assert not form.is_valid()
+    assert form.errors["primary_arm"] == ["The primary comparison names arms the study does not run: Full AI "
+                                          "reasoning."]
+    form = admin.get_form(request, draft)(data={**data, "primary_arm": "LABELS_ONLY"}, instance=draft)
+    assert form.is_valid(), form.errors
+    Study.objects.filter(pk=draft.pk).update(status=Study.Status.OPEN)
+    opened = Study.objects.get(pk=draft.pk)
+    assert admin.get_form(request, opened)(data={}, instance=opened).is_valid()

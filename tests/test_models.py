@@ -13,12 +13,13 @@ from readerstudy.models import (
     GroundTruth,
     Label,
     Read,
+    Study,
     StudyQuestion,
     StudyReader,
     TimingEvent,
     TruthValue,
 )
-from tests.factories import AssignmentFactory, CaseFactory, ReadFactory, StudyFactory, UserFactory
+from tests.factories import AssignmentFactory, CaseFactory, CaseSetFactory, ReadFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -162,6 +163,43 @@ def test_new_study_gets_the_papers_rating_questions_per_arm():
 def test_a_study_without_ai_arms_gets_only_the_confidence_question():
     study = StudyFactory(arms=["UNAIDED"])
     assert list(study.questions.values_list("key", flat=True)) == ["confidence"]
+
+
+def test_a_study_asking_the_abnormality_question_asks_it_in_every_arm_on_0_to_100():
+    study = StudyFactory(arms=["UNAIDED", "FULL_REASONING"], asks_abnormality=True)
+    question = study.questions.get(key="abnormality")
+    assert (question.arms, question.scale_min, question.scale_max, question.min_anchor, question.max_anchor) == (
+        ["UNAIDED", "FULL_REASONING"], 0, 100, "Certainly normal", "Certainly abnormal")
+    assert list(study.questions.values_list("key", flat=True))[-1] == "abnormality"
+
+
+@pytest.mark.parametrize("fields, errors", [
+    ({}, {}),
+    ({"primary_arm": "UNAIDED"}, {"primary_versus": ["The primary comparison needs two different arms."]}),
+    ({"arms": ["UNAIDED", "LABELS_ONLY"]},
+     {"primary_arm": ["The primary comparison names arms the study does not run: Full AI reasoning."]}),
+    ({"primary_endpoint": "auc"}, {"primary_endpoint": ["An AUC needs the abnormality question: tick “asks "
+                                                        "abnormality”."]}),
+    ({"primary_endpoint": "auc", "asks_abnormality": True}, {}),
+    ({"arms": ["UNAIDED"]}, {}),  # one arm: no comparison to declare
+    ({"arms": ["UNAIDED", "LABELS_ONLY"], "status": "open"}, {}),  # frozen as it opened
+])
+def test_the_declared_primary_comparison_must_be_one_the_study_can_make(fields, errors):
+    from django.core.exceptions import ValidationError
+
+    study = StudyFactory.build(case_set=CaseSetFactory(), **fields)
+    if not errors:
+        study.full_clean()
+        return
+    with pytest.raises(ValidationError) as refused:
+        study.full_clean()
+    assert refused.value.message_dict == errors
+
+
+def test_the_database_refuses_a_primary_comparison_of_an_arm_with_itself():
+    study = StudyFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Study.objects.filter(pk=study.pk).update(primary_versus="FULL_REASONING")
 
 
 def test_rating_scale_must_be_ordered():

@@ -20,9 +20,9 @@ from tests.reading_setup import run_and_pin
 pytestmark = pytest.mark.django_db
 
 
-def dry_run(case_set, readers, coordinator, washout_days=28):
+def dry_run(case_set, readers, coordinator, washout_days=28, **fields):
     study = Study.objects.create(title="Dry run", case_set=case_set, is_dry_run=True, washout_days=washout_days,
-                                 randomisation_seed=11)
+                                 randomisation_seed=11, **fields)
     add_readers(study, readers)
     run_and_pin(study)
     return open_study(study, coordinator)

@@ -406,3 +406,33 @@ def test_the_problem_reason_appears_only_when_the_case_is_flagged(page, live_ser
     submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
     read = Read.objects.get(assignment=assignments[Arm.UNAIDED])
     assert (read.problem_flagged, read.problem_reason, read.findings.count()) == (True, "Image cut off at the bases.", 0)
+
+
+def test_the_probability_of_abnormality_is_typed_checked_kept_in_the_draft_and_stored(browser, live_server, reader,
+                                                                                      demo_case_set):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED],
+                                                     asks_abnormality=True)
+    assignment = assignments[Arm.UNAIDED]
+    with settled_context(browser, viewport={"width": 1920, "height": 1080}) as context:
+        page = context.new_page()
+        log_in(page, live_server.url, reader.username)
+        page.goto(workstation(live_server, assignment))
+        wait_for_image(page)
+        # 0–100 is typed, not a row of 101 radio buttons.
+        assert page.locator("[data-testid=rating-abnormality] input[type=radio]").count() == 0
+        page.check("[data-testid=finding-edema]")
+        page.fill("[data-testid=report-text]", "Interstitial oedema.")
+        page.check("[data-testid=rating-confidence] input[value='4']")
+        page.fill("[data-testid=rating-abnormality-number]", "150")
+        page.click("[data-testid=submit-read]")
+        assert page.locator(".field-error:not(:empty)").all_inner_texts() == ["Choose a whole number from 0 to 100."]
+        page.fill("[data-testid=rating-abnormality-number]", "73")
+        page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
+        page.reload()
+        wait_for_image(page)
+        page.wait_for_function("document.querySelector('[data-testid=rating-abnormality-number]').value !== ''")
+        assert page.input_value("[data-testid=rating-abnormality-number]") == "73"
+        page.click("[data-testid=submit-read]")
+        page.wait_for_function(f"location.pathname !== '/read/{assignment.public_id}/'", timeout=20_000)
+    read = Read.objects.get(assignment=assignment)
+    assert dict(read.ratings.values_list("question__key", "value")) == {"confidence": 4, "abnormality": 73}

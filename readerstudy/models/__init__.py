@@ -4,11 +4,22 @@ from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
 from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
-from .studies import AI_ARMS, Arm, BlankTruth, ReaderProfile, Study, StudyQuestion, StudyReader
+from .studies import (
+    ABNORMALITY_KEY,
+    AI_ARMS,
+    Arm,
+    BlankTruth,
+    PrimaryEndpoint,
+    ReaderProfile,
+    Study,
+    StudyQuestion,
+    StudyReader,
+)
 
 __all__ = [
     "AnalysisPlot",
     "StudyAnalysis",
+    "ABNORMALITY_KEY",
     "AI_ARMS",
     "AuditAction",
     "AuditEntry",
@@ -25,6 +36,7 @@ __all__ = [
     "GroundTruth",
     "ImportBatch",
     "Label",
+    "PrimaryEndpoint",
     "Rating",
     "Read",
     "ReadFinding",

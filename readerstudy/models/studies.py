@@ -45,6 +45,17 @@ class BlankTruth(models.TextChoices):
     UNKNOWN = "unknown", "Unknown (left out of scoring)"
 
 
+class PrimaryEndpoint(models.TextChoices):
+    """What the study's declared primary comparison measures (the analysis's MRMC endpoints)."""
+
+    TIME = "time", "Reading time"
+    JACCARD = "jaccard", "Accuracy (mean Jaccard)"
+    SENSITIVITY = "sensitivity", "Sensitivity for abnormal studies"
+    SPECIFICITY = "specificity", "Specificity for normal studies"
+    AUC = "auc", "AUC for abnormal vs normal (needs the abnormality question)"
+    CONFIDENCE = "confidence", "Confidence rating"
+
+
 class StudyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
@@ -82,6 +93,18 @@ class Study(models.Model):
         max_length=10, choices=BlankTruth.choices, default=BlankTruth.NEGATIVE,
         help_text="How a ground-truth label the labels file left blank scores, for readers and the AI alike.",
     )
+    primary_endpoint = models.CharField(
+        max_length=20, choices=PrimaryEndpoint.choices, default=PrimaryEndpoint.TIME,
+        help_text="The declared primary comparison: its endpoint. Every other comparison is adjusted (Holm).",
+    )
+    primary_arm = models.CharField(max_length=20, choices=Arm.choices, default=Arm.FULL_REASONING,
+                                   help_text="The declared primary comparison: this arm …")
+    primary_versus = models.CharField(max_length=20, choices=Arm.choices, default=Arm.UNAIDED,
+                                      help_text="… against this one.")
+    asks_abnormality = models.BooleanField(
+        default=False, help_text="Ask readers in every arm for the probability (0–100) that the radiograph is "
+                                 "abnormal, for an MRMC AUC. Set at creation.",
+    )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
     )
@@ -99,6 +122,10 @@ class Study(models.Model):
             models.CheckConstraint(condition=models.Q(status__in=StudyStatus.values), name="study_status_valid"),
             models.CheckConstraint(condition=models.Q(idle_threshold_s__gt=0), name="study_idle_threshold_positive"),
             models.CheckConstraint(condition=models.Q(blank_truth__in=BlankTruth.values), name="study_blank_truth_valid"),
+            models.CheckConstraint(condition=models.Q(primary_endpoint__in=PrimaryEndpoint.values),
+                                   name="study_primary_endpoint_valid"),
+            models.CheckConstraint(condition=~models.Q(primary_arm=models.F("primary_versus")),
+                                   name="study_primary_arms_differ"),
         ]
 
     def __str__(self):
@@ -107,6 +134,28 @@ class Study(models.Model):
     @property
     def ordered_arms(self):
         return [Arm(arm) for arm in Arm.values if arm in self.arms]
+
+    def clean(self):
+        super().clean()
+        if self.status == StudyStatus.DRAFT:  # once open, the declaration is frozen as it was
+            problems = self.primary_comparison_problems()
+            if problems:
+                raise ValidationError(problems)
+
+    def primary_comparison_problems(self):
+        """{field: message} for a declared primary comparison this study cannot make; a study with one arm
+        makes no comparison, so it declares none."""
+        arms = self.arms if isinstance(self.arms, list) else []
+        if len(arms) < 2:
+            return {}
+        if self.primary_arm == self.primary_versus:
+            return {"primary_versus": "The primary comparison needs two different arms."}
+        missing = [Arm(arm).label for arm in (self.primary_arm, self.primary_versus) if arm not in arms]
+        if missing:
+            return {"primary_arm": f"The primary comparison names arms the study does not run: {', '.join(missing)}."}
+        if self.primary_endpoint == PrimaryEndpoint.AUC and not self.asks_abnormality:
+            return {"primary_endpoint": "An AUC needs the abnormality question: tick “asks abnormality”."}
+        return {}
 
     def save(self, *args, **kwargs):
         adding = self._state.adding
@@ -129,6 +178,12 @@ DEFAULT_QUESTIONS = [
     ("uncertainty_qualified", "Did the AI express uncertainty where it should?", "Not at all", "Always appropriately",
      [Arm.FULL_REASONING]),
 ]
+
+
+# Optional (Study.asks_abnormality): the rating an MRMC AUC is computed from.
+ABNORMALITY_KEY = "abnormality"
+ABNORMALITY_QUESTION = (ABNORMALITY_KEY, "How likely is this radiograph to be abnormal (0–100)?",
+                        "Certainly normal", "Certainly abnormal", 0, 100)
 
 
 class StudyQuestion(models.Model):
@@ -162,13 +217,19 @@ class StudyQuestion(models.Model):
 
     @classmethod
     def add_defaults(cls, study):
-        cls.objects.bulk_create(
+        questions = [
             cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
                 arms=[a.value for a in arms if a in study.arms], order=order)
             for order, (key, text, low, high, arms) in enumerate(DEFAULT_QUESTIONS)
             # A question only about arms the study does not run would never be asked.
             if any(a in study.arms for a in arms)
-        )
+        ]
+        if study.asks_abnormality:
+            key, text, low, high, scale_min, scale_max = ABNORMALITY_QUESTION
+            questions.append(cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
+                                 scale_min=scale_min, scale_max=scale_max, arms=list(study.arms),
+                                 order=len(DEFAULT_QUESTIONS)))
+        cls.objects.bulk_create(questions)
 
 
 class ReaderProfile(models.Model):

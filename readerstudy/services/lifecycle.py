@@ -27,6 +27,9 @@ def open_study(study, user):
             raise LifecycleRefused(f"The study is {study.get_status_display().lower()}; only a draft can be opened.")
         if not Assignment.objects.filter(study=study).exists():
             raise LifecycleRefused("Design the study first: add its readers.")
+        problems = study.primary_comparison_problems()
+        if problems:
+            raise LifecycleRefused(" ".join(problems.values()) + " Declare the primary comparison in the admin.")
         if any(arm in AI_ARMS for arm in study.arms):
             # Every case a reader will see under an AI arm (design, practice or free-form) needs its output.
             pinned = StudyOutputPin.objects.filter(study=study).values("case_id")

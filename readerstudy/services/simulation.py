@@ -4,7 +4,8 @@ Reading time: log(active seconds) = log(base) + reader effect + case effect + lo
 the effects normal with the given standard deviations, so an analysis has a known truth to recover. Findings
 are the ground truth as the study scores it (its blank rule, No Finding derived), each positive finding missed
 now and then and, now and then, one negative finding label added; the AI errors the reader was shown
-(services/ai_errors.py) are flagged with a fixed probability. Every session fills: reads are given simulated
+(services/ai_errors.py) are flagged with a fixed probability. Ratings are uniform on their scale, except the
+probability of abnormality, which follows the read's own call. Every session fills: reads are given simulated
 submission times, spaced by the washout, that end before now.
 """
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from inference.scoring import NEGATIVE, NO_FINDING, POSITIVE, resolve_truth
 from readerstudy.labels import NORMAL_LABEL_SLUGS
-from readerstudy.models import AI_ARMS, Arm, Assignment, ErrorCategory, Read, Study
+from readerstudy.models import ABNORMALITY_KEY, AI_ARMS, Arm, Assignment, ErrorCategory, Read, Study
 
 from .ai_content import pinned_output
 from .ai_errors import ai_errors
@@ -109,9 +110,17 @@ def _report(assignment, truth, rng, settings):
     if negative and rng.random() < settings.finding_flip:
         findings.add(rng.choice(negative))
     # A reader who sees nothing but devices ticks No Finding too, as the form invites.
-    findings = sorted(findings) if set(findings) - NORMAL_LABEL_SLUGS else sorted(findings | {NO_FINDING})
-    ratings = {q.key: rng.randint(q.scale_min, q.scale_max) for q in questions_for(assignment)}
+    called_abnormal = bool(set(findings) - NORMAL_LABEL_SLUGS)
+    findings = sorted(findings) if called_abnormal else sorted(findings | {NO_FINDING})
+    ratings = {q.key: _abnormality(called_abnormal, rng) if q.key == ABNORMALITY_KEY
+               else rng.randint(q.scale_min, q.scale_max) for q in questions_for(assignment)}
     return Report(findings=findings, report_findings="Simulated read.", ratings=ratings)
+
+
+def _abnormality(called_abnormal, rng):
+    """0–100, agreeing with the reader's own call: a logistic of ±1.5 plus noise."""
+    latent = (1.5 if called_abnormal else -1.5) + rng.gauss(0, 1)
+    return round(100 / (1 + math.exp(-latent)))
 
 
 def _flag_ai_errors(assignment, truth, rng, settings):

@@ -33,3 +33,46 @@ def pvalue(value):
 @register.filter
 def get(mapping, key):
     return mapping.get(key) if mapping else None
+
+
+@register.filter
+def sci(value):
+    """Variance components are small: four significant digits."""
+    return DASH if value is None else f"{value:.4g}"
+
+
+@register.filter
+def is_log(scale):
+    return scale == "log"
+
+
+@register.filter
+def is_interaction(role):
+    return role == "interaction"
+
+
+FOM_HEADINGS = {"log": "Geometric mean s", "mean": "Mean", "proportion": "Proportion", "auc": "AUC"}
+
+
+@register.filter
+def fom_heading(endpoint):
+    if endpoint["role"] == "interaction":
+        return "Abnormal ÷ normal (geometric means)" if endpoint["scale"] == "log" else "Abnormal − normal"
+    return FOM_HEADINGS[endpoint["scale"]]
+
+
+@register.filter
+def endpoint(endpoints, kind_key):
+    """The endpoint `kind:key` of a list of MRMC endpoints (None if the analysis has none such)."""
+    kind, _, key = kind_key.partition(":")
+    return next((e for e in endpoints or [] if e["kind"] == kind and e["key"] == (key or kind)), None)
+
+
+@register.filter
+def label_measures(label):
+    return [("Sensitivity", label["sensitivity"]), ("Specificity", label["specificity"])]
+
+
+@register.filter
+def primary_endpoint(endpoints):
+    return next((e for e in endpoints or [] if e.get("role") == "primary"), None)

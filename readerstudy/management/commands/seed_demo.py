@@ -128,7 +128,7 @@ class Command(BaseCommand):
         study, _ = Study.objects.get_or_create(title=DRY_RUN_STUDY, defaults={
             "description": "A rehearsal: every read is simulated with a known arm effect on time.",
             "case_set": case_set, "arms": list(Arm.values), "washout_days": 0, "randomisation_seed": DEMO_SEED,
-            "is_dry_run": True, "created_by": coordinator})
+            "is_dry_run": True, "asks_abnormality": True, "created_by": coordinator})
         readers = []
         for username in DRY_RUN_READERS:
             reader, created = User.objects.get_or_create(username=username)

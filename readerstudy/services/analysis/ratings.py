@@ -1,12 +1,15 @@
 """Rating questions (confidence, usefulness, trust, …): per arm mean, SD and distribution, and the arm effect
-on the score, with the first arm that asks the question as the reference."""
+on the score, with the first arm that asks the question as the reference. The probability of abnormality is
+not a rating of the read but a diagnostic score: the accuracy section analyses it as an AUC."""
+
+from readerstudy.models import ABNORMALITY_KEY
 
 from .dataset import CASE_TYPES, rating_column
 from .mixed_model import fit_arm_effects, not_estimable
 
 
 def ratings_section(data):
-    return [_question(data, question) for question in data.questions]
+    return [_question(data, question) for question in data.questions if question.key != ABNORMALITY_KEY]
 
 
 def _question(data, question):

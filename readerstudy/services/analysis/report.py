@@ -23,13 +23,14 @@ from django.utils import timezone
 from .accuracy import ai_accuracy, readers_accuracy
 from .dataset import CASE_TYPES
 from .error_audit import error_audit_section
+from .mrmc import mrmc_section
 from .per_reader import per_reader_section
 from .plots import draw_all
 from .ratings import ratings_section
 from .reading_time import time_section
 
 # Raise when a change to this package changes results, so cached analyses are recomputed.
-ANALYSIS_VERSION = "2"
+ANALYSIS_VERSION = "3"
 
 
 def software_versions():
@@ -64,6 +65,7 @@ def analyse(data):
         "case_types": list(CASE_TYPES),
         "reads": {"submitted": data.submitted, "analysed": len(data.reads), "excluded": data.excluded,
                   "readers": int(data.reads["reader"].nunique()), "cases": int(data.reads["case"].nunique())},
+        "mrmc": mrmc_section(data),
         "time": time_section(data),
         "ratings": ratings_section(data),
         "accuracy": readers_accuracy(data),

@@ -4,6 +4,9 @@ import { el } from "./dom.js";
 
 const NO_FINDING = "no-finding";
 const COMPATIBLE_WITH_NO_FINDING = new Set(["no-finding", "support-devices"]);
+const LONGEST_RADIO_SCALE = 11; // points; a longer scale is typed as a number
+const isLongScale = (q) => q.scale_max - q.scale_min + 1 > LONGEST_RADIO_SCALE;
+const isOnScale = (q, value) => Number.isInteger(value) && value >= q.scale_min && value <= q.scale_max;
 
 
 export class ReportForm {
@@ -50,19 +53,26 @@ export class ReportForm {
   }
 
   ratingsFieldset() {
-    const rows = this.questions.map((q) => {
-      const options = [];
-      for (let value = q.scale_min; value <= q.scale_max; value += 1) {
-        options.push(el("label", { class: "scale-point" },
-          el("input", { type: "radio", name: `rating-${q.key}`, value: String(value) }), el("span", {}, String(value))));
-      }
-      return el("div", { class: "rating", "data-testid": `rating-${q.key}` },
-        el("p", { class: "question" }, q.text, q.required ? "" : el("span", { class: "optional" }, " (optional)")),
-        el("div", { class: "scale" }, el("span", { class: "anchor" }, q.min_anchor), ...options,
-          el("span", { class: "anchor" }, q.max_anchor)),
-        el("p", { class: "field-error", "data-field": `ratings.${q.key}` }));
-    });
+    const rows = this.questions.map((q) => el("div", { class: "rating", "data-testid": `rating-${q.key}` },
+      el("p", { class: "question" }, q.text, q.required ? "" : el("span", { class: "optional" }, " (optional)")),
+      el("div", { class: "scale" }, el("span", { class: "anchor" }, q.min_anchor), ...this.scaleInputs(q),
+        el("span", { class: "anchor" }, q.max_anchor)),
+      el("p", { class: "field-error", "data-field": `ratings.${q.key}` })));
     return el("fieldset", { class: "ratings" }, el("legend", {}, "Ratings"), ...rows);
+  }
+
+  // A short scale is a row of radio buttons; a long one (the 0–100 probability of abnormality) a number field.
+  scaleInputs(q) {
+    if (isLongScale(q)) {
+      return [el("input", { type: "number", name: `rating-${q.key}`, min: String(q.scale_min), max: String(q.scale_max),
+        step: "1", inputmode: "numeric", class: "scale-number", "data-testid": `rating-${q.key}-number` })];
+    }
+    const options = [];
+    for (let value = q.scale_min; value <= q.scale_max; value += 1) {
+      options.push(el("label", { class: "scale-point" },
+        el("input", { type: "radio", name: `rating-${q.key}`, value: String(value) }), el("span", {}, String(value))));
+    }
+    return options;
   }
 
   problemFieldset() {
@@ -94,8 +104,9 @@ export class ReportForm {
     const f = this.form.elements;
     const ratings = {};
     for (const q of this.questions) {
-      const chosen = this.form.querySelector(`input[name="rating-${q.key}"]:checked`);
-      if (chosen) ratings[q.key] = Number(chosen.value);
+      const value = this.typedRating(q);
+      // A number still being typed (or out of range) is left out of the draft; validate() names it.
+      if (value !== undefined && isOnScale(q, value)) ratings[q.key] = value;
     }
     return {
       findings: [...this.form.querySelectorAll("input[name=finding]:checked")].map((box) => box.value),
@@ -107,12 +118,22 @@ export class ReportForm {
     };
   }
 
+  // The number the reader chose or typed for `q`, or undefined.
+  typedRating(q) {
+    const input = isLongScale(q)
+      ? this.form.querySelector(`input[name="rating-${q.key}"]`)
+      : this.form.querySelector(`input[name="rating-${q.key}"]:checked`);
+    return input && input.value.trim() !== "" ? Number(input.value) : undefined;
+  }
+
   setValue(report) {
     const f = this.form.elements;
     for (const box of this.form.querySelectorAll("input[name=finding]")) box.checked = report.findings.includes(box.value);
     f.report_findings.value = report.report_findings || "";
     f.report_impression.value = report.report_impression || "";
     for (const [key, value] of Object.entries(report.ratings || {})) {
+      const number = this.form.querySelector(`input[type=number][name="rating-${key}"]`);
+      if (number) number.value = String(value);
       const radio = this.form.querySelector(`input[name="rating-${key}"][value="${value}"]`);
       if (radio) radio.checked = true;
     }
@@ -133,7 +154,12 @@ export class ReportForm {
       errors.report_findings = "Write the report: findings, impression or both.";
     }
     for (const q of this.questions) {
-      if (q.required && report.ratings[q.key] === undefined) errors[`ratings.${q.key}`] = "Answer this question.";
+      const value = this.typedRating(q);
+      if (value === undefined) {
+        if (q.required) errors[`ratings.${q.key}`] = "Answer this question.";
+      } else if (!isOnScale(q, value)) {
+        errors[`ratings.${q.key}`] = `Choose a whole number from ${q.scale_min} to ${q.scale_max}.`;
+      }
     }
     return errors;
   }
