@@ -18,7 +18,7 @@ from readerstudy.models import Arm, Assignment, BlankTruth, GroundTruth, Label, 
 from readerstudy.services.ai_errors import AIError, ai_errors
 from readerstudy.services.analysis.dataset import Annotation, load
 from readerstudy.services.analysis.error_audit import audit_read, error_audit_section
-from readerstudy.services.analysis.mixed_model import fit_arm_effects
+from readerstudy.services.analysis.mixed_model import fit_sensitivity_model
 from readerstudy.services.analysis.refresh import compute_requested
 from readerstudy.services.analysis.report import analyse
 from readerstudy.services.analysis.schedule import request_analysis, sweep
@@ -52,7 +52,7 @@ def simulated_frame(seed, readers=6, cases=30, ratios=(1.0, 0.85, 0.7)):
 def test_the_95_percent_intervals_cover_the_true_arm_effects_at_about_their_nominal_rate():
     covered = {"LABELS_ONLY": 0, "FULL_REASONING": 0}
     for seed in range(40):
-        model = fit_arm_effects(simulated_frame(seed), "y", ARMS, "UNAIDED")
+        model = fit_sensitivity_model(simulated_frame(seed), "y", ARMS, "UNAIDED")
         for effect in model["effects"]:
             truth = math.log({"LABELS_ONLY": 0.85, "FULL_REASONING": 0.7}[effect["arm"]])
             covered[effect["arm"]] += effect["ci_low"] < truth < effect["ci_high"]
@@ -69,13 +69,13 @@ def test_the_95_percent_intervals_cover_the_true_arm_effects_at_about_their_nomi
     (lambda f: f.iloc[:0], "no reads in the reference arm (Unaided)"),
 ])
 def test_a_model_that_cannot_be_estimated_says_why(change, reason):
-    model = fit_arm_effects(change(simulated_frame(1, readers=3, cases=4)), "y", ARMS, "UNAIDED")
+    model = fit_sensitivity_model(change(simulated_frame(1, readers=3, cases=4)), "y", ARMS, "UNAIDED")
     assert model["estimable"] is False and model["reason"] == reason
 
 
 def test_an_arm_without_reads_is_not_estimable_while_the_others_are():
     frame = simulated_frame(2)
-    model = fit_arm_effects(frame[frame["arm"] != "LABELS_ONLY"], "y", ARMS, "UNAIDED")
+    model = fit_sensitivity_model(frame[frame["arm"] != "LABELS_ONLY"], "y", ARMS, "UNAIDED")
     assert model["estimable"] is True
     assert [(e["arm"], e["estimable"], e["reason"]) for e in model["effects"]] == [
         ("FULL_REASONING", True, None), ("LABELS_ONLY", False, "no reads in this arm")]

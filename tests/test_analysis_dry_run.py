@@ -19,6 +19,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from readerstudy.models import StudyAnalysis
+from readerstudy.services.analysis.refresh import current_analysis
 from readerstudy.services.synthetic import make_synthetic_cases
 from tests.conftest import import_as_demo
 from tests.factories import UserFactory
@@ -61,12 +62,24 @@ def test_the_analysis_reproduces_the_export_and_an_independent_fit(exported, cli
         expected[arm] = (len(ms), statistics.median(ms) / 1000)
     assert {row["arm"]: (row["n"], row["median_s"]) for row in result["time"]["per_arm"]} == expected
 
+    # The sensitivity model, from the export alone: the previous arm as indicators against Unaided, 0 for a
+    # case's first reading (absorbed by session 1).
     frame = pd.DataFrame({"reader": [row["reader"] for row in rows], "case": [row["case"] for row in rows],
-                          "arm": [row["arm"] for row in rows],
+                          "arm": [row["arm"] for row in rows], "session": [row["session"] for row in rows],
+                          "after_labels": [float(row["previous_arm"] == "AI labels only") for row in rows],
+                          "after_full": [float(row["previous_arm"] == "Full AI reasoning") for row in rows],
                           "y": [math.log(int(row["active_ms"]) / 1000) for row in rows], "one": 1})
-    independent = smf.mixedlm("y ~ C(arm, Treatment('Unaided'))", frame, groups="one", re_formula="0",
-                              vc_formula={"reader": "0 + C(reader)", "case": "0 + C(case)"}).fit(reml=True)
-    effects = {effect["arm"]: effect for effect in result["time"]["model"]["effects"]}
+    frame["reader_arm"], frame["case_arm"] = frame["reader"] + frame["arm"], frame["case"] + frame["arm"]
+    independent = smf.mixedlm("y ~ C(arm, Treatment('Unaided')) + C(session) + after_labels + after_full", frame,
+                              groups="one", re_formula="0",
+                              vc_formula={"reader": "0 + C(reader)", "case": "0 + C(case)",
+                                          "reader_arm": "0 + C(reader_arm)", "case_arm": "0 + C(case_arm)"}
+                              ).fit(reml=True, method=["powell", "lbfgs"])
+    model = result["time"]["model"]
+    assert [(c["previous_arm"], c["estimate"]) for c in model["carryover"]] == [
+        ("LABELS_ONLY", pytest.approx(independent.fe_params["after_labels"], abs=1e-3)),
+        ("FULL_REASONING", pytest.approx(independent.fe_params["after_full"], abs=1e-3))]
+    effects = {effect["arm"]: effect for effect in model["effects"]}
     for arm, ratio in TRUE_RATIOS.items():
         assert effects[arm]["estimate"] == pytest.approx(
             independent.fe_params[f"C(arm, Treatment('Unaided'))[T.{ARM_NAMES[arm]}]"], abs=1e-3)
@@ -122,3 +135,52 @@ def test_every_arm_comparison_by_orh_primary_first_and_the_rest_holm_adjusted(ex
                    "mrmc-interaction-jaccard", "mrmc-rating-confidence-pairs"):
         assert f'data-testid="{testid}"' in page, testid
     assert 'data-testid="mrmc-auc-FULL_REASONING-UNAIDED"' in page
+
+
+def analysed_dry_run(tmp_path, coordinator, *effects, seed="7"):
+    make_synthetic_cases(tmp_path / "cases", count=30, seed=4, size=(96, 120))
+    study = dry_run(import_as_demo(tmp_path / "cases"), [UserFactory(roles=["reader"]) for _ in range(6)],
+                    coordinator, washout_days=14)
+    call_command("simulate_reads", str(study.pk), "--seed", seed, *effects)
+    return study, current_analysis(study)
+
+
+def test_the_sensitivity_model_separates_carry_over_from_the_arm_effect(tmp_path, dicom_store, coordinator):
+    """williams-1, a true Full/Unaided ratio of 0.75 and reads 15% faster after a Full-reasoning read."""
+    study, analysis = analysed_dry_run(tmp_path, coordinator, "--arm-effect=FULL_REASONING=0.75",
+                                       "--carryover=FULL_REASONING=0.85")
+    model = analysis.result["time"]["model"]
+    assert model["formula"] == ("log_active_s ~ arm + session + previous_arm + (1|reader) + (1|case) "
+                                "+ (1|reader:arm) + (1|case:arm)")
+    full = next(effect for effect in model["effects"] if effect["arm"] == "FULL_REASONING")
+    assert full["ratio_ci_low"] < 0.75 < full["ratio_ci_high"]
+    carryover = {c["previous_arm"]: c for c in model["carryover"]}
+    assert carryover["FULL_REASONING"]["excludes_no_effect"] is True
+    assert carryover["FULL_REASONING"]["ratio_ci_low"] < 0.85 < carryover["FULL_REASONING"]["ratio_ci_high"]
+    assert carryover["LABELS_ONLY"]["excludes_no_effect"] is False
+    assert [session["session"] for session in model["sessions"]] == [2, 3]
+    assert ('data-testid="time-model-carryover-FULL_REASONING" class="flagged"><td>Read before under Full AI '
+            'reasoning vs under Unaided (carry-over) <strong>— its CI excludes no effect</strong>') in analysis.report_html
+
+
+def test_a_rating_effect_and_a_stronger_effect_on_abnormal_cases_show_in_the_report(tmp_path, dicom_store,
+                                                                                  coordinator):
+    study, analysis = analysed_dry_run(tmp_path, coordinator, "--rating-effect=confidence:FULL_REASONING=1.0",
+                                       "--abnormal-arm-effect=FULL_REASONING=0.7")
+    mrmc = analysis.result["mrmc"]
+    confidence = next(e for e in mrmc["endpoints"] if e["key"] == "confidence")
+    full_vs_unaided = next(p for p in confidence["pairs"] if (p["arm"], p["versus"]) == ("FULL_REASONING", "UNAIDED"))
+    assert full_vs_unaided["estimate"] > 0 and full_vs_unaided["p_adjusted"] < 0.05
+    time = mrmc["interaction"][0]
+    assert time["key"] == "time"
+    interaction = next(p for p in time["pairs"] if (p["arm"], p["versus"]) == ("FULL_REASONING", "UNAIDED"))
+    assert interaction["ratio"] < 1 and interaction["p"] < 0.05
+    assert 'data-testid="mrmc-interaction-time-FULL_REASONING-UNAIDED"' in analysis.report_html
+
+
+def test_without_those_effects_neither_shows(exported):
+    study, folder = exported
+    mrmc = json.loads((folder / "analysis.json").read_text(encoding="utf-8"))["mrmc"]
+    confidence = next(e for e in mrmc["endpoints"] if e["key"] == "confidence")
+    assert all(p["p_adjusted"] >= 0.05 for p in confidence["pairs"])
+    assert all(p["p"] >= 0.05 for p in mrmc["interaction"][0]["pairs"])

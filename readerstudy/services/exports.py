@@ -10,8 +10,9 @@ import json
 from collections import Counter
 
 from inference.scoring import score_case
-from readerstudy.models import Arm, Assignment, ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
+from readerstudy.models import Arm, ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
 from readerstudy.services.ai_content import ai_content
+from readerstudy.services.carryover import previous_arms
 
 CHUNK = 500
 
@@ -38,32 +39,14 @@ def read_rows(study):
     names = {label.slug: label.name for label in _labels(study)}
     enrolments = {e.user_id: e for e in StudyReader.objects.filter(study=study)}
     questions = [q.key for q in study.questions.all()]
-    earlier = _arms_by_session(study)
+    previous = previous_arms(study)
     reads = (Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
              .select_related("assignment__case", "assignment__session", "assignment__study")
              .order_by("assignment__reader_id", "assignment__session__index", "assignment__position"))
     for read in reads.iterator(chunk_size=CHUNK):
+        arm = previous.get(read.assignment_id)
         yield _read_row(study, read, enrolments.get(read.assignment.reader_id), names, questions,
-                        _previous_arm(earlier, read.assignment))
-
-
-def _arms_by_session(study):
-    """(reader, case) -> [(session index, arm)] of the study's non-practice assignments, in session order."""
-    by_pair = {}
-    for reader_id, case_id, index, arm in (Assignment.objects.filter(study=study, is_practice=False)
-                                           .order_by("session__index")
-                                           .values_list("reader_id", "case_id", "session__index", "arm")):
-        by_pair.setdefault((reader_id, case_id), []).append((index, arm))
-    return by_pair
-
-
-def _previous_arm(earlier, assignment):
-    """The arm under which the reader last read this case in an earlier session (empty for the first)."""
-    if assignment.is_practice:
-        return ""
-    before = [arm for index, arm in earlier.get((assignment.reader_id, assignment.case_id), [])
-              if index < assignment.session.index]
-    return Arm(before[-1]).label if before else ""
+                        Arm(arm).label if arm else "")
 
 
 def _read_row(study, read, enrolment, names, questions, previous_arm):

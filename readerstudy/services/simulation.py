@@ -1,31 +1,40 @@
 """Plausible reads for a dry-run study, through the same services as the API (events, annotations, submit).
 
-Reading time: log(active seconds) = log(base) + reader effect + case effect + log(arm multiplier) + noise,
-the effects normal with the given standard deviations, so an analysis has a known truth to recover. Findings
-are the ground truth as the study scores it (its blank rule, No Finding derived), each positive finding missed
-now and then and, now and then, one negative finding label added; the AI errors the reader was shown
-(services/ai_errors.py) are flagged with a fixed probability. Ratings are uniform on their scale, except the
-probability of abnormality, which follows the read's own call. Every session fills: reads are given simulated
-submission times, spaced by the washout, that end before now.
+What each read holds comes from the study model of services/simulation_model.py (times with reader, case,
+reader×arm, case×arm, arm, abnormal-case, carry-over and learning effects; findings under the AI's influence;
+ratings; flags on the AI's errors), keyed by the reader's code and the case, so an analysis has a known truth
+to recover. A case is named by its place in the case set: public ids are random, and the same study must give
+the same reads. Every session fills: reads are given simulated submission times, spaced by the washout, that
+end before now.
 """
 
-import math
 import random
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 
-from inference.scoring import NEGATIVE, NO_FINDING, POSITIVE, resolve_truth
-from readerstudy.labels import NORMAL_LABEL_SLUGS
-from readerstudy.models import ABNORMALITY_KEY, AI_ARMS, Arm, Assignment, ErrorCategory, Read, Study
+from inference.scoring import resolve_truth
+from readerstudy.models import (
+    ABNORMALITY_KEY,
+    AI_ARMS,
+    Assignment,
+    CaseSetMembership,
+    ErrorCategory,
+    Read,
+    Study,
+    StudyReader,
+)
 
 from .ai_content import pinned_output
 from .ai_errors import ai_errors
 from .annotations import create_annotation
+from .carryover import previous_arms
 from .reading import Report, questions_for, submit_read
+from .simulation_model import Effects, Question, StudyModel
+from .simulation_model import Read as SimulatedRead
 
 PAGE_LOAD_MS = 400  # from page shown to the first rendered image
 MINUTES_BETWEEN_READS = 2
@@ -36,16 +45,8 @@ class SimulationRefused(Exception):
 
 
 @dataclass
-class SimulationSettings:
+class SimulationSettings(Effects):
     seed: int = 1
-    base_active_s: float = 60.0
-    arm_multipliers: dict = field(default_factory=lambda: {Arm.UNAIDED: 1.0, Arm.LABELS_ONLY: 0.9,
-                                                           Arm.FULL_REASONING: 0.75})
-    reader_sd: float = 0.25
-    case_sd: float = 0.3
-    noise_sd: float = 0.2
-    finding_flip: float = 0.08  # the chance of missing each positive finding, and of one false label per read
-    error_flag_rate: float = 0.6
 
 
 def simulate_reads(study, settings=None):
@@ -55,38 +56,55 @@ def simulate_reads(study, settings=None):
         raise SimulationRefused("Only dry-run studies take simulated reads.")
     if study.status != Study.Status.OPEN:
         raise SimulationRefused("Open the dry-run study first.")
-    # Two streams: the times must not depend on how many AI errors a pinned output happens to make (the
-    # simulated engine draws those from the cases' random public ids), so an analysis has a fixed truth to find.
-    rng, content_rng = random.Random(settings.seed), random.Random(f"{settings.seed}:content")
+    model = StudyModel(settings, settings.seed)
     assignments = list(Assignment.objects.filter(study=study).exclude(status=Assignment.Status.SUBMITTED)
                        .select_related("case", "session", "study").order_by("reader_id", "session__index",
                                                                             "position"))
-    readers = {a.reader_id: rng.gauss(0, settings.reader_sd) for a in assignments}
-    cases = {a.case_id: rng.gauss(0, settings.case_sd) for a in assignments}
+    codes = dict(StudyReader.objects.filter(study=study).values_list("user_id", "reader_code"))
+    places = _case_places(study)
+    previous = previous_arms(study)
     sessions = max((a.session.index for a in assignments), default=1)
     # Sessions a washout (plus a day) apart, the last one ending before now.
     start = timezone.now() - timedelta(days=sessions * (study.washout_days + 1))
     for a in assignments:
-        log_s = (math.log(settings.base_active_s) + readers[a.reader_id] + cases[a.case_id]
-                 + math.log(settings.arm_multipliers.get(a.arm, 1.0)) + rng.gauss(0, settings.noise_sd))
+        # A free-form study may assign cases from other case sets: those are named by their public id.
+        case = places.get(a.case_id) or a.case.public_id
+        read = SimulatedRead(reader=codes[a.reader_id], case=case, arm=a.arm, session=a.session.index,
+                             previous_arm=previous.get(a.pk), abnormal=bool(a.case.is_abnormal))
         submitted_at = (start + timedelta(days=(a.session.index - 1) * (study.washout_days + 1),
                                           minutes=a.position * MINUTES_BETWEEN_READS))
-        _simulate_one(a, content_rng, settings, round(math.exp(log_s) * 1000), submitted_at)
+        _simulate_one(a, model, read, submitted_at)
     return len(assignments)
 
 
-def _simulate_one(assignment, rng, settings, active_ms, submitted_at):
+def _case_places(study):
+    """{case id: its place in the study's case set (or practice set)}: stable names for the study model."""
+    places = {}
+    for prefix, case_set_id in (("practice", study.practice_case_set_id), ("case", study.case_set_id)):
+        places |= {case_id: f"{prefix}-{position}" for case_id, position in
+                   CaseSetMembership.objects.filter(case_set_id=case_set_id).values_list("case_id", "position")}
+    return places
+
+
+def _simulate_one(assignment, model, read, submitted_at):
     with transaction.atomic():
         blank = assignment.study.blank_truth
         truth = resolve_truth(assignment.case.truth_by_slug(assignment.study.label_vocabulary), blank=blank)
-        if assignment.arm in AI_ARMS:
-            _flag_ai_errors(assignment, truth, rng, settings)
-        events = _events(active_ms, rng)
-        report = _report(assignment, truth, rng, settings)
-        read, _ = submit_read(assignment, uuid.uuid4(), report, events,
-                              {"active_ms": active_ms})
-        Read.objects.filter(pk=read.pk).update(
-            is_simulated=True, submitted_at=submitted_at, first_image_at=submitted_at - timedelta(milliseconds=active_ms),
+        output = pinned_output(assignment) if assignment.arm in AI_ARMS else None
+        if output is not None:
+            shown = sorted(ai_errors(output, truth, assignment.arm, blank=blank), key=lambda e: (e.category, e.label))
+            _flag(assignment, model, read, model.flagged(read, shown))
+        findings = model.findings(read, truth, set(output.labels) if output is not None else None)
+        questions = questions_for(assignment)
+        ratings = model.ratings(read, [Question(q.key, q.scale_min, q.scale_max) for q in questions], findings,
+                                ABNORMALITY_KEY)
+        active_ms = model.active_ms(read)
+        events = _events(active_ms, random.Random(f"{model.seed}:events:{read.reader}:{read.case}:{read.arm}"))
+        report = Report(findings=sorted(findings), report_findings="Simulated read.", ratings=ratings)
+        saved, _ = submit_read(assignment, uuid.uuid4(), report, events, {"active_ms": active_ms})
+        Read.objects.filter(pk=saved.pk).update(
+            is_simulated=True, submitted_at=submitted_at,
+            first_image_at=submitted_at - timedelta(milliseconds=active_ms),
             opened_at=submitted_at - timedelta(milliseconds=active_ms + PAGE_LOAD_MS))
 
 
@@ -103,37 +121,12 @@ def _events(active_ms, rng):
              "client_ms": ms, "payload": {}} for kind, ms in times]
 
 
-def _report(assignment, truth, rng, settings):
-    positive = sorted(slug for slug, value in truth.items() if value == POSITIVE and slug != NO_FINDING)
-    negative = sorted(slug for slug, value in truth.items() if value == NEGATIVE and slug != NO_FINDING)
-    findings = {slug for slug in positive if rng.random() >= settings.finding_flip}
-    if negative and rng.random() < settings.finding_flip:
-        findings.add(rng.choice(negative))
-    # A reader who sees nothing but devices ticks No Finding too, as the form invites.
-    called_abnormal = bool(set(findings) - NORMAL_LABEL_SLUGS)
-    findings = sorted(findings) if called_abnormal else sorted(findings | {NO_FINDING})
-    ratings = {q.key: _abnormality(called_abnormal, rng) if q.key == ABNORMALITY_KEY
-               else rng.randint(q.scale_min, q.scale_max) for q in questions_for(assignment)}
-    return Report(findings=findings, report_findings="Simulated read.", ratings=ratings)
-
-
-def _abnormality(called_abnormal, rng):
-    """0–100, agreeing with the reader's own call: a logistic of ±1.5 plus noise."""
-    latent = (1.5 if called_abnormal else -1.5) + rng.gauss(0, 1)
-    return round(100 / (1 + math.exp(-latent)))
-
-
-def _flag_ai_errors(assignment, truth, rng, settings):
-    """Flag each error the reader was shown with a fixed probability: a false label on the label itself, any
-    other error on the output as a whole."""
-    output = pinned_output(assignment)
-    if output is None:
-        return
-    for error in sorted(ai_errors(output, truth, assignment.arm, blank=assignment.study.blank_truth),
-                        key=lambda e: (e.category, e.label)):
-        if rng.random() >= settings.error_flag_rate:
-            continue
+def _flag(assignment, model, read, errors):
+    """Annotate each flagged error: a false label on the label itself, any other error on the output; half of
+    them judged clinically significant."""
+    for error in errors:
+        significant = model.rng("significant", read.reader, read.case, read.arm, error).random() < 0.5
         create_annotation(assignment, {
             "id": uuid.uuid4(), "target": "label" if error.category == ErrorCategory.FALSE_FINDING else "output",
-            "label": error.label, "category": error.category, "clinically_significant": rng.random() < 0.5,
+            "label": error.label, "category": error.category, "clinically_significant": significant,
             "comment": "", "turn": None, "start": None, "end": None, "step": None})

@@ -76,3 +76,12 @@ def label_measures(label):
 @register.filter
 def primary_endpoint(endpoints):
     return next((e for e in endpoints or [] if e.get("role") == "primary"), None)
+
+
+VARIANCE_NAMES = {"reader": "reader", "case": "case", "reader_arm": "reader × arm", "case_arm": "case × arm",
+                  "residual": "residual"}
+
+
+@register.filter
+def variance_name(name):
+    return VARIANCE_NAMES.get(name, name)

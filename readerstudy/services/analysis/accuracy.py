@@ -8,7 +8,7 @@ from inference.metrics import score_outputs
 from inference.scoring import SCORED_STATUS, metrics_as_dict, score_set
 
 from .dataset import CASE_TYPES
-from .mixed_model import fit_arm_effects, not_estimable, reference_arm
+from .mixed_model import fit_sensitivity_model, not_estimable, reference_arm
 
 NO_TRUTH = "no case has ground truth"
 
@@ -22,7 +22,7 @@ def readers_accuracy(data):
             "per_arm": [_arm_accuracy(data, scored, arm, per_label=True) for arm in data.arms],
             "by_case_type": {case_type: [_arm_accuracy(data, scored[scored["case_type"] == case_type], arm)
                                          for arm in data.arms] for case_type in CASE_TYPES},
-            "model": fit_arm_effects(scored, "jaccard", data.arms, reference_arm(data.arms))}
+            "model": fit_sensitivity_model(scored, "jaccard", data.arms, reference_arm(data.arms))}
 
 
 def _arm_accuracy(data, scored, arm, per_label=False):

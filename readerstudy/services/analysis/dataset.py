@@ -15,8 +15,10 @@ import pandas as pd
 from inference.models import StudyOutputPin
 from inference.scoring import has_truth, score_case
 from readerstudy.models import Arm, Case, GroundTruth, Label, Read, StudyReader, TraceAnnotation, TruthValue
+from readerstudy.services.carryover import previous_arms
 
 NORMAL, ABNORMAL, UNKNOWN_TYPE = "normal", "abnormal", "unknown"
+NO_PREVIOUS_ARM = "none"  # the first reading of a case by its reader (the sensitivity model codes it)
 CASE_TYPES = (NORMAL, ABNORMAL)
 
 
@@ -56,7 +58,7 @@ def rating_column(key):
 def load(study):
     questions = list(study.questions.all())
     reads = list(Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
-                 .select_related("assignment__case")
+                 .select_related("assignment__case", "assignment__session")
                  .prefetch_related("finding_links__label", "ratings__question")
                  .order_by("pk"))
     case_ids = {read.assignment.case_id for read in reads}
@@ -67,9 +69,10 @@ def load(study):
     truths = _truths(case_ids, study.label_vocabulary)
     analysed, excluded = _split(reads)
     annotations = _annotations(analysed)
+    previous = previous_arms(study)
     data = StudyData(
         study=study, arms=[arm.value for arm in study.ordered_arms],
-        reads=_frame(analysed, codes, truths, questions, study.blank_truth), questions=questions,
+        reads=_frame(analysed, codes, truths, questions, study.blank_truth, previous), questions=questions,
         labels=list(Label.objects.filter(vocabulary=study.label_vocabulary).values_list("slug", "name")),
         truths=truths, outputs=pins, annotations=annotations, submitted=len(reads), excluded=excluded,
         simulated_reads=sum(read.is_simulated for read in reads),
@@ -78,7 +81,7 @@ def load(study):
                     Case.objects.filter(pk__in=case_ids).values_list("pk", "is_abnormal")},
         blank=study.blank_truth,
     )
-    data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions, data.labels)
+    data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions, data.labels, previous)
     return data
 
 
@@ -119,9 +122,9 @@ def _annotations(reads):
     return by_read
 
 
-def _frame(reads, codes, truths, questions, blank):
-    columns = ["read", "reader", "case", "case_id", "case_type", "arm", "active_ms", "active_s", "log_active_s",
-               "findings", "jaccard", "simulated"] + [rating_column(q.key) for q in questions]
+def _frame(reads, codes, truths, questions, blank, previous):
+    columns = ["read", "reader", "case", "case_id", "case_type", "arm", "session", "previous_arm", "active_ms",
+               "active_s", "log_active_s", "findings", "jaccard", "simulated"] + [rating_column(q.key) for q in questions]
     rows = []
     for read in reads:
         assignment = read.assignment
@@ -130,13 +133,13 @@ def _frame(reads, codes, truths, questions, blank):
         ratings = {rating.question.key: rating.value for rating in read.ratings.all()}
         rows.append([read.pk, codes.get(assignment.reader_id, f"user-{assignment.reader_id}"),
                      assignment.case.public_id, assignment.case_id, _case_type(assignment.case.is_abnormal),
-                     assignment.arm,
+                     assignment.arm, assignment.session.index, previous.get(assignment.pk) or NO_PREVIOUS_ARM,
                      read.active_ms, read.active_ms / 1000, math.log(read.active_ms / 1000), findings,
                      score_case(findings, truth, blank=blank).jaccard if has_truth(truth, blank=blank) else math.nan,
                      read.is_simulated]
                     + [float(ratings[q.key]) if q.key in ratings else math.nan for q in questions])
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.astype({"active_ms": "int64", "jaccard": "float64"}).sort_values(["reader", "case", "arm"],
+    return frame.astype({"active_ms": "int64", "session": "int64", "jaccard": "float64"}).sort_values(["reader", "case", "arm"],
                                                                                   ignore_index=True)
 
 
@@ -144,7 +147,7 @@ def _case_type(is_abnormal):
     return {True: ABNORMAL, False: NORMAL}.get(is_abnormal, UNKNOWN_TYPE)
 
 
-def _hash(study, reads, codes, truths, pins, annotations, questions, labels):
+def _hash(study, reads, codes, truths, pins, annotations, questions, labels, previous):
     """SHA-256 of everything the analysis reads, in a canonical order: the same data gives the same hash."""
     canonical = {
         "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary, study.blank_truth],
@@ -152,7 +155,8 @@ def _hash(study, reads, codes, truths, pins, annotations, questions, labels):
                       for q in questions],
         "labels": labels,
         "reads": [[read.pk, codes.get(read.assignment.reader_id), read.assignment.case.public_id,
-                   read.assignment.arm, read.assignment.is_practice, read.problem_flagged, read.active_ms,
+                   read.assignment.arm, read.assignment.session.index, previous.get(read.assignment_id),
+                   read.assignment.is_practice, read.problem_flagged, read.active_ms,
                    read.is_simulated, sorted(link.label.slug for link in read.finding_links.all()),
                    sorted((rating.question.key, rating.value) for rating in read.ratings.all())]
                   for read in reads],

@@ -45,7 +45,7 @@ def mrmc_section(data):
     primary = {"endpoint": study.primary_endpoint, "arm": study.primary_arm, "versus": study.primary_versus,
                "endpoint_name": study.get_primary_endpoint_display()}
     orient = _orientation(primary)
-    endpoints = [_endpoint(frame, spec, data.arms, orient) for spec in _specs(data)]
+    endpoints = [analyse_endpoint(frame, spec, data.arms, orient) for spec in _specs(data)]
     found = _mark_primary(endpoints, primary)
     _holm(endpoints)
     return {"estimable": True, "reason": None, "method": "Obuchowski–Rockette, Hillis (2007) df, case jackknife",
@@ -53,10 +53,11 @@ def mrmc_section(data):
             "primary": {**primary, "found": found,
                         "reason": None if found else "the declared comparison is not among the estimable ones"},
             "endpoints": endpoints,
-            "interaction": [_endpoint(frame, {**spec, "fom": difference_fom, "typed": True}, data.arms, orient,
-                                      role="interaction") for spec in _specs(data) if spec["kind"] in SPLIT],
-            "subgroups": {case_type: [_endpoint(frame[frame["case_type"] == case_type], spec, data.arms, orient,
-                                                role="exploratory")
+            "interaction": [analyse_endpoint(frame, {**spec, "fom": difference_fom, "typed": True}, data.arms,
+                                             orient, role="interaction")
+                            for spec in _specs(data) if spec["kind"] in SPLIT],
+            "subgroups": {case_type: [analyse_endpoint(frame[frame["case_type"] == case_type], spec, data.arms,
+                                                       orient, role="exploratory")
                                       for spec in _specs(data) if spec["kind"] in SPLIT]
                           for case_type in CASE_TYPES},
             "per_label": _per_label(data, frame, orient)}
@@ -70,15 +71,18 @@ def _with_calls(data):
     return frame
 
 
+TIME = {"kind": "time", "key": "time", "name": "Reading time", "column": "log_active_s", "scale": "log"}
+JACCARD = {"kind": "jaccard", "key": "jaccard", "name": "Accuracy (mean Jaccard)", "column": "jaccard",
+           "scale": "mean"}
+
+
 def _specs(data):
-    specs = [{"kind": "time", "key": "time", "name": "Reading time", "column": "log_active_s", "scale": "log",
-              "arms": data.arms}]
+    specs = [{**TIME, "arms": data.arms}]
     # The abnormality rating is analysed as what it is for: an AUC, below.
     specs += [{"kind": "rating", "key": question.key, "name": question.text, "column": rating_column(question.key),
                "scale": "mean", "arms": [arm for arm in data.arms if arm in question.arms]}
               for question in data.questions if question.key != ABNORMALITY_KEY]
-    specs += [{"kind": "jaccard", "key": "jaccard", "name": "Accuracy (mean Jaccard)", "column": "jaccard",
-               "scale": "mean", "arms": data.arms},
+    specs += [{**JACCARD, "arms": data.arms},
               {"kind": "sensitivity", "key": "sensitivity", "name": "Sensitivity for abnormal studies",
                "column": "called_abnormal", "scale": "proportion", "arms": data.arms, "cases": ABNORMAL},
               {"kind": "specificity", "key": "specificity", "name": "Specificity for normal studies",
@@ -91,18 +95,23 @@ def _specs(data):
     return specs
 
 
+def later_against_earlier(arms):
+    """Every pair of arms as later arm minus earlier arm (Full reasoning − Unaided)."""
+    return [(later, earlier) for i, earlier in enumerate(arms) for later in arms[i + 1:]]
+
+
 def _orientation(primary):
-    """Pairs read later arm minus earlier arm (Full reasoning − Unaided), except that the declared primary pair
-    reads as declared in every endpoint."""
+    """Pairs read later arm minus earlier arm, except that the declared primary pair reads as declared in every
+    endpoint."""
     declared = (primary["arm"], primary["versus"])
 
     def pairs(arms):
-        ordered = [(later, earlier) for i, earlier in enumerate(arms) for later in arms[i + 1:]]
-        return [declared if (versus, arm) == declared else (arm, versus) for arm, versus in ordered]
+        return [declared if (versus, arm) == declared else (arm, versus)
+                for arm, versus in later_against_earlier(arms)]
     return pairs
 
 
-def _endpoint(frame, spec, arms, orient, role="secondary"):
+def analyse_endpoint(frame, spec, arms, orient=later_against_earlier, role="secondary"):
     """ORH on one endpoint. spec: kind, key, name, column, scale, arms; optional fom (default the mean), cases
     (one case type only) and typed (only cases known normal or abnormal: the FOM compares them)."""
     arms = [arm for arm in arms if arm in spec["arms"]]
@@ -195,9 +204,9 @@ def _per_label(data, frame, orient):
         value = ticked["case_id"].map(lambda case_id: truths.get(case_id, {}).get(slug))
         spec = {"kind": "label", "key": slug, "name": name, "scale": "proportion", "arms": data.arms}
         rows.append({"label": slug, "name": name,
-                     "sensitivity": _endpoint(ticked[value == POSITIVE], {**spec, "column": "ticked"}, data.arms,
-                                              orient, role="exploratory"),
-                     "specificity": _endpoint(ticked[value == NEGATIVE], {**spec, "column": "untouched"},
-                                              data.arms, orient, role="exploratory")})
+                     "sensitivity": analyse_endpoint(ticked[value == POSITIVE], {**spec, "column": "ticked"},
+                                                     data.arms, orient, role="exploratory"),
+                     "specificity": analyse_endpoint(ticked[value == NEGATIVE], {**spec, "column": "untouched"},
+                                                     data.arms, orient, role="exploratory")})
     return rows
 

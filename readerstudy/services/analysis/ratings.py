@@ -5,7 +5,7 @@ not a rating of the read but a diagnostic score: the accuracy section analyses i
 from readerstudy.models import ABNORMALITY_KEY
 
 from .dataset import CASE_TYPES, rating_column
-from .mixed_model import fit_arm_effects, not_estimable
+from .mixed_model import fit_sensitivity_model, not_estimable
 
 
 def ratings_section(data):
@@ -16,7 +16,7 @@ def _question(data, question):
     column = rating_column(question.key)
     asked = [arm for arm in data.arms if arm in question.arms]
     scale = list(range(question.scale_min, question.scale_max + 1))
-    model = (fit_arm_effects(data.reads, column, asked, asked[0]) if len(asked) > 1
+    model = (fit_sensitivity_model(data.reads, column, asked, asked[0]) if len(asked) > 1
              else not_estimable("asked in one arm only, so there is no arm to compare"))
     return {"key": question.key, "text": question.text, "scale": scale, "anchors": [question.min_anchor,
                                                                                    question.max_anchor],

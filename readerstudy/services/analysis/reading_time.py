@@ -1,7 +1,7 @@
 """The primary endpoint: active reading time per arm, and the arm effect as a ratio of geometric means."""
 
 from .dataset import CASE_TYPES
-from .mixed_model import fit_arm_effects, reference_arm, with_ratios
+from .mixed_model import fit_sensitivity_model, reference_arm, with_ratios
 
 
 def time_section(data):
@@ -15,7 +15,7 @@ def time_section(data):
 
 def _summary(frame, arms, reference):
     return {"per_arm": [arm_times(frame, arm) for arm in arms],
-            "model": with_ratios(fit_arm_effects(frame, "log_active_s", arms, reference))}
+            "model": with_ratios(fit_sensitivity_model(frame, "log_active_s", arms, reference))}
 
 
 def arm_times(frame, arm):

@@ -30,7 +30,7 @@ from .ratings import ratings_section
 from .reading_time import time_section
 
 # Raise when a change to this package changes results, so cached analyses are recomputed.
-ANALYSIS_VERSION = "3"
+ANALYSIS_VERSION = "4"
 
 
 def software_versions():
