@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 
 from readerstudy.models import Case, CaseImage, CaseSet, Study
+from readerstudy.models.protocol import refuse_unless_draft
 
 
 class Engine(models.TextChoices):
@@ -186,6 +187,14 @@ class StudyOutputPin(models.Model):
 
     def __str__(self):
         return f"{self.study}: {self.case} → output {self.output_id}"
+
+    def save(self, *args, **kwargs):
+        refuse_unless_draft(self.study, "pinned outputs")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        refuse_unless_draft(self.study, "pinned outputs")
+        return super().delete(*args, **kwargs)
 
 
 class WorkerHeartbeat(models.Model):

@@ -1,12 +1,20 @@
 """The Django admin for every model: a fallback for coordinators and admins, never for readers.
 
-History that a study relies on (images, reads, timing events) is read-only here.
+History that a study relies on (images, reads, timing events) is read-only here. The protocol rules live on
+the models (models/protocol.py); here a running study's protocol, its case sets and its cases' ground truth
+show read-only, with the rule, and every change to a study-related model is kept in its history
+(django-simple-history) with who made it and why.
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from simple_history.admin import SimpleHistoryAdmin
 
 from .models import (
     Assignment,
@@ -29,8 +37,10 @@ from .models import (
     TimingEvent,
     TraceAnnotation,
 )
+from .models.protocol import running_studies_using
 from .roles import ADMIN, READER, has_role
 from .services.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
+from .services.truth import CorrectionRefused, correct_ground_truth
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,9 +74,62 @@ class LabelAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
 
 
-class GroundTruthInline(admin.TabularInline):
+class WhyForm(forms.ModelForm):
+    """Every change made here goes to the model's history with a reason."""
+
+    change_reason = forms.CharField(required=False, max_length=100, label="Reason for this change",
+                                    help_text="Kept in the history with your name.")
+
+
+class HistoryAdmin(SimpleHistoryAdmin):
+    """A history of every change, with the reason given on the form (inline rows take the same reason)."""
+
+    form = WhyForm
+
+    def save_model(self, request, obj, form, change):
+        obj._change_reason = form.cleaned_data.get("change_reason") or "changed in the admin"
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        reason = form.cleaned_data.get("change_reason") or f"changed in the admin with {form.instance}"
+        for inline_form in formset.forms:
+            inline_form.instance._change_reason = reason
+        super().save_formset(request, form, formset, change)
+
+
+class FrozenWhenRunning:
+    """An inline that is read-only while `running_rule(obj)` names a rule that freezes it."""
+
+    def running_rule(self, obj):
+        raise NotImplementedError
+
+    def has_add_permission(self, request, obj=None):
+        return super().has_add_permission(request, obj) and not (obj and self.running_rule(obj))
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and not (obj and self.running_rule(obj))
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and not (obj and self.running_rule(obj))
+
+
+def case_truth_rule(case):
+    study = running_studies_using(case.case_sets.values("pk")).first()
+    return study and (f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth changes "
+                      "only through “Correct ground truth”, with a reason (audited).")
+
+
+def case_set_rule(case_set):
+    study = running_studies_using([case_set.pk]).first()
+    return study and f"Case set “{case_set}” belongs to study “{study}”, which is {study.status}: its cases are frozen."
+
+
+class GroundTruthInline(FrozenWhenRunning, admin.TabularInline):
     model = GroundTruth
     extra = 0
+
+    def running_rule(self, case):
+        return case_truth_rule(case)
 
 
 class CaseImageInline(ReadOnlyInline):
@@ -76,8 +139,14 @@ class CaseImageInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class CorrectionForm(forms.Form):
+    label = forms.ModelChoiceField(queryset=Label.objects.all(), to_field_name="slug")
+    value = forms.ChoiceField(choices=GroundTruth._meta.get_field("value").choices)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="Written to each study's audit log.")
+
+
 @admin.register(Case)
-class CaseAdmin(admin.ModelAdmin):
+class CaseAdmin(HistoryAdmin):
     list_display = ["public_id", "source_id", "is_abnormal", "import_batch", "created_at"]
     list_filter = ["is_abnormal", "import_batch", "case_sets"]
     search_fields = ["public_id", "source_id", "images__sop_instance_uid"]
@@ -91,6 +160,41 @@ class CaseAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Cases come in through the ingest (command or upload page), which validates and stores the files.
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case = self.get_object(request, object_id)
+        rule = case and case_truth_rule(case)
+        if rule and request.method == "GET":
+            messages.info(request, rule)
+        extra = {"correct_truth_url": reverse("admin:readerstudy_case_correct_truth", args=[case.pk]) if rule
+                 else None}
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+    def get_urls(self):
+        return [path("<int:case_id>/correct-truth/", self.admin_site.admin_view(self.correct_truth),
+                     name="readerstudy_case_correct_truth")] + super().get_urls()
+
+    def correct_truth(self, request, case_id):
+        """The audited correction of a running study's ground truth (admins only)."""
+        case = get_object_or_404(Case, pk=case_id)
+        if not has_role(request.user, ADMIN):
+            return TemplateResponse(request, "admin/readerstudy/case/correct_truth.html",
+                                    {**self.admin_site.each_context(request), "case": case, "refused":
+                                     "Only admins correct ground truth."}, status=403)
+        form = CorrectionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                studies = correct_ground_truth(case, form.cleaned_data["label"].slug, form.cleaned_data["value"],
+                                               request.user, form.cleaned_data["reason"])
+            except CorrectionRefused as refused:
+                form.add_error(None, str(refused))
+            else:
+                self.message_user(request, f"Corrected; recorded in the audit log of {len(studies)} study(ies), "
+                                           "whose analysis will be recomputed.", messages.SUCCESS)
+                return redirect("admin:readerstudy_case_change", case.pk)
+        return TemplateResponse(request, "admin/readerstudy/case/correct_truth.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "case": case, "form": form,
+            "truth": case.ground_truth.select_related("label").order_by("label__order")})
 
 
 @admin.register(CaseImage)
@@ -107,17 +211,26 @@ class ImportBatchAdmin(ReadOnlyAdmin):
     search_fields = ["source"]
 
 
-class CaseSetMembershipInline(admin.TabularInline):
+class CaseSetMembershipInline(FrozenWhenRunning, admin.TabularInline):
     model = CaseSetMembership
     extra = 0
     raw_id_fields = ["case"]
 
+    def running_rule(self, case_set):
+        return case_set_rule(case_set)
+
 
 @admin.register(CaseSet)
-class CaseSetAdmin(admin.ModelAdmin):
+class CaseSetAdmin(HistoryAdmin):
     list_display = ["name", "created_at"]
     search_fields = ["name", "description"]
     inlines = [CaseSetMembershipInline]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        case_set = self.get_object(request, object_id)
+        if case_set and request.method == "GET" and case_set_rule(case_set):
+            messages.info(request, case_set_rule(case_set))
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class StudyQuestionInline(admin.TabularInline):
@@ -126,11 +239,12 @@ class StudyQuestionInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(admin.ModelAdmin):
+class StudyAdmin(HistoryAdmin):
     list_display = ["title", "status", "case_set", "washout_days", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "description"]
-    readonly_fields = ["created_at", "opened_at", "closed_at"]
+    # A study opens and closes only with Open and Close on its page (their checks and audit entry).
+    readonly_fields = ["status", "created_at", "opened_at", "closed_at"]
     inlines = [StudyQuestionInline]
 
     def get_readonly_fields(self, request, obj=None):
@@ -139,6 +253,14 @@ class StudyAdmin(admin.ModelAdmin):
             return [f.name for f in Study._meta.fields]
         # Dry run or real, and whether the abnormality question is asked, are decided when the study is created.
         return self.readonly_fields + (["is_dry_run", "asks_abnormality"] if obj is not None else [])
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        study = self.get_object(request, object_id)
+        if study and request.method == "GET":
+            messages.info(request, f"The study is {study.status}: " + (
+                "open and close it with the buttons on its page, which check it and write the audit log."
+                if study.status == Study.Status.DRAFT else "its protocol, questions, case set and pins are frozen."))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_inlines(self, request, obj):
         if obj is not None and obj.status != Study.Status.DRAFT:
@@ -160,7 +282,7 @@ class ReaderProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(StudyReader)
-class StudyReaderAdmin(ReadOnlyAdmin):
+class StudyReaderAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     list_display = ["study", "reader_code", "user", "years_experience", "subspecialty", "joined_at"]
     list_filter = ["study"]
     search_fields = ["reader_code", "user__username"]
@@ -174,7 +296,7 @@ class ReadingSessionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(ReadOnlyAdmin):
+class AssignmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
     """Read-only, except that admins may revoke or move assignments nobody has opened (both audited)."""
 
     list_display = ["public_id", "study", "reader", "case", "arm", "session", "position", "status", "is_practice"]
@@ -241,6 +363,28 @@ class TimingEventAdmin(ReadOnlyAdmin):
     list_display = ["assignment", "type", "client_ms", "server_at", "page_load_id"]
     list_filter = ["type", "assignment__study"]
     search_fields = ["assignment__public_id", "client_uuid"]
+
+
+def study_data_of(user):
+    """What a user holds in studies, in words (empty if nothing): such users are deactivated, never deleted."""
+    held = [(user.audit_entries.count(), "audit entries"), (user.assignments.count(), "assignments"),
+            (user.study_enrolments.count(), "study enrolments")]
+    return ", ".join(f"{count} {what}" for count, what in held if count)
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class StudyUserAdmin(UserAdmin):
+    def delete_view(self, request, object_id, extra_context=None):
+        user = self.get_object(request, object_id)
+        held = user and study_data_of(user)
+        if held:
+            self.message_user(request, f"{user} holds study data ({held}): users who hold study data are never "
+                                       "deleted. Deactivate the account instead (untick “Active”).", messages.ERROR)
+            return redirect("admin:auth_user_change", user.pk)
+        return super().delete_view(request, object_id, extra_context)
 
 
 @admin.register(AuditEntry)

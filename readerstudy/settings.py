@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "simple_history",
     "readerstudy",
     "inference",
 ]
@@ -54,6 +55,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Who made each change the model history records (django-simple-history).
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "readerstudy.urls"
@@ -216,3 +219,6 @@ LOGGING = {
     # pydicom logs each failed decoder attempt with a traceback; the ingest reports the reason itself.
     "loggers": {"pydicom": {"level": "CRITICAL", "propagate": False}},
 }
+
+# History is a record, not an undo button: the admin's history pages show changes and never revert them.
+SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -23,7 +23,7 @@ from readerstudy.services.analysis.refresh import compute_requested
 from readerstudy.services.analysis.report import analyse
 from readerstudy.services.analysis.schedule import request_analysis, sweep
 from readerstudy.services.annotations import create_annotation
-from readerstudy.services.reading import Report, questions_for, submit_read
+from readerstudy.services.reading import Report, questions_for, record_events, submit_read
 from tests.reading_setup import open_study_with_assignments
 
 ARMS = ["UNAIDED", "LABELS_ONLY", "FULL_REASONING"]
@@ -169,15 +169,19 @@ def read(assignment, findings=("pleural-effusion",), active_ms=5_000, **report):
 
 
 def annotate(assignment, label, category, significant, target="output"):
+    record_events(assignment, [{"uuid": str(uuid.uuid4()), "page_load_id": str(uuid.uuid4()),
+                                "type": "image_rendered", "client_ms": 1.0, "payload": {}}])
     create_annotation(assignment, {"id": uuid.uuid4(), "target": target, "label": label, "category": category,
                                    "clinically_significant": significant, "comment": "", "turn": None,
                                    "start": None, "end": None, "step": None})
 
 
 def set_truth(case, truth):
+    """Test set-up: the case's ground truth as if its labels file had said so (rows written in bulk, as the
+    ingest writes them; the model refuses one-by-one edits once a study reads the case)."""
     GroundTruth.objects.filter(case=case).delete()
-    for slug, value in truth.items():
-        GroundTruth.objects.create(case=case, label=Label.objects.get(vocabulary="chexpert", slug=slug), value=value)
+    GroundTruth.objects.bulk_create(GroundTruth(case=case, label=Label.objects.get(vocabulary="chexpert", slug=slug),
+                                                value=value) for slug, value in truth.items())
     case.refresh_normality()
 
 

@@ -342,6 +342,12 @@ def annotation(**fields):
     return {"id": str(uuid.uuid4()), "category": "false_finding", "clinically_significant": True, **fields}
 
 
+def show_image(client, *assignments):
+    """The browser's first-image event: the AI output (and so annotating it) becomes available."""
+    for assignment in assignments:
+        post(client, url("api-events", assignment), {"events": [event("image_rendered", 5)]})
+
+
 def test_a_text_annotation_stores_exact_offsets_and_the_quoted_text(reader_client, assignments):
     assignment = assignments[Arm.FULL_REASONING]
     post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 5)]})
@@ -377,10 +383,11 @@ def test_an_annotation_in_the_report_turn_and_on_a_step_and_the_whole_output(rea
     (annotation(target="text", turn=0, start=10, end=5000), "start"),
     (annotation(target="text", turn=2, start=0, end=5), "turn"),
     (annotation(target="step", step=99), "step"),
-    (annotation(target="label", label="cardiomegaly"), "label"),
+    (annotation(target="label", label="broken-heart"), "label"),
     (annotation(target="label"), "label"),
 ])
 def test_annotations_outside_what_was_shown_are_refused(reader_client, assignments, body, field):
+    show_image(reader_client, assignments[Arm.FULL_REASONING])
     response = post(reader_client, url("api-annotations", assignments[Arm.FULL_REASONING]), body)
     assert response.status_code == 400 and field in response.json()["errors"]
     assert not TraceAnnotation.objects.exists()
@@ -388,6 +395,7 @@ def test_annotations_outside_what_was_shown_are_refused(reader_client, assignmen
 
 def test_labels_only_annotations_name_labels_and_cannot_quote_text(reader_client, assignments):
     assignment = assignments[Arm.LABELS_ONLY]
+    show_image(reader_client, assignment)
     ok = post(reader_client, url("api-annotations", assignment), annotation(target="label", label="pneumonia"))
     text = post(reader_client, url("api-annotations", assignment), annotation(target="text", turn=0, start=0, end=5))
     assert (ok.status_code, text.status_code) == (201, 400)
@@ -397,6 +405,7 @@ def test_labels_only_annotations_name_labels_and_cannot_quote_text(reader_client
 
 def test_annotations_are_editable_until_submit_and_final_after(reader_client, assignments):
     assignment = assignments[Arm.LABELS_ONLY]
+    show_image(reader_client, assignment)
     body = annotation(target="label", label="pneumonia")
     post(reader_client, url("api-annotations", assignment), body)
     detail = url("api-annotation", assignment, body["id"])
@@ -409,6 +418,34 @@ def test_annotations_are_editable_until_submit_and_final_after(reader_client, as
     assert reader_client.patch(detail, {"comment": "x"}, content_type="application/json").status_code == 409
     assert reader_client.delete(detail).status_code == 409
     assert list(TraceAnnotation.objects.values_list("category", "comment")) == [("other", "Unclear.")]
+
+
+def test_before_the_first_image_no_answer_tells_anything_of_the_ai_output(reader_client, assignments):
+    """Not its text, its length or its labels: every annotation request waits for the image, like /ai/."""
+    full = assignments[Arm.FULL_REASONING]
+    waiting = (409, {"detail": "The AI output is shown once the image has appeared."})
+    probes = [annotation(target="text", turn=0, start=0, end=100_000), annotation(target="text", turn=0, start=0,
+                                                                                  end=934),
+              annotation(target="label", label="pneumonia"), annotation(target="label", label="fracture"),
+              annotation(target="step", step=3), annotation(target="output", category="missed_finding")]
+    for body in probes:
+        response = post(reader_client, url("api-annotations", full), body)
+        assert (response.status_code, response.json()) == waiting
+    listed = reader_client.get(url("api-annotations", full))
+    edited = reader_client.patch(url("api-annotation", full, uuid.uuid4()), {"comment": "x"},
+                                 content_type="application/json")
+    removed = reader_client.delete(url("api-annotation", full, uuid.uuid4()))
+    assert [(r.status_code, r.json()) for r in (listed, edited, removed)] == [waiting] * 3
+    assert reader_client.get(url("api-ai", full)).json() == waiting[1]
+    assert not TraceAnnotation.objects.exists()
+
+    # After it, a label annotation takes any label the reader can choose from: predicted or not, the answer is
+    # the same, so it cannot be used to find out which labels the AI gave.
+    show_image(reader_client, full)
+    predicted = post(reader_client, url("api-annotations", full), annotation(target="label", label="pneumonia"))
+    not_predicted = post(reader_client, url("api-annotations", full),
+                         annotation(target="label", label="fracture", category="missed_finding"))
+    assert (predicted.status_code, not_predicted.status_code) == (201, 201)
 
 
 def test_the_openapi_schema_documents_the_reading_api(reader_client):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_analysis import expected_plots
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +55,13 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     assert plots == expected_plots(json.loads(result))
     assert json.loads(result)["reads"]["analysed"] == 108
     assert len(list((data_dir / "dicom").rglob("*.dcm"))) == 6
+    # The audit log is append-only in SQLite too: no UPDATE, and no DELETE, qualified or not.
+    assert count("readerstudy_auditentry") == 2  # each study opened
+    for statement in ("update readerstudy_auditentry set detail = 'rewritten'", "delete from readerstudy_auditentry",
+                      "delete from readerstudy_auditentry where id = 1"):
+        with pytest.raises(sqlite3.IntegrityError, match="^audit entries are append-only$"):
+            db.execute(statement)
+    assert count("readerstudy_auditentry") == 2
 
     login = manage(data_dir, "shell", "--no-imports", "-c", "from django.contrib.auth import authenticate; "
                    "print([bool(authenticate(username=u, password=p)) for u, p in "

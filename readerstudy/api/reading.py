@@ -18,7 +18,7 @@ from readerstudy.models import Assignment, Study
 from readerstudy.services import annotations as annotation_service
 from readerstudy.services import dicom_store
 from readerstudy.services.ai_content import ai_content
-from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid, image_has_rendered,
+from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid, refuse_until_image_rendered,
                                           next_assignment, questions_for, record_events, refuse_unless_readable,
                                           report_of, save_draft, start_reading, submit_read, vocabulary_for)
 
@@ -103,9 +103,7 @@ class AssignmentAIContent(ReadingView):
         content = ai_content(assignment)
         if content is None:
             raise ReadingRefused("This reading has no AI output.", status=404)
-        # The clock starts at the first rendered image; the AI must not be seen before it.
-        if not image_has_rendered(assignment):
-            raise ReadingRefused("The AI output is shown once the image has appeared.")
+        refuse_until_image_rendered(assignment)
         # ai_content() builds exactly what the arm allows; it is sent as built.
         return Response(content)
 
@@ -163,7 +161,7 @@ class AnnotationList(ReadingView):
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
-        return Response(s.AnnotationOut(annotation_service.annotations_of(assignment), many=True).data)
+        return Response(s.AnnotationOut(annotation_service.readable_annotations(assignment), many=True).data)
 
     @extend_schema(request=s.AnnotationIn, responses={201: s.AnnotationOut, 200: s.AnnotationOut},
                    summary="Record an error in the AI output (idempotent by id)")

@@ -3,6 +3,7 @@ from .annotations import AnnotationTarget, ErrorCategory, TraceAnnotation
 from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
+from .protocol import ProtocolFrozen
 from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
 from .studies import (
     ABNORMALITY_KEY,
@@ -37,6 +38,7 @@ __all__ = [
     "ImportBatch",
     "Label",
     "PrimaryEndpoint",
+    "ProtocolFrozen",
     "Rating",
     "Read",
     "ReadFinding",

@@ -13,17 +13,21 @@ class AuditAction(models.TextChoices):
     EXPORTED = "exported", "Data exported"
     ASSIGNMENT_MOVED = "assignment_moved", "Assignment moved to another reader"
     ASSIGNMENT_REVOKED = "assignment_revoked", "Assignment revoked"
+    TRUTH_CORRECTED = "truth_corrected", "Ground truth corrected"
 
 
 class AuditEntry(AppendOnlyModel):
-    """What a coordinator or admin changed in a study once it was running; append-only."""
+    """What a coordinator or admin changed in a study once it was running. Append-only, in the database too (a
+    trigger refuses UPDATE, DELETE and TRUNCATE); the actor's username is kept as it was, and a user with audit
+    entries cannot be deleted (deactivate them instead)."""
 
     Action = AuditAction
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit_entries")
     at = models.DateTimeField(auto_now_add=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="audit_entries")
+    username = models.CharField(max_length=150, blank=True, help_text="The actor's username when it was written.")
     action = models.CharField(max_length=30, choices=AuditAction.choices)
     detail = models.TextField(help_text="What changed, in words.")
     reason = models.TextField(blank=True)
@@ -37,4 +41,9 @@ class AuditEntry(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.get_action_display()}"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding and self.user_id and not self.username:
+            self.username = self.user.get_username()
+        super().save(*args, **kwargs)
 

@@ -2,10 +2,12 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from readerstudy.labels import NORMAL_LABEL_SLUGS
 
 from .labels import Label
+from .protocol import refuse_case_set_change, refuse_truth_change
 
 
 def new_case_public_id():
@@ -43,6 +45,7 @@ class Case(models.Model):
     # Derived from the ground truth by refresh_normality(); null while no label is known.
     is_abnormal = models.BooleanField(null=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["id"]
@@ -83,6 +86,7 @@ class GroundTruth(models.Model):
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="ground_truth")
     label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
     value = models.CharField(max_length=10, choices=TruthValue.choices)
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name_plural = "ground truth"
@@ -95,6 +99,21 @@ class GroundTruth(models.Model):
 
     def __str__(self):
         return f"{self.case}: {self.label} {self.value}"
+
+    def clean(self):
+        super().clean()
+        if self.case_id:
+            refuse_truth_change(self.case)
+
+    def save(self, *args, correcting=False, **kwargs):
+        """`correcting`: the audited correction (services/truth.py), the one way to change a running study's."""
+        if not correcting:
+            refuse_truth_change(self.case)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        refuse_truth_change(self.case)
+        return super().delete(*args, **kwargs)
 
 
 class Photometric(models.TextChoices):
@@ -156,6 +175,7 @@ class CaseSet(models.Model):
     description = models.TextField(blank=True)
     cases = models.ManyToManyField(Case, through="CaseSetMembership", related_name="case_sets")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -173,6 +193,7 @@ class CaseSetMembership(models.Model):
     case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="memberships")
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="case_set_memberships")
     position = models.PositiveIntegerField()
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["case_set", "position"]
@@ -183,3 +204,16 @@ class CaseSetMembership(models.Model):
 
     def __str__(self):
         return f"{self.case_set} #{self.position}: {self.case}"
+
+    def clean(self):
+        super().clean()
+        if self.case_set_id:
+            refuse_case_set_change(self.case_set)
+
+    def save(self, *args, **kwargs):
+        refuse_case_set_change(self.case_set)
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        refuse_case_set_change(self.case_set)
+        return super().delete(*args, **kwargs)

@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from .append_only import AppendOnlyModel
 from .cases import Case
@@ -57,6 +58,7 @@ class Assignment(models.Model):
     status = models.CharField(max_length=10, choices=AssignmentStatus.choices, default=AssignmentStatus.ASSIGNED)
     is_practice = models.BooleanField(default=False, help_text="A practice case: read, never analysed.")
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["study", "reader", "session__index", "position"]

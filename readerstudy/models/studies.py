@@ -4,8 +4,12 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from simple_history.models import HistoricalRecords
+from simple_history.utils import bulk_create_with_history
+
 from ..labels import CHEXPERT_VOCABULARY
 from .cases import CaseSet
+from .protocol import ProtocolFrozen, refuse_unless_draft
 
 
 class Arm(models.TextChoices):
@@ -114,6 +118,12 @@ class Study(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    # Frozen once the study opens (its status then changes only through the open and close services).
+    PROTOCOL_FIELDS = ("case_set", "practice_case_set", "arms", "label_vocabulary", "blank_truth", "primary_endpoint",
+                       "primary_arm", "primary_versus", "asks_abnormality", "is_free_form", "is_dry_run",
+                       "washout_days", "randomisation_seed", "design_version", "idle_threshold_s")
 
     class Meta:
         verbose_name_plural = "studies"
@@ -137,6 +147,8 @@ class Study(models.Model):
 
     def clean(self):
         super().clean()
+        if not self._state.adding:
+            self.refuse_protocol_changes()
         if self.status == StudyStatus.DRAFT:  # once open, the declaration is frozen as it was
             problems = self.primary_comparison_problems()
             if problems:
@@ -157,9 +169,26 @@ class Study(models.Model):
             return {"primary_endpoint": "An AUC needs the abnormality question: tick “asks abnormality”."}
         return {}
 
-    def save(self, *args, **kwargs):
+    def refuse_protocol_changes(self, transition=False):
+        """ProtocolFrozen unless this save keeps the stored status (`transition`: the open and close services
+        move it) and, once the study has opened, every protocol field."""
+        fields = [self._meta.get_field(name) for name in self.PROTOCOL_FIELDS]
+        stored = type(self).objects.filter(pk=self.pk).values("status", *[f.attname for f in fields]).first()
+        if stored is None:
+            return
+        if stored["status"] != self.status and not transition:
+            raise ProtocolFrozen("A study opens and closes only with Open and Close on its page, which check it "
+                                 "and write the audit log.")
+        changed = [str(f.verbose_name) for f in fields if stored[f.attname] != getattr(self, f.attname)]
+        if stored["status"] != StudyStatus.DRAFT and changed:
+            raise ProtocolFrozen(f"The study is {stored['status']}: its protocol is frozen ({', '.join(changed)} "
+                                 "cannot change).")
+
+    def save(self, *args, transition=False, **kwargs):
         adding = self._state.adding
         with transaction.atomic():
+            if not adding:
+                self.refuse_protocol_changes(transition)
             super().save(*args, **kwargs)
             if adding:
                 StudyQuestion.add_defaults(self)
@@ -199,6 +228,7 @@ class StudyQuestion(models.Model):
     arms = models.JSONField(default=all_arms, validators=[validate_arms])
     required = models.BooleanField(default=True)
     order = models.PositiveSmallIntegerField(default=0)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["study", "order", "key"]
@@ -215,6 +245,19 @@ class StudyQuestion(models.Model):
     def is_asked_in(self, arm):
         return arm in self.arms
 
+    def clean(self):
+        super().clean()
+        if self.study_id:
+            refuse_unless_draft(self.study, "questions")
+
+    def save(self, *args, **kwargs):
+        refuse_unless_draft(self.study, "questions")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        refuse_unless_draft(self.study, "questions")
+        return super().delete(*args, **kwargs)
+
     @classmethod
     def add_defaults(cls, study):
         questions = [
@@ -229,7 +272,7 @@ class StudyQuestion(models.Model):
             questions.append(cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
                                  scale_min=scale_min, scale_max=scale_max, arms=list(study.arms),
                                  order=len(DEFAULT_QUESTIONS)))
-        cls.objects.bulk_create(questions)
+        bulk_create_with_history(questions, cls, default_change_reason="the study's default questions")
 
 
 class ReaderProfile(models.Model):
@@ -257,6 +300,7 @@ class StudyReader(models.Model):
     subspecialty = models.CharField(max_length=100, blank=True)
     board_certified = models.BooleanField(default=False)
     joined_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["study", "reader_code"]

@@ -1,17 +1,35 @@
-"""Errors a reader records against the AI output they were shown; editable until the read is submitted."""
+"""Errors a reader records against the AI output they were shown; editable until the read is submitted.
+
+Nothing here answers before the first image has rendered (the AI panel is not shown before it), and no
+message tells which labels the AI gave: a label annotation may name any label the reader can choose from.
+"""
 
 from django.db import transaction
 
 from readerstudy.models import Assignment, Label, TraceAnnotation
 
 from .ai_content import ai_content, annotatable_text
-from .reading import ReadingRefused, ReportInvalid, refuse_unless_readable, start_reading
+from .reading import (
+    ReadingRefused,
+    ReportInvalid,
+    refuse_unless_readable,
+    refuse_until_image_rendered,
+    start_reading,
+)
 
 Target = TraceAnnotation.Target
 
 
 def annotations_of(assignment):
     return TraceAnnotation.objects.filter(read__assignment=assignment).select_related("label")
+
+
+def readable_annotations(assignment):
+    """The reader's annotations, once the AI output may be shown."""
+    refuse_unless_readable(assignment)
+    _content_or_refuse(assignment)
+    refuse_until_image_rendered(assignment)
+    return annotations_of(assignment)
 
 
 def create_annotation(assignment, data):
@@ -25,7 +43,7 @@ def create_annotation(assignment, data):
             return existing, False
         content = _content_or_refuse(locked)
         fields = _target_fields(locked, content, data)
-        fields["label"] = _label(locked, content, data)
+        fields["label"] = _label(locked, data)
         annotation = TraceAnnotation.objects.create(
             client_uuid=data["id"], read=start_reading(locked), target=data["target"], category=data["category"],
             clinically_significant=data["clinically_significant"], comment=data.get("comment", ""), **fields)
@@ -36,9 +54,8 @@ def update_annotation(assignment, annotation_id, data):
     with transaction.atomic():
         locked = _lock_writable(assignment)
         annotation = _find(locked, annotation_id)
-        content = _content_or_refuse(locked)
         if "label" in data:
-            annotation.label = _label(locked, content, {**data, "target": annotation.target})
+            annotation.label = _label(locked, data)
         for name in ("category", "clinically_significant", "comment"):
             if name in data:
                 setattr(annotation, name, data[name])
@@ -56,6 +73,8 @@ def delete_annotation(assignment, annotation_id):
 def _lock_writable(assignment):
     locked = Assignment.objects.select_for_update().select_related("study", "session").get(pk=assignment.pk)
     refuse_unless_readable(locked)
+    _content_or_refuse(locked)
+    refuse_until_image_rendered(locked)
     return locked
 
 
@@ -83,7 +102,7 @@ def _target_fields(assignment, content, data):
             raise ReportInvalid({"step": "Choose one of the reasoning steps shown."})
         return {"step": data["step"]}
     if target == Target.LABEL and not data.get("label"):
-        raise ReportInvalid({"label": "Choose the predicted label this error concerns."})
+        raise ReportInvalid({"label": "Choose the label this error concerns."})
     return {}
 
 
@@ -97,13 +116,12 @@ def _text_fields(assignment, data):
     return {"turn": turn, "start": start, "end": end, "quote": text[start:end]}
 
 
-def _label(assignment, content, data):
-    """The label the error concerns: for a predicted-label target it must be one the AI predicted."""
+def _label(assignment, data):
+    """The label the error concerns: any label of the study's vocabulary (a missed finding names one the AI did
+    not give), so that no answer tells which labels the AI gave."""
     slug = data.get("label")
     if not slug:
         return None
-    if data["target"] == Target.LABEL and slug not in {item["slug"] for item in content["labels"]}:
-        raise ReportInvalid({"label": "Choose one of the labels the AI predicted."})
     label = Label.objects.filter(vocabulary=assignment.study.label_vocabulary, slug=slug).first()
     if label is None:
         raise ReportInvalid({"label": f"Unknown label: {slug}."})

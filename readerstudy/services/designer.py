@@ -1,6 +1,7 @@
 """Readers into a study's crossover design: enrolment, sessions and assignments in one transaction."""
 
 from django.db import transaction
+from simple_history.utils import bulk_create_with_history
 
 from readerstudy.models import Arm, Assignment, AuditEntry, ReadingSession, Study, StudyReader
 from readerstudy.roles import READER, has_role
@@ -39,11 +40,11 @@ def add_readers(study, users, by=None):
             practice = _practice_assignments(study, user, sessions[1], arms)
             # The design's first session starts after the practice cases.
             shift = {index: len(practice) if index == 1 else 0 for index in sessions}
-            Assignment.objects.bulk_create(practice + [
+            bulk_create_with_history(practice + [
                 Assignment(study=study, reader=user, case_id=read.case_id, arm=read.arm,
                            session=sessions[read.session], position=read.position + shift[read.session])
                 for read in planned if read.reader_row == first_row + offset
-            ])
+            ], Assignment, default_user=by, default_change_reason="designed")
         if study.status == Study.Status.OPEN:
             names = ", ".join(u.get_username() for u in users)
             audit(study, by, AuditEntry.Action.READERS_ADDED, f"Added {names} (design rows {first_row}–"
@@ -141,6 +142,7 @@ def assign_case_set(study, reader, case_set, arm):
         StudyReader.enrol(study, reader)
         index = ReadingSession.objects.filter(study=study, reader=reader).count() + 1
         session = ReadingSession.objects.create(study=study, reader=reader, index=index)
-        Assignment.objects.bulk_create(Assignment(study=study, reader=reader, case=case, arm=arm, session=session,
-                                                  position=position) for position, case in enumerate(cases, start=1))
+        bulk_create_with_history([Assignment(study=study, reader=reader, case=case, arm=arm, session=session,
+                                             position=position) for position, case in enumerate(cases, start=1)],
+                                 Assignment, default_change_reason=f"case set {case_set} assigned")
         return session

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.db import IntegrityError, transaction
+from simple_history.utils import bulk_create_with_history
 
 from readerstudy.models import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, Label, Study
 
@@ -267,9 +268,9 @@ def _image_fields(inspected):
 
 def _set_ground_truth(case, truth):
     labels = {label.slug: label for label in Label.objects.all()}
-    GroundTruth.objects.bulk_create(
-        GroundTruth(case=case, label=labels[slug], value=value) for slug, value in truth.items()
-    )
+    # With history rows, so a later correction shows what it changed.
+    rows = [GroundTruth(case=case, label=labels[slug], value=value) for slug, value in truth.items()]
+    bulk_create_with_history(rows, GroundTruth, default_change_reason="imported from the labels file")
 
 
 def _add_to_case_set(name, case):

@@ -39,7 +39,7 @@ def open_study(study, user):
                 raise LifecycleRefused(f"{len(missing)} case(s) have no pinned AI output: {', '.join(missing[:10])}"
                                        + (" …" if len(missing) > 10 else "") + ".")
         study.status, study.opened_at = Study.Status.OPEN, timezone.now()
-        study.save(update_fields=["status", "opened_at"])
+        study.save(update_fields=["status", "opened_at"], transition=True)
         readers = Assignment.objects.filter(study=study).values("reader").distinct().count()
         audit(study, user, AuditEntry.Action.OPENED, f"Opened with {readers} reader(s).")
         return study
@@ -51,7 +51,7 @@ def close_study(study, user):
         if study.status != Study.Status.OPEN:
             raise LifecycleRefused(f"The study is {study.get_status_display().lower()}; only an open study can be closed.")
         study.status, study.closed_at = Study.Status.CLOSED, timezone.now()
-        study.save(update_fields=["status", "closed_at"])
+        study.save(update_fields=["status", "closed_at"], transition=True)
         audit(study, user, AuditEntry.Action.CLOSED, "Closed: no more reading.")
         request_analysis(study.pk)  # the final analysis, which states that the study is closed
         return study
@@ -92,6 +92,7 @@ def revoke_assignment(assignment, user, reason=""):
         locked = _unstarted(assignment)
         detail = f"Revoked the {_described(locked)} of {locked.reader.get_username()}."
         study = locked.study
+        locked._change_reason = reason or "revoked"
         locked.delete()
         audit(study, user, AuditEntry.Action.ASSIGNMENT_REVOKED, detail, reason)
 
@@ -108,5 +109,7 @@ def move_assignment(assignment, to_reader, user, reason=""):
             raise LifecycleRefused(f"{to_reader.get_username()} already reads this case under this arm.")
         detail = f"Moved the {_described(locked)} from {locked.reader.get_username()} to {to_reader.get_username()}."
         last = target.assignments.order_by("-position").values_list("position", flat=True).first() or 0
-        Assignment.objects.filter(pk=locked.pk).update(reader=to_reader, session=target, position=last + 1)
+        locked.reader, locked.session, locked.position = to_reader, target, last + 1
+        locked._change_reason = reason or "moved"  # the assignment's history keeps the move and its reason
+        locked.save(update_fields=["reader", "session", "position"])
         audit(locked.study, user, AuditEntry.Action.ASSIGNMENT_MOVED, detail, reason)

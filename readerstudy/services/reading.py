@@ -146,6 +146,13 @@ def image_has_rendered(assignment):
     return TimingEvent.objects.filter(assignment=assignment, type=TimingEvent.Type.IMAGE_RENDERED).exists()
 
 
+def refuse_until_image_rendered(assignment):
+    """The clock starts at the first rendered image: before it, nothing of the AI's output (its text, its
+    length, its labels) may reach the reader, through any response."""
+    if not image_has_rendered(assignment):
+        raise ReadingRefused("The AI output is shown once the image has appeared.")
+
+
 # --- report -------------------------------------------------------------------------------------------------
 
 def questions_for(assignment):

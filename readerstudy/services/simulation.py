@@ -32,7 +32,7 @@ from .ai_content import pinned_output
 from .ai_errors import ai_errors
 from .annotations import create_annotation
 from .carryover import previous_arms
-from .reading import Report, questions_for, submit_read
+from .reading import Report, questions_for, record_events, submit_read
 from .simulation_model import Effects, Question, StudyModel
 from .simulation_model import Read as SimulatedRead
 
@@ -90,6 +90,10 @@ def _simulate_one(assignment, model, read, submitted_at):
     with transaction.atomic():
         blank = assignment.study.blank_truth
         truth = resolve_truth(assignment.case.truth_by_slug(assignment.study.label_vocabulary), blank=blank)
+        active_ms = model.active_ms(read)
+        events = _events(active_ms, random.Random(f"{model.seed}:events:{read.reader}:{read.case}:{read.arm}"))
+        # The page and the first image, as the browser sends them; then the AI panel, then the read.
+        record_events(assignment, events[:2])
         output = pinned_output(assignment) if assignment.arm in AI_ARMS else None
         if output is not None:
             shown = sorted(ai_errors(output, truth, assignment.arm, blank=blank), key=lambda e: (e.category, e.label))
@@ -98,10 +102,8 @@ def _simulate_one(assignment, model, read, submitted_at):
         questions = questions_for(assignment)
         ratings = model.ratings(read, [Question(q.key, q.scale_min, q.scale_max) for q in questions], findings,
                                 ABNORMALITY_KEY)
-        active_ms = model.active_ms(read)
-        events = _events(active_ms, random.Random(f"{model.seed}:events:{read.reader}:{read.case}:{read.arm}"))
         report = Report(findings=sorted(findings), report_findings="Simulated read.", ratings=ratings)
-        saved, _ = submit_read(assignment, uuid.uuid4(), report, events, {"active_ms": active_ms})
+        saved, _ = submit_read(assignment, uuid.uuid4(), report, events[2:], {"active_ms": active_ms})
         Read.objects.filter(pk=saved.pk).update(
             is_simulated=True, submitted_at=submitted_at,
             first_image_at=submitted_at - timedelta(milliseconds=active_ms),

@@ -12,6 +12,7 @@ from readerstudy.roles import ADMIN, COORDINATOR, READER, has_role, role_require
 from readerstudy.services.design import DesignRefused
 from readerstudy.services.designer import add_readers, assign_case_set, balance_note, preview
 from readerstudy.services.exports import TABLES, csv_lines, json_chunks, table
+from readerstudy.services.history import protocol_history
 from readerstudy.services.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
 from readerstudy.services.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
 
@@ -35,7 +36,8 @@ def study_detail(request, pk):
         "unpinned": unpinned_cases(study).count() if study.status == Study.Status.DRAFT else 0,
         "candidates": available_readers(study) if designable else [],
         "all_readers": get_user_model().objects.filter(groups__name=READER, is_active=True).order_by("username"),
-        "audit": study.audit_entries.select_related("user")[:200],
+        "audit": study.audit_entries.all()[:200],
+        "history": protocol_history(study),
         "case_sets": CaseSet.objects.all() if study.is_free_form else [],
         "is_admin": has_role(request.user, ADMIN),
         "analysis": StudyAnalysis.objects.filter(study=study).only(
