@@ -32,6 +32,19 @@ def _embedded_secret_key():
 
 SECRET_KEY = env.str("SECRET_KEY", default="") or _embedded_secret_key()
 
+
+def _embedded_deidentification_key():
+    path = DATA_DIR / "deidentification_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+# The key of the keyed hash that replaces UIDs in de-identified files: one per installation, kept, so that
+# re-importing a file finds the copy stored before. Never rotate it on a running installation.
+DEIDENTIFICATION_KEY = (env.str("DEIDENTIFICATION_KEY", default="") or _embedded_deidentification_key()).encode()
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

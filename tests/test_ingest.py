@@ -123,8 +123,10 @@ def test_identifying_attributes_are_refused_unless_deidentified_or_allowed(synth
     deidentified = import_cases(folder, IngestOptions("demo", deidentify=True))
     assert len(deidentified.created) == 1
     stored = pydicom.dcmread(dicom_store / CaseImage.objects.get().stored_path)
-    assert str(stored.get("PatientName", "")) == "" and str(stored.get("PatientBirthDate", "")) == ""
+    # The profile's actions: the name emptied or replaced by a dummy, the birth date by a dummy date.
+    assert "Doe" not in str(stored.get("PatientName", "")) and "1970" not in str(stored.get("PatientBirthDate", ""))
     assert stored.PatientIdentityRemoved == "YES"
+    assert stored.DeidentificationMethod == "PS3.15 basic profile; patient characteristics kept; UIDs hashed"
 
 
 def test_a_malformed_labels_file_imports_nothing(synthetic_dir, tmp_path, dicom_store):
@@ -185,3 +187,13 @@ def test_files_of_one_known_case_regrouped_with_a_new_file_are_rejected(syntheti
     report = import_cases(folder, IngestOptions("demo"))
     assert report.rejected == [("mixed", "its files match only part of a case imported before")]
     assert Case.objects.count() == 6 and len(stored_files(dicom_store)) == 6
+
+
+def test_a_value_longer_than_its_column_is_a_rejection_naming_the_attribute(synthetic_dir, tmp_path, dicom_store):
+    ds = pydicom.dcmread(first_file(synthetic_dir))
+    ds.ViewPosition = "POSTEROANTERIOR-ERECT"  # 21 characters; the catalogue keeps 16
+    (tmp_path / "in").mkdir()
+    ds.save_as(tmp_path / "in" / "long.dcm")
+    report = import_cases(tmp_path / "in", IngestOptions("demo"))
+    assert report.rejected == [("long.dcm", "ViewPosition is longer than 16 characters")]
+    assert (Case.objects.count(), stored_files(dicom_store)) == (0, [])

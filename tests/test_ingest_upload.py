@@ -89,3 +89,21 @@ def test_a_labels_file_inside_the_archive_is_used(client, admin_user, synthetic_
     response = upload(client, zipped(synthetic_dir))
     assert "6 case(s) imported, 0 already present, 0 not imported, 0 file(s) rejected" in response.content.decode()
     assert Case.objects.filter(ground_truth__isnull=False).distinct().count() == 6
+
+
+def test_a_file_that_breaks_the_dicom_writer_is_one_rejection_not_a_500(client, admin_user, synthetic_dir, tmp_path,
+                                                                       dicom_store):
+    """One bit flipped in the meta header's first tag: pydicom reads the file, then cannot write it."""
+    original = sorted(synthetic_dir.rglob("*.dcm"))[0].read_bytes()
+    damaged = bytearray(original)
+    damaged[132] ^= 1
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("good/frontal.dcm", original)
+        archive.writestr("damaged.dcm", bytes(damaged))
+    client.force_login(admin_user)
+    response = upload(client, buffer.getvalue())
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "damaged.dcm" in page and "could not be read or normalised (ValueError)" in page
+    assert list(Case.objects.values_list("source_id", flat=True)) == ["good"]

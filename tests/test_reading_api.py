@@ -1,8 +1,10 @@
 """The reading API: access, drafts, submit (validation, idempotency, derived times), events and annotations."""
 
+import io
 import uuid
 from datetime import timedelta
 
+import pydicom
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -101,7 +103,10 @@ def test_the_dicom_file_is_streamed_only_while_the_assignment_is_open(reader_cli
     stored = assignment.case.images.get(index=0)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/dicom"
-    assert b"".join(response.streaming_content) == dicom_store.absolute_path(stored.stored_path).read_bytes()
+    assert response["Content-Disposition"] == f'inline; filename="{assignment.public_id}-1.dcm"'
+    served = pydicom.dcmread(io.BytesIO(b"".join(response.streaming_content)))
+    original = pydicom.dcmread(dicom_store.absolute_path(stored.stored_path))
+    assert served.PixelData == original.PixelData and served.SOPInstanceUID != original.SOPInstanceUID
     assert reader_client.get(url("api-image", assignment, 2)).status_code == 404
 
     Study.objects.filter(pk=assignment.study_id).update(status=Study.Status.CLOSED)
@@ -120,9 +125,15 @@ def test_a_session_that_has_not_opened_serves_nothing(reader_client, assignments
         assert response.json()["detail"].startswith("This session opens on ")
 
 
-def test_a_submitted_read_closes_its_images_and_draft(reader_client, assignments):
+def test_a_submitted_read_closes_its_images_and_draft(reader_client, assignments, dicom_store,
+                                                      django_capture_on_commit_callbacks):
     assignment = assignments[Arm.UNAIDED]
-    assert submit(reader_client, assignment).status_code == 201
+    assert reader_client.get(url("api-image", assignment, 1)).status_code == 200
+    served = dicom_store / "served" / assignment.public_id
+    assert [p.name for p in served.iterdir()] == ["1.dcm"]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert submit(reader_client, assignment).status_code == 201
+    assert not served.exists()  # the reader's copy goes with the submit
     assert reader_client.get(url("api-image", assignment, 1)).status_code == 409
     response = post(reader_client, url("api-draft", assignment), {})
     assert response.status_code == 405
@@ -134,10 +145,13 @@ def test_x_accel_redirect_hands_the_file_to_nginx(reader_client, assignments, se
     settings.USE_X_ACCEL_REDIRECT = True
     assignment = assignments[Arm.UNAIDED]
     response = reader_client.get(url("api-image", assignment, 1))
-    stored = assignment.case.images.get(index=0).stored_path
     assert response.status_code == 200
-    assert response["X-Accel-Redirect"] == f"/protected-dicom/{stored}"
+    assert response["X-Accel-Redirect"] == f"/protected-dicom/served/{assignment.public_id}/1.dcm"
+    assert response["Content-Disposition"] == f'inline; filename="{assignment.public_id}-1.dcm"'
     assert response.content == b""
+    # The file nginx will send is there, readable by nginx's workers.
+    served = settings.DICOM_STORE_DIR / "served" / assignment.public_id / "1.dcm"
+    assert served.is_file() and served.stat().st_mode & 0o044 == 0o044
 
 
 def test_image_addresses_differ_between_assignments_of_the_same_case(demo_case_set, reader, reader_client):
@@ -454,3 +468,36 @@ def test_the_openapi_schema_documents_the_reading_api(reader_client):
             "/api/assignments/{public_id}/draft/", "/api/assignments/{public_id}/ai/",
             "/api/assignments/{public_id}/annotations/",
             "/api/assignments/{public_id}/images/{position}/"} <= set(schema["paths"])
+
+
+def test_one_case_served_to_two_readers_or_under_two_arms_carries_different_uids_and_names(
+        demo_case_set, reader, client, dicom_store):
+    """A reader who compares headers across arms or sessions cannot recognise the case."""
+    other_reader = UserFactory(roles=["reader"])
+    study, mine = open_study_with_assignments(demo_case_set, reader)
+    _, theirs = open_study_with_assignments(demo_case_set, other_reader, arms=[Arm.UNAIDED])
+    # The same case under two arms for one reader, and under the same arm for another reader.
+    case = mine[Arm.UNAIDED].case
+    second_arm = Assignment.objects.get(pk=mine[Arm.LABELS_ONLY].pk)
+    Assignment.objects.filter(pk=second_arm.pk).update(case=case)
+    served = []
+    for user, assignment in ((reader, mine[Arm.UNAIDED]), (reader, second_arm), (other_reader, theirs[Arm.UNAIDED])):
+        client.force_login(user)
+        response = client.get(url("api-image", assignment, 1))
+        content = b"".join(response.streaming_content)
+        served.append((response["Content-Disposition"], pydicom.dcmread(io.BytesIO(content))))
+    names = [name for name, _ in served]
+    assert len(set(names)) == 3
+    original = pydicom.dcmread(dicom_store / case.images.get(index=0).stored_path)
+    for keyword in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"):
+        values = {str(getattr(ds, keyword)) for _, ds in served}
+        assert len(values) == 3 and str(getattr(original, keyword)) not in values, keyword
+    for _, ds in served:
+        assert ds.PixelData == original.PixelData
+        assert (ds.SOPClassUID, ds.file_meta.TransferSyntaxUID) == (original.SOPClassUID,
+                                                                    original.file_meta.TransferSyntaxUID)
+        assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    # Asked again, the same copy: the same UIDs for the same assignment.
+    client.force_login(reader)
+    again = pydicom.dcmread(io.BytesIO(b"".join(client.get(url("api-image", mine[Arm.UNAIDED], 1)).streaming_content)))
+    assert again.SOPInstanceUID == served[0][1].SOPInstanceUID

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from readerstudy.models import Assignment, Study
 from readerstudy.services import annotations as annotation_service
-from readerstudy.services import dicom_store
+from readerstudy.services import dicom_store, served_images
 from readerstudy.services.ai_content import ai_content
 from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid, refuse_until_image_rendered,
                                           next_assignment, questions_for, record_events, refuse_unless_readable,
@@ -189,7 +189,7 @@ class AnnotationDetail(ReadingView):
 
 
 class AssignmentImage(ReadingView):
-    """The stored DICOM file of the assignment's case, for the viewer's wadouri loader."""
+    """The assignment's own copy of its case's DICOM file (UIDs of its own), for the viewer's wadouri loader."""
 
     @extend_schema(responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file")},
                    summary="An image of the case, as DICOM")
@@ -199,15 +199,17 @@ class AssignmentImage(ReadingView):
         images = list(assignment.case.images.order_by("index"))
         if not 1 <= position <= len(images):
             raise ReadingRefused("No such image.", status=404)
-        stored = images[position - 1].stored_path
+        if not dicom_store.absolute_path(images[position - 1].stored_path).is_file():
+            raise PermissionDenied("The image file is missing from the store; tell the study coordinator.")
+        served = served_images.served_file(assignment, position, images[position - 1])
+        name = served_images.download_name(assignment, position)
         if settings.USE_X_ACCEL_REDIRECT:
             response = HttpResponse(content_type="application/dicom")
-            response["X-Accel-Redirect"] = settings.X_ACCEL_REDIRECT_PREFIX + stored
+            response["X-Accel-Redirect"] = settings.X_ACCEL_REDIRECT_PREFIX + served
+            response["Content-Disposition"] = f'inline; filename="{name}"'
         else:
-            path = dicom_store.absolute_path(stored)
-            if not path.is_file():
-                raise PermissionDenied("The image file is missing from the store; tell the study coordinator.")
-            response = FileResponse(path.open("rb"), content_type="application/dicom")
+            response = FileResponse(dicom_store.absolute_path(served).open("rb"), content_type="application/dicom",
+                                    filename=name)
         # Private caching lets the next case's prefetched images load from the browser's cache.
         response["Cache-Control"] = "private, max-age=86400"
         return response

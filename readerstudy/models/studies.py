@@ -1,4 +1,5 @@
 import random
+import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -40,6 +41,10 @@ def all_arms():
 
 def new_randomisation_seed():
     return random.SystemRandom().randrange(1, 2**31)
+
+
+def new_image_key():
+    return secrets.token_hex(32)
 
 
 class BlankTruth(models.TextChoices):
@@ -84,6 +89,10 @@ class Study(models.Model):
     status = models.CharField(max_length=10, choices=StudyStatus.choices, default=StudyStatus.DRAFT)
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
+    image_key = models.CharField(
+        max_length=64, default=new_image_key, editable=False,
+        help_text="Secret of the keyed hash that gives each assignment's image UIDs of its own (served_images.py).",
+    )
     is_free_form = models.BooleanField(
         default=False, help_text="Outside the crossover design: admins assign case sets to readers under chosen arms."
     )
@@ -118,7 +127,7 @@ class Study(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["image_key"])  # a secret stays out of the history
 
     # Frozen once the study opens (its status then changes only through the open and close services).
     PROTOCOL_FIELDS = ("case_set", "practice_case_set", "arms", "label_vocabulary", "blank_truth", "primary_endpoint",

@@ -20,6 +20,8 @@ from pydicom.uid import (
     JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossless,
 )
 
+from .deidentification import identifying_attributes_present
+
 RADIOGRAPH_MODALITIES = {"CR", "DX"}
 # Secondary captures (and files that name no modality) may be digitised or exported radiographs: accepted
 # with a warning when they are greyscale and single-frame. A missing modality is recorded as OT (other).
@@ -30,26 +32,6 @@ GREYSCALE = {"MONOCHROME1", "MONOCHROME2"}
 REQUIRED_IMAGE_ATTRIBUTES = ("SOPClassUID", "SOPInstanceUID", "Rows", "Columns", "BitsAllocated", "BitsStored",
                              "PhotometricInterpretation")
 
-# PS3.15 Annex E basic application confidentiality profile: the attributes of it that radiographs carry.
-# Two of its options are applied: Retain UIDs (dedup relies on the SOP Instance UID; a UID names no one,
-# though some implementations put the acquisition date and time in theirs) and
-# Retain Patient Characteristics (sex, age, size and weight identify no one alone, and a reader judges a
-# chest film with them), so PatientSex and PatientAge are not listed.
-IDENTIFYING_ATTRIBUTES = (
-    "PatientName", "PatientID", "IssuerOfPatientID", "PatientBirthDate", "PatientBirthTime", "OtherPatientIDs",
-    "OtherPatientIDsSequence", "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName",
-    "PatientAddress", "PatientTelephoneNumbers", "MilitaryRank", "BranchOfService", "MedicalRecordLocator",
-    "Occupation", "PatientComments", "AdditionalPatientHistory", "AccessionNumber", "StudyID",
-    "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName", "ReferringPhysicianName",
-    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PhysiciansOfRecord",
-    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "OperatorsName", "RequestingPhysician",
-    "RequestAttributesSequence", "StudyDate", "SeriesDate", "AcquisitionDate", "ContentDate",
-    "AcquisitionDateTime", "InstanceCreationDate", "StudyTime", "SeriesTime", "AcquisitionTime", "ContentTime",
-    "InstanceCreationTime", "PerformedProcedureStepStartDate", "PerformedProcedureStepStartTime",
-    "PerformedProcedureStepID", "StationName", "DeviceSerialNumber", "ImageComments",
-)
-IDENTIFYING_KEYWORDS = frozenset(IDENTIFYING_ATTRIBUTES)
-DEIDENTIFICATION_METHOD = "PS3.15 basic profile subset; UIDs, sex and age retained"  # LO: 64 characters at most
 # The stored copy must hash the same after a pydicom upgrade, so its meta header names no pydicom version.
 IMPLEMENTATION_VERSION_NAME = "READERSTUDY_1"
 # Always lossy. JPEG 2000 (.91) may or may not be, so it is trusted to say so itself.
@@ -99,6 +81,7 @@ def _inspect(path):
     check_bit_depth(dataset)
     check_native_pixel_data_complete(dataset)
     pixels = decode_pixels(dataset)
+    check_fits_the_catalogue(dataset)
     return InspectedDicom(
         dataset=dataset,
         pixels=pixels,
@@ -234,6 +217,16 @@ def check_native_pixel_data_complete(dataset):
         raise RejectedFile("truncated file (pixel data shorter than the image)")
 
 
+# Attributes the case catalogue keeps in a column of this many characters (models/cases.py, CaseImage).
+CATALOGUE_LENGTHS = {"ViewPosition": 16, "Modality": 16}
+
+
+def check_fits_the_catalogue(dataset):
+    for keyword, limit in CATALOGUE_LENGTHS.items():
+        if len(str(dataset.get(keyword, "") or "").strip()) > limit:
+            raise RejectedFile(f"{keyword} is longer than {limit} characters")
+
+
 def decode_pixels(dataset) -> np.ndarray:
     try:
         return dataset.pixel_array
@@ -270,32 +263,6 @@ def first_number(value):
         return float(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-def is_identifying(element):
-    # Every person name is someone's: observers, creators and physicians not in the list too.
-    return element.keyword in IDENTIFYING_KEYWORDS or element.VR == "PN"
-
-
-def identifying_attributes_present(dataset) -> list[str]:
-    """Keywords of identifying attributes that hold a value, nested ones too (the names, never the values)."""
-    found = {element.keyword for element in dataset.iterall() if is_identifying(element) and not element.is_empty}
-    listed = [keyword for keyword in IDENTIFYING_ATTRIBUTES if keyword in found]
-    return listed + sorted(found - set(listed))
-
-
-def deidentify(dataset):
-    """Blank the identifying attributes in place, nested ones too, remove private tags, and record it.
-
-    Blanked (zero length), not removed: most of them are type 2 (required, may be empty) in the DX and CR
-    IODs, so removing them would make the file non-conformant; an empty sequence drops its items.
-    """
-    for element in dataset.iterall():
-        if is_identifying(element):
-            element.value = None  # pydicom's empty value of any VR
-    dataset.remove_private_tags()
-    dataset.PatientIdentityRemoved = "YES"
-    dataset.DeidentificationMethod = DEIDENTIFICATION_METHOD
 
 
 def normalised_bytes(inspected: InspectedDicom) -> bytes:

@@ -8,13 +8,15 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.db import IntegrityError, transaction
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
 from simple_history.utils import bulk_create_with_history
 
 from readerstudy.models import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, Label, Study
 
 from . import dicom_store
-from .dicom_files import RejectedFile, deidentify, inspect_file, normalised_bytes, sha256_hex
+from .deidentification import deidentify
+from .dicom_files import RejectedFile, inspect_file, normalised_bytes, sha256_hex
 from .labels_csv import LabelsFileError, read_labels_file
 
 logger = logging.getLogger(__name__)
@@ -95,6 +97,11 @@ def import_cases(directory, options: IngestOptions) -> IngestReport:
                 report.rejected.append((source_id, "imported at the same moment by another import; run again"))
                 report.not_imported.append(source_id)
                 continue
+            except (DatabaseError, OSError) as error:  # rolled back, its stored files removed (_create_case)
+                logger.warning("case import: %s could not be stored (%s)", source_id, type(error).__name__)
+                report.rejected.append((source_id, f"could not be stored ({type(error).__name__})"))
+                report.not_imported.append(source_id)
+                continue
             _add_to_case_set(name, case)
             report.created.append((source_id, case.public_id))
     if batch is not None:
@@ -159,6 +166,10 @@ def _prepare_case(directory, files, options, report):
         except RejectedFile as rejection:
             report.rejected.append((relative_name, str(rejection)))
             failed = True
+        except Exception as error:  # every file gets a verdict: a fault in one never stops the import
+            logger.warning("case import: %s failed unexpectedly (%s)", relative_name, type(error).__name__)
+            report.rejected.append((relative_name, f"could not be read or normalised ({type(error).__name__})"))
+            failed = True
     if failed:
         return None
     uids = [p.inspected.sop_instance_uid for p in prepared]
@@ -173,12 +184,15 @@ def _prepare_image(relative_name, path, options, report):
     inspected = inspect_file(path)
     for warning in inspected.warnings:
         report.warnings.append((relative_name, warning))
-    if inspected.identifying:
-        names = ", ".join(inspected.identifying)
-        if options.deidentify:
-            deidentify(inspected.dataset)
-            report.warnings.append((relative_name, f"identifying attributes blanked: {names}"))
-        elif options.allow_identified:
+    names = ", ".join(inspected.identifying)
+    if options.deidentify:
+        deidentify(inspected.dataset, settings.DEIDENTIFICATION_KEY)
+        # The stored copy's UIDs are the keyed ones: re-importing the same file finds the same copy.
+        inspected.sop_instance_uid = str(inspected.dataset.SOPInstanceUID)
+        if names:
+            report.warnings.append((relative_name, f"identifying attributes removed or replaced: {names}"))
+    elif inspected.identifying:
+        if options.allow_identified:
             report.warnings.append((relative_name, f"identifying attributes kept (--allow-identified): {names}"))
         else:
             raise RejectedFile(f"identifying attributes present ({names}); "
@@ -240,7 +254,7 @@ def _create_case(batch, source_id, prepared, truth):
             if truth:
                 _set_ground_truth(case, truth)
             case.refresh_normality()
-    except (IntegrityError, OSError):
+    except (DatabaseError, OSError):
         for relative in written:
             dicom_store.remove(relative)
         raise

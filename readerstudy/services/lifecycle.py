@@ -6,6 +6,7 @@ from django.utils import timezone
 from inference.models import StudyOutputPin
 from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Case, Read, ReadingSession, Study
 
+from . import served_images
 from .analysis.schedule import request_analysis
 from .reading import session_is_open
 
@@ -94,6 +95,7 @@ def revoke_assignment(assignment, user, reason=""):
         study = locked.study
         locked._change_reason = reason or "revoked"
         locked.delete()
+        transaction.on_commit(lambda: served_images.discard(locked), robust=True)
         audit(study, user, AuditEntry.Action.ASSIGNMENT_REVOKED, detail, reason)
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from readerstudy.labels import NORMAL_LABEL_SLUGS
 from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, ReadingSession, Study, TimingEvent
 
+from . import served_images
 from .analysis.schedule import request_analysis
 from .timing import Event, derive_times
 
@@ -278,6 +279,8 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
             raise ReadingRefused("This submission id belongs to another read.") from None
         Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED)
         request_analysis(locked.study_id)
+        # The reader's copy of the images is no longer needed (robust: a file left behind is not an error).
+        transaction.on_commit(lambda: served_images.discard(locked), robust=True)
         return read, True
 
 
