@@ -37,7 +37,7 @@ from .models import (
     TimingEvent,
     TraceAnnotation,
 )
-from .models.protocol import running_studies_using
+from .models.protocol import case_set_rule, case_truth_rule
 from .roles import ADMIN, READER, has_role
 from .services.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
 from .services.truth import CorrectionRefused, correct_ground_truth
@@ -111,17 +111,6 @@ class FrozenWhenRunning:
 
     def has_delete_permission(self, request, obj=None):
         return super().has_delete_permission(request, obj) and not (obj and self.running_rule(obj))
-
-
-def case_truth_rule(case):
-    study = running_studies_using(case.case_sets.values("pk")).first()
-    return study and (f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth changes "
-                      "only through “Correct ground truth”, with a reason (audited).")
-
-
-def case_set_rule(case_set):
-    study = running_studies_using([case_set.pk]).first()
-    return study and f"Case set “{case_set}” belongs to study “{study}”, which is {study.status}: its cases are frozen."
 
 
 class GroundTruthInline(FrozenWhenRunning, admin.TabularInline):

@@ -22,19 +22,27 @@ def running_studies_using(case_set_ids):
             .filter(Q(case_set_id__in=case_set_ids) | Q(practice_case_set_id__in=case_set_ids)).order_by("pk"))
 
 
-def refuse_case_set_change(case_set):
+def case_set_rule(case_set):
+    """The rule that freezes the case set's membership, or None while no running study reads it."""
     study = running_studies_using([case_set.pk]).first()
-    if study is not None:
-        raise ProtocolFrozen(f"Case set “{case_set}” belongs to study “{study}”, which is {study.status}: "
-                             "its cases are frozen.")
+    return study and f"Case set “{case_set}” belongs to study “{study}”, which is {study.status}: its cases are frozen."
+
+
+def case_truth_rule(case):
+    """The rule that freezes the case's ground truth (the audited correction aside), or None."""
+    study = running_studies_using(case.case_sets.values("pk")).first()
+    return study and (f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth changes "
+                      "only through “Correct ground truth”, with a reason (audited).")
+
+
+def refuse_case_set_change(case_set):
+    if rule := case_set_rule(case_set):
+        raise ProtocolFrozen(rule)
 
 
 def refuse_truth_change(case):
-    """Ground truth of a case a running study reads changes only by the audited correction."""
-    study = running_studies_using(case.case_sets.values("pk")).first()
-    if study is not None:
-        raise ProtocolFrozen(f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth "
-                             "changes only through “Correct ground truth”, with a reason (audited).")
+    if rule := case_truth_rule(case):
+        raise ProtocolFrozen(rule)
 
 
 def refuse_unless_draft(study, what):

@@ -29,16 +29,23 @@ def put(data: bytes, sha256: str) -> tuple[str, bool]:
     target = absolute_path(relative)
     if target.exists():
         return relative, False
+    write_atomically(target, data)
+    return relative, True
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Temp file and rename, so no reader ever sees half a file; readable by nginx's workers, which send
+    the files under X-Accel-Redirect (mkstemp makes 0600)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(temp, 0o644)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return relative, True
 
 
 def remove(relative_path: str) -> None:

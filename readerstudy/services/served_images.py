@@ -8,10 +8,8 @@ by nginx in production like any stored file, and deleted once the read is submit
 most a few files per active reader.
 """
 
-import os
+import io
 import shutil
-import tempfile
-from pathlib import Path
 
 import pydicom
 
@@ -35,7 +33,9 @@ def served_file(assignment, position, image):
     relative = relative_path(assignment, position)
     target = dicom_store.absolute_path(relative)
     if not target.exists():
-        _write(target, _with_assignment_uids(assignment, image))
+        buffer = io.BytesIO()
+        _with_assignment_uids(assignment, image).save_as(buffer, enforce_file_format=True)
+        dicom_store.write_atomically(target, buffer.getvalue())
     return relative
 
 
@@ -48,20 +48,6 @@ def _with_assignment_uids(assignment, image):
             setattr(dataset, keyword, keyed_uid(f"{assignment.public_id}:{original}", key))
     dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
     return dataset
-
-
-def _write(target, dataset):
-    """Atomically (temp file and rename), readable by nginx's workers (mkstemp makes 0600)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            dataset.save_as(handle, enforce_file_format=True)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def discard(assignment):
