@@ -87,7 +87,8 @@ def grant_role_permissions(sender=None, using="default", **kwargs):
         "content_type"
     )
     admin_group.permissions.add(*perms)
-    admin_group.permissions.add(*Permission.objects.using(using).filter(content_type__app_label="auth"))
+    # Admins also manage accounts, and unlock those locked after failed logins (django-axes' records).
+    admin_group.permissions.add(*Permission.objects.using(using).filter(content_type__app_label__in=("auth", "axes")))
     coordinator_group.permissions.add(*[p for p in perms if _coordinator_may(p)])
 
 

@@ -5,6 +5,7 @@ DATA_DIR, so `make demo` needs no server. Tests and production set DATABASE_URL 
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -55,12 +56,14 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "simple_history",
+    "axes",
     "readerstudy",
     "inference",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -70,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Who made each change the model history records (django-simple-history).
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "readerstudy.urls"
@@ -117,6 +122,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Login lockout (django-axes): after LOGIN_FAILURE_LIMIT failed logins for one username, or from one
+# address, further attempts are refused, the right password included, for LOGIN_LOCKOUT_MINUTES (0: until
+# an admin unlocks it under Admin › Axes, or `manage.py axes_reset_username NAME`). Failures are recorded
+# and logged with the username and address, never the password.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30)) or None
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "readerstudy.views.accounts.locked_out"
+# Failures and lockouts are logged with the username (no patient data; the operator needs it to act); the
+# password is never logged.
+AXES_SENSITIVE_PARAMETERS = []
+# How many proxies in front append the client's address to X-Forwarded-For (docker-compose's nginx: 1; 0: none,
+# the address is REMOTE_ADDR). The address is read that many places from the right, never further left, where
+# a client could have written one of its choosing.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "readerstudy.views.accounts.client_address"
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -143,17 +167,49 @@ USE_X_ACCEL_REDIRECT = env.bool("USE_X_ACCEL_REDIRECT", default=False)
 X_ACCEL_REDIRECT_PREFIX = "/protected-dicom/"
 
 SESSION_COOKIE_HTTPONLY = True
-# Production runs behind TLS: secure cookies, and trust nginx's X-Forwarded-Proto.
+# A reading day, not the two weeks of Django's default: a shared workstation left signed in expires overnight.
+SESSION_COOKIE_AGE = env.int("SESSION_HOURS", default=12) * 3600
+# Production runs behind TLS: secure cookies, HTTPS only (HSTS), and trust nginx's X-Forwarded-Proto.
 SECURE_COOKIES = env.bool("SECURE_COOKIES", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE = SECURE_COOKIES
 if SECURE_COOKIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SILENCED_SYSTEM_CHECKS = [
+    # HSTS preload puts the domain into browsers' built-in lists, which only its owner can ask for and is slow
+    # to undo; a hospital's IT decides it, not this application.
+    "security.W021",
+]
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) on every response: scripts, styles, workers and fetches from this site
+# only; no inline script, no eval. The viewer's decoders run as workers from the bundle; its tools draw their
+# cursors as blob: images. No WebAssembly: the viewer is only ever sent uncompressed files
+# (dicom_files.normalised_bytes), so its WebAssembly codecs never run; serving compressed files would need
+# 'wasm-unsafe-eval' in script-src (every browser test fails on a blocked resource, so they would say so).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["readerstudy.api.authentication.BrowserSessionAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only (the workstation sends nothing else), refused with a 400 when nested too deep to parse.
+    "DEFAULT_PARSER_CLASSES": ["readerstudy.api.parsers.DepthLimitedJSONParser"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "CXR reasoning reader study API",
@@ -230,7 +286,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # pydicom logs each failed decoder attempt with a traceback; the ingest reports the reason itself.
-    "loggers": {"pydicom": {"level": "CRITICAL", "propagate": False}},
+    "loggers": {"pydicom": {"level": "CRITICAL", "propagate": False},
+                # django-axes logs every login and logout at INFO; failures and lockouts are warnings.
+                "axes": {"level": "WARNING"}},
 }
 
 # History is a record, not an undo button: the admin's history pages show changes and never revert them.

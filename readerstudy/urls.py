@@ -4,7 +4,7 @@ from django.urls import include, path, reverse_lazy
 
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
-from readerstudy.views import analysis, people, studies
+from readerstudy.views import accounts, analysis, people, studies
 from readerstudy.views.reading import worklist, workstation
 
 admin.site.site_header = "CXR reader study administration"
@@ -12,7 +12,7 @@ admin.site.site_header = "CXR reader study administration"
 urlpatterns = [
     path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path("set-password/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(
         template_name="registration/set_password.html", success_url=reverse_lazy("set-password-done")),
         name="password_reset_confirm"),

@@ -126,12 +126,43 @@ class ServerRequests:
         request_finished.disconnect(self.finished)
 
 
+# Chromium reports each thing the Content-Security-Policy blocked (a script, a worker, a style, WebAssembly)
+# on the console with this phrase.
+CSP_REPORT = "Content Security Policy"
+
+
 @contextmanager
 def settled_context(browser, **options):
     """A browser context whose pages are closed, and whose last requests are answered, before the test ends."""
+    with settled(browser.new_context(**options)) as context:
+        yield context
+
+
+@contextmanager
+def chromium_with_profile(user_data_dir, **options):
+    """A browser whose profile, and so its HTTP cache, is on disk in `user_data_dir`, as on a reader's
+    workstation (a plain context keeps its cache in memory). Settled as settled_context's."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        try:
+            with settled(playwright.chromium.launch_persistent_context(
+                    str(user_data_dir), executable_path=CHROMIUM, args=BASE_ARGS + WEBGL_ARGS, **options)) as context:
+                yield context
+        finally:
+            connections.close_all()
+
+
+@contextmanager
+def settled(context):
+    """Closes `context` once its pages' last requests are answered.
+
+    Every browser test also proves the pages work under the site's Content-Security-Policy: a test whose
+    pages had anything blocked fails, naming what.
+    """
     requests = ServerRequests()
-    context = browser.new_context(**options)
     context.add_init_script(NOTE_IMAGE_READY)
+    blocked = []
+    context.on("console", lambda message: CSP_REPORT in message.text and blocked.append(message.text))
     try:
         yield context
     finally:
@@ -142,3 +173,4 @@ def settled_context(browser, **options):
                 pass  # a page the test left mid-navigation or closed has nothing more to send
         context.close()
         requests.wait_until_quiet()
+    assert not blocked, blocked

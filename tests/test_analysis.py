@@ -121,7 +121,8 @@ def test_a_false_label_on_a_normal_case_is_a_false_finding_of_that_label(blank, 
 def test_the_audit_files_a_false_label_on_a_normal_case_under_that_label_never_under_no_finding(
         demo_case_set, reader):
     for blank, errors, flagged in ((BlankTruth.NEGATIVE, 1, 1), (BlankTruth.UNKNOWN, 0, 0)):
-        study, assignments = open_study_with_assignments(demo_case_set, reader, blank_truth=blank)
+        # Annotated before they are read, in any order: the enforced order is tested in test_reading_order.py.
+        study, assignments = open_study_with_assignments(demo_case_set, reader, blank_truth=blank, free_order=True)
         for arm in ("LABELS_ONLY", "FULL_REASONING"):
             case = assignments[arm].case
             set_truth(case, NORMAL_ROW)
@@ -187,7 +188,8 @@ def set_truth(case, truth):
 
 @pytest.fixture
 def one_reader_study(demo_case_set, reader):
-    return open_study_with_assignments(demo_case_set, reader)
+    # Annotated before they are read, in any order: the enforced order is tested in test_reading_order.py.
+    return open_study_with_assignments(demo_case_set, reader, free_order=True)
 
 
 def test_the_audit_counts_flagged_errors_unmatched_annotations_and_categories_per_arm(one_reader_study):

@@ -69,7 +69,7 @@ def test_reader1_reads_one_case_in_each_arm_of_the_demo(demo_server):
             if arm != "Unaided":
                 page.wait_for_selector("[data-testid=ai-labels]")
             read_current_case(page)
-            page.wait_for_function(f"location.href !== {current!r}", timeout=20_000)
+            page.wait_for_function(f"() => location.href !== {current!r}", timeout=20_000)
             arms_read.append(arm)
     assert set(arms_read) == {"Unaided", "AI labels only", "Full AI reasoning"}
 

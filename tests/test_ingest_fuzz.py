@@ -4,7 +4,6 @@ with a reason, with no traceback, and leaves exactly the rows and stored files o
 import random
 import struct
 
-import pydicom
 import pytest
 from django.core.management import CommandError, call_command
 

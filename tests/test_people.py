@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from readerstudy.roles import has_role
 from tests.factories import UserFactory
+from tests.login import logs_in
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def test_a_csv_creates_readers_with_profiles_and_one_time_links(client, admin_us
     done = client.post(form.redirect_chain[-1][0], {"new_password1": "a long new secret 42",
                                                      "new_password2": "a long new secret 42"})
     assert done.status_code == 302
-    assert client.login(username="ahmed", password="a long new secret 42")
+    assert logs_in(client, "ahmed", "a long new secret 42")
     client.logout()
     assert client.get(link, follow=True).context["validlink"] is False
 
@@ -82,7 +83,7 @@ def test_a_deactivated_reader_cannot_log_in_and_keeps_everything(client, admin_u
     reader.refresh_from_db()
     assert reader.is_active is False and User.objects.filter(pk=reader.pk).exists()
     client.logout()
-    assert not client.login(username="leaving", password="correct horse battery")
+    assert not logs_in(client, "leaving", "correct horse battery")
 
 
 @pytest.mark.parametrize("role,status", [("reader", 403), ("coordinator", 403), ("admin", 200)])

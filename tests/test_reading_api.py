@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def study_and_assignments(demo_case_set, reader):
-    return open_study_with_assignments(demo_case_set, reader, canaries=True)
+    # Each test opens the arm it is about; the enforced reading order has its own tests (test_reading_order.py).
+    return open_study_with_assignments(demo_case_set, reader, canaries=True, free_order=True)
 
 
 @pytest.fixture

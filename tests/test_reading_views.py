@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reading(demo_case_set, reader, client):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
+                                                     free_order=True)
     client.force_login(reader)
     return client, study, assignments
 

@@ -62,9 +62,13 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
         with pytest.raises(sqlite3.IntegrityError, match="^audit entries are append-only$"):
             db.execute(statement)
     assert count("readerstudy_auditentry") == 2
+    # sqlite3 opened a transaction for the refused statements; it would hold the write lock the login needs.
+    db.rollback()
 
+    # Through the lockout's backend, as the login page does: it needs the request.
     login = manage(data_dir, "shell", "--no-imports", "-c", "from django.contrib.auth import authenticate; "
-                   "print([bool(authenticate(username=u, password=p)) for u, p in "
+                   "from django.test import RequestFactory; request = RequestFactory().post('/login/'); "
+                   "print([bool(authenticate(request, username=u, password=p)) for u, p in "
                    "[('admin', 'demo-admin-pass'), ('coordinator', 'demo-coordinator-pass'), "
                    "('reader1', 'demo-reader1-pass'), ('reader2', 'demo-reader2-pass'), ('simulated-reader1', '')]])")
     assert login.stdout.strip() == "[True, True, True, True, False]", login.stderr

@@ -1,11 +1,16 @@
 """The workstation in Debian's Chromium against a live server: reading in each arm, annotation, timing with
-a hidden tab, offline submit, draft restore, the 1920×1080 layout and the CPU-rendering fallback."""
+a hidden tab, offline submit, draft restore, the 1920×1080 layout, the CPU-rendering fallback and the cache
+emptied at logout. Every test runs under the site's Content-Security-Policy (tests/browser.py: settled)."""
 
+import time
+
+import pydicom
 import pytest
 
 from readerstudy.models import Arm, Read, TimingEvent, TraceAnnotation
-from tests.browser import (chromium, image_spread, log_in, select_text, set_visibility, settled_context,
-                           wait_for_image)
+from readerstudy.services import dicom_store, served_images
+from tests.browser import (chromium, chromium_with_profile, image_spread, log_in, select_text, set_visibility,
+                           settled_context, wait_for_image)
 from tests.reading_setup import open_study_with_assignments
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -21,7 +26,8 @@ def browser():
 
 @pytest.fixture
 def reading(demo_case_set, reader):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True)
+    # Each test opens the arm it is about; the enforced reading order has its own tests (test_reading_order.py).
+    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True, free_order=True)
     return study, assignments
 
 
@@ -73,7 +79,7 @@ def test_a_reader_reads_one_case_in_each_arm(page, live_server, reading, tmp_pat
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] / 2 + 120, box["y"] + box["height"] / 2 + 60, steps=8)
     page.mouse.up()
-    page.wait_for_function(f"document.querySelector('[data-testid=viewer]').dataset.voi !== '{voi_before}'")
+    page.wait_for_function(f"() => document.querySelector('[data-testid=viewer]').dataset.voi !== '{voi_before}'")
     fill_report(page, questions(unaided))
     submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
 
@@ -158,7 +164,7 @@ def test_an_offline_submit_is_sent_once_when_the_network_returns(page, live_serv
     fill_report(page, questions(assignment))
     page.context.set_offline(True)
     page.dblclick("[data-testid=submit-read]")
-    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'")
+    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'")
     assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
     page.context.set_offline(False)
     page.wait_for_url(workstation(live_server, assignments[Arm.LABELS_ONLY]), timeout=30_000)
@@ -175,11 +181,11 @@ def test_a_reload_restores_the_draft_and_the_clock_continues(page, live_server, 
     page.check("[data-testid=finding-pneumothorax]")
     page.fill("[data-testid=report-text]", "Left apical pneumothorax.")
     page.check("[data-testid=rating-confidence] input[value='2']")
-    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
+    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
     page.wait_for_timeout(1_000)
     page.reload()
     wait_for_image(page)
-    page.wait_for_function("document.querySelector('[data-testid=report-text]').value !== ''")
+    page.wait_for_function("() => document.querySelector('[data-testid=report-text]').value !== ''")
     assert page.input_value("[data-testid=report-text]") == "Left apical pneumothorax."
     assert page.is_checked("[data-testid=finding-pneumothorax]")
     assert page.is_checked("[data-testid=rating-confidence] input[value='2']")
@@ -261,10 +267,10 @@ def check_viewer_keys(page, live_server, reader, assignments):
     assert initial["index"] == "0"
 
     page.keyboard.press("ArrowRight")
-    page.wait_for_function("document.querySelector('[data-testid=viewer]').dataset.imageIndex === '1'")
+    page.wait_for_function("() => document.querySelector('[data-testid=viewer]').dataset.imageIndex === '1'")
     page.wait_for_selector("[data-testid=viewer][data-state=ready]")
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function("document.querySelector('[data-testid=viewer]').dataset.imageIndex === '0'")
+    page.wait_for_function("() => document.querySelector('[data-testid=viewer]').dataset.imageIndex === '0'")
 
     # The file's own window first, then the chest presets, numbered for the digit keys.
     options = page.locator("[data-testid=viewer] select option").all_inner_texts()
@@ -304,14 +310,14 @@ def test_an_expired_login_keeps_the_draft_until_the_reader_logs_in_again(page, l
     wait_for_image(page)
     Session.objects.all().delete()
     page.check("[data-testid=finding-cardiomegaly]")
-    page.wait_for_function("document.querySelector('[data-testid=save-status]').dataset.state === 'login'")
+    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').dataset.state === 'login'")
     assert save_status(page) == "Login expired — log in again; your work is kept"
     assert "Log in again" in page.inner_text("#banner")
 
     second = page.context.new_page()
     log_in(second, live_server.url, reader.username)
     second.close()
-    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'",
+    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Saved'",
                            timeout=20_000)
     read = Read.objects.get(assignment=assignment)
     assert list(read.finding_links.values_list("label__slug", flat=True)) == ["cardiomegaly"]
@@ -327,7 +333,7 @@ def test_logging_out_sends_the_queue_first_and_warns_when_it_cannot(page, live_s
     # Offline: the reader is warned, and may stay.
     page.context.set_offline(True)
     page.fill("[data-testid=report-text]", "Written offline.")
-    page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'",
+    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'",
                            timeout=20_000)
     warnings = []
     page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
@@ -340,7 +346,7 @@ def test_logging_out_sends_the_queue_first_and_warns_when_it_cannot(page, live_s
     page.context.set_offline(False)
     page.click("#logout-form button")
     page.wait_for_url(f"{live_server.url}/**", timeout=20_000)
-    page.wait_for_function("location.pathname !== '/read/%s/'" % assignment.public_id)
+    page.wait_for_function("() => location.pathname !== '/read/%s/'" % assignment.public_id)
     assert Read.objects.get(assignment=assignment).report_findings == "Written offline."
     assert page.evaluate(f"localStorage.getItem('{queue_key}')") is None
 
@@ -352,7 +358,45 @@ def test_the_next_cases_images_are_fetched_while_the_current_case_is_read(page, 
         page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
         wait_for_image(page)
     response = prefetch.value.response()
-    assert (response.status, response.header_value("cache-control")) == (200, "private, max-age=86400")
+    assert (response.status, response.header_value("cache-control")) == (200, "private, max-age=3600")
+
+
+def files_holding(folder, marker):
+    return [path for path in folder.rglob("*") if path.is_file() and marker in path.read_bytes()]
+
+
+def test_logging_out_deletes_the_cached_images_from_the_browsers_disk(live_server, reader, reading, tmp_path):
+    """On a shared workstation the next user must not find the last reader's images in the browser's cache:
+    the current case's and the prefetched next case's are on disk while reading, and gone after logout."""
+    study, assignments = reading
+    current, following = assignments[Arm.UNAIDED], assignments[Arm.LABELS_ONLY]
+    profile = tmp_path / "profile"
+    with chromium_with_profile(profile, viewport={"width": 1280, "height": 900}) as context:
+        page = context.new_page()
+        log_in(page, live_server.url, reader.username)
+        page.goto(workstation(live_server, current))
+        wait_for_image(page)
+        # Each assignment's served copy has UIDs of its own, so its UID finds its bytes in the cache.
+        markers = [served_uid(assignment) for assignment in (current, following)]
+        deadline = time.monotonic() + 15
+        while not all(files_holding(profile, marker) for marker in markers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert all(files_holding(profile, marker) for marker in markers)
+        page.click("#logout-form button")
+        page.wait_for_url(f"{live_server.url}/login/")
+        deadline = time.monotonic() + 15
+        while any(files_holding(profile, marker) for marker in markers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [files_holding(profile, marker) for marker in markers] == [[], []]
+        # From the network, the signed-out browser gets nothing either.
+        assert [page.evaluate("url => fetch(url).then(r => r.status)", f"/api/assignments/{a.public_id}/images/1/")
+                for a in (current, following)] == [401, 401]
+
+
+def served_uid(assignment):
+    image = assignment.case.images.order_by("index").first()
+    path = dicom_store.absolute_path(served_images.served_file(assignment, 1, image))
+    return pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID.encode()
 
 
 def test_pause_stops_the_clock_and_hides_the_case(page, live_server, reading):
@@ -427,12 +471,12 @@ def test_the_probability_of_abnormality_is_typed_checked_kept_in_the_draft_and_s
         page.click("[data-testid=submit-read]")
         assert page.locator(".field-error:not(:empty)").all_inner_texts() == ["Choose a whole number from 0 to 100."]
         page.fill("[data-testid=rating-abnormality-number]", "73")
-        page.wait_for_function("document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
+        page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Saved'")
         page.reload()
         wait_for_image(page)
-        page.wait_for_function("document.querySelector('[data-testid=rating-abnormality-number]').value !== ''")
+        page.wait_for_function("() => document.querySelector('[data-testid=rating-abnormality-number]').value !== ''")
         assert page.input_value("[data-testid=rating-abnormality-number]") == "73"
         page.click("[data-testid=submit-read]")
-        page.wait_for_function(f"location.pathname !== '/read/{assignment.public_id}/'", timeout=20_000)
+        page.wait_for_function(f"() => location.pathname !== '/read/{assignment.public_id}/'", timeout=20_000)
     read = Read.objects.get(assignment=assignment)
     assert dict(read.ratings.values_list("question__key", "value")) == {"confidence": 4, "abnormality": 73}

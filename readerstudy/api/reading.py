@@ -26,6 +26,18 @@ from . import serializers as s
 from .permissions import IsReader
 
 
+# Every status an endpoint can answer is documented; the API fuzzing test holds the code to it.
+NOT_FOUND = {404: OpenApiResponse(description="Not one of your assignments (or no such thing)")}
+REFUSED = {
+    401: OpenApiResponse(description="Not signed in (the page asks for a new login)"),
+    403: OpenApiResponse(description="Not signed in as a reader, or the study or the session is not open"),
+    **NOT_FOUND,
+    409: OpenApiResponse(description="Not now: the read is submitted, or the cases before it in the session "
+                                     "are not read yet (the randomised order)"),
+}
+INVALID = {400: OpenApiResponse(description="The body is malformed or a field is invalid; the message says which")}
+
+
 class ReadingView(APIView):
     permission_classes = APIView.permission_classes + [IsReader]
 
@@ -63,7 +75,8 @@ def _summary(assignment):
 
 
 class AssignmentList(ReadingView):
-    @extend_schema(responses=s.AssignmentSummaryOut(many=True), summary="The reader's assignments in open studies")
+    @extend_schema(responses={200: s.AssignmentSummaryOut(many=True), 401: REFUSED[401], 403: REFUSED[403]},
+                   summary="The reader's assignments in open studies")
     def get(self, request):
         assignments = (Assignment.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
                        .select_related("study", "session").order_by("study", "session__index", "position"))
@@ -71,7 +84,7 @@ class AssignmentList(ReadingView):
 
 
 class AssignmentDetail(ReadingView):
-    @extend_schema(responses=s.AssignmentOut, summary="One assignment: images, vocabulary, questions, next case")
+    @extend_schema(responses={200: s.AssignmentOut, **REFUSED}, summary="One assignment: images, vocabulary, questions, next case")
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
@@ -94,8 +107,10 @@ class AssignmentDetail(ReadingView):
 
 
 class AssignmentAIContent(ReadingView):
-    @extend_schema(responses={200: s.AIContentOut, 404: OpenApiResponse(description="No AI in this arm"),
-                              409: OpenApiResponse(description="The image has not rendered yet")},
+    @extend_schema(responses={200: s.AIContentOut, **REFUSED,
+                              404: OpenApiResponse(description="Not one of your assignments, or no AI in its arm"),
+                              409: OpenApiResponse(description="Not yet: the image has not rendered, or the "
+                                                               "cases before it are not read (or it is submitted)")},
                    summary="The AI output the assignment's arm allows")
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
@@ -109,7 +124,7 @@ class AssignmentAIContent(ReadingView):
 
 
 class AssignmentEvents(ReadingView):
-    @extend_schema(request=s.EventBatchIn, responses=s.EventBatchOut, summary="Append timing events")
+    @extend_schema(request=s.EventBatchIn, responses={200: s.EventBatchOut, **INVALID, **REFUSED}, summary="Append timing events")
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
         batch = s.EventBatchIn(data=request.data)
@@ -123,13 +138,13 @@ def _report(validated):
 
 
 class AssignmentDraft(ReadingView):
-    @extend_schema(responses=s.ReportIn, summary="The autosaved draft")
+    @extend_schema(responses={200: s.ReportIn, **REFUSED}, summary="The autosaved draft")
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
         return Response(report_of(start_reading(assignment)).__dict__)
 
-    @extend_schema(request=s.ReportIn, responses=s.ReportIn, summary="Replace the draft (autosave)")
+    @extend_schema(request=s.ReportIn, responses={200: s.ReportIn, **INVALID, **REFUSED}, summary="Replace the draft (autosave)")
     def put(self, request, public_id):
         assignment = self.assignment(public_id)
         incoming = s.ReportIn(data=request.data)
@@ -139,8 +154,9 @@ class AssignmentDraft(ReadingView):
 
 
 class AssignmentSubmit(ReadingView):
-    @extend_schema(request=s.SubmitIn, responses={200: s.SubmittedOut, 201: s.SubmittedOut,
-                                                   409: OpenApiResponse(description="Submitted with another id")},
+    @extend_schema(request=s.SubmitIn, responses={200: s.SubmittedOut, 201: s.SubmittedOut, **INVALID, **REFUSED,
+                                                   409: OpenApiResponse(description="Submitted with another id, "
+                                                                        "or the cases before it are not read yet")},
                    summary="Submit the read (idempotent by submission_uuid)")
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
@@ -157,13 +173,13 @@ class AssignmentSubmit(ReadingView):
 
 
 class AnnotationList(ReadingView):
-    @extend_schema(responses=s.AnnotationOut(many=True), summary="The reader's annotations on this AI output")
+    @extend_schema(responses={200: s.AnnotationOut(many=True), **REFUSED}, summary="The reader's annotations on this AI output")
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
         return Response(s.AnnotationOut(annotation_service.readable_annotations(assignment), many=True).data)
 
-    @extend_schema(request=s.AnnotationIn, responses={201: s.AnnotationOut, 200: s.AnnotationOut},
+    @extend_schema(request=s.AnnotationIn, responses={201: s.AnnotationOut, 200: s.AnnotationOut, **INVALID, **REFUSED},
                    summary="Record an error in the AI output (idempotent by id)")
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
@@ -174,7 +190,7 @@ class AnnotationList(ReadingView):
 
 
 class AnnotationDetail(ReadingView):
-    @extend_schema(request=s.AnnotationUpdateIn, responses=s.AnnotationOut, summary="Edit an annotation")
+    @extend_schema(request=s.AnnotationUpdateIn, responses={200: s.AnnotationOut, **INVALID, **REFUSED}, summary="Edit an annotation")
     def patch(self, request, public_id, annotation_id):
         assignment = self.assignment(public_id)
         incoming = s.AnnotationUpdateIn(data=request.data, partial=True)
@@ -182,7 +198,7 @@ class AnnotationDetail(ReadingView):
         annotation = annotation_service.update_annotation(assignment, annotation_id, incoming.validated_data)
         return Response(s.AnnotationOut(annotation).data)
 
-    @extend_schema(responses={204: None}, summary="Remove an annotation")
+    @extend_schema(responses={204: None, **REFUSED}, summary="Remove an annotation")
     def delete(self, request, public_id, annotation_id):
         annotation_service.delete_annotation(self.assignment(public_id), annotation_id)
         return Response(status=204)
@@ -191,11 +207,13 @@ class AnnotationDetail(ReadingView):
 class AssignmentImage(ReadingView):
     """The assignment's own copy of its case's DICOM file (UIDs of its own), for the viewer's wadouri loader."""
 
-    @extend_schema(responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file")},
+    @extend_schema(responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file"),
+                              **REFUSED},
                    summary="An image of the case, as DICOM")
     def get(self, request, public_id, position):
         assignment = self.assignment(public_id)
-        refuse_unless_readable(assignment)
+        # The next case's images may be fetched ahead (prefetch), never a case further on.
+        refuse_unless_readable(assignment, ahead=1)
         images = list(assignment.case.images.order_by("index"))
         if not 1 <= position <= len(images):
             raise ReadingRefused("No such image.", status=404)
@@ -210,6 +228,7 @@ class AssignmentImage(ReadingView):
         else:
             response = FileResponse(dicom_store.absolute_path(served).open("rb"), content_type="application/dicom",
                                     filename=name)
-        # Private caching lets the next case's prefetched images load from the browser's cache.
-        response["Cache-Control"] = "private, max-age=86400"
+        # Private caching lets the next case's prefetched images load from the browser's cache; an hour covers
+        # a case, and logging out empties the cache (Clear-Site-Data).
+        response["Cache-Control"] = "private, max-age=3600"
         return response

@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from readerstudy.models import TimingEvent, TraceAnnotation
 
+from .parsers import json_strings
+
 MAX_EVENTS_PER_BATCH = 500
 
 
@@ -17,6 +19,9 @@ class TimingEventIn(serializers.Serializer):
     def validate_payload(self, value):
         if len(str(value)) > 2000:
             raise serializers.ValidationError("Event payloads are small; this one is over 2000 characters.")
+        # PostgreSQL's jsonb cannot hold a NUL character: refused here as every CharField refuses it.
+        if any("\x00" in text for text in json_strings(value)):
+            raise serializers.ValidationError("Null characters are not allowed.")
         return value
 
 

@@ -118,6 +118,10 @@ class Study(models.Model):
         default=False, help_text="Ask readers in every arm for the probability (0–100) that the radiograph is "
                                  "abnormal, for an MRMC AUC. Set at creation.",
     )
+    free_order = models.BooleanField(
+        default=False, help_text="Readers may read a session's cases in any order. Off (the default): the "
+                                 "randomised order is enforced, each case only after the one before it.",
+    )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
     )
@@ -132,7 +136,7 @@ class Study(models.Model):
     # Frozen once the study opens (its status then changes only through the open and close services).
     PROTOCOL_FIELDS = ("case_set", "practice_case_set", "arms", "label_vocabulary", "blank_truth", "primary_endpoint",
                        "primary_arm", "primary_versus", "asks_abnormality", "is_free_form", "is_dry_run",
-                       "washout_days", "randomisation_seed", "design_version", "idle_threshold_s")
+                       "washout_days", "randomisation_seed", "design_version", "free_order", "idle_threshold_s")
 
     class Meta:
         verbose_name_plural = "studies"

@@ -1,7 +1,18 @@
-"""Unpacking an uploaded case archive safely (no paths outside the target, no links, bounded size)."""
+"""Unpacking an uploaded case archive safely (no paths outside the target, no links, bounded size).
 
+Every member is checked before the first is written, so a refused archive is refused with its reason and
+never half unpacked.
+"""
+
+import os
 import zipfile
 from pathlib import Path, PurePosixPath
+
+# Linux file systems take at most 255 bytes per file or folder name (NAME_MAX); a case's folder name is also
+# its source id, which has room for 255 characters.
+MAX_NAME_BYTES = 255
+# A whole member name, kept far below PATH_MAX (4096) once the scratch folder's path is put in front of it.
+MAX_PATH_BYTES = 1024
 
 
 class ArchiveRejected(Exception):
@@ -19,7 +30,7 @@ def extract_zip(archive, target: Path, max_bytes: int) -> Path:
             members = [m for m in bundle.infolist() if not m.is_dir()]
             _check_members(members, max_bytes)
             for member in members:
-                destination = target.joinpath(*PurePosixPath(member.filename).parts)
+                destination = target.joinpath(*_parts(member))
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 with bundle.open(member) as source, open(destination, "wb") as sink:
                     _copy_bounded(source, sink, member.file_size)
@@ -42,6 +53,44 @@ def _check_members(members, max_bytes):
             raise ArchiveRejected(f"{member.filename}: path leaves the archive")
         if (member.external_attr >> 16) & 0o170000 == 0o120000:
             raise ArchiveRejected(f"{member.filename}: symbolic links are not accepted")
+        if member.flag_bits & 0x1:
+            raise ArchiveRejected(f"{member.filename}: the file is encrypted (password-protected); "
+                                  "upload an archive without a password")
+        _check_name_length(member)
+    _check_layout(members)
+
+
+def _parts(member):
+    """The member's path below the target folder, as extraction writes it."""
+    return PurePosixPath(member.filename).parts
+
+
+def _check_name_length(member):
+    parts = _parts(member)
+    if any(len(os.fsencode(part)) > MAX_NAME_BYTES for part in parts):
+        raise ArchiveRejected(f"{_shortened(member.filename)}: a file or folder name is longer than "
+                              f"{MAX_NAME_BYTES} bytes")
+    if len(os.fsencode(member.filename)) > MAX_PATH_BYTES:
+        raise ArchiveRejected(f"{_shortened(member.filename)}: the path is longer than {MAX_PATH_BYTES} bytes")
+
+
+def _check_layout(members):
+    """Names that cannot all be written: a file and a folder of one name, or a member that names no file."""
+    files, folders = set(), set()
+    for member in members:
+        parts = _parts(member)
+        if not parts:
+            raise ArchiveRejected(f"“{member.filename}”: a member without a file name")
+        files.add(parts)
+        folders.update(parts[:end] for end in range(1, len(parts)))
+    both = sorted(files & folders)
+    if both:
+        raise ArchiveRejected(f"{'/'.join(both[0])}: the archive holds both a file and a folder of this name")
+
+
+def _shortened(name, keep=60):
+    # A name of hundreds of characters would fill the page; its start identifies it.
+    return name if len(name) <= keep else name[:keep] + "…"
 
 
 def _copy_bounded(source, sink, declared_size):

@@ -118,6 +118,11 @@ TABLES = {
 }
 
 
+# A spreadsheet reads a cell that starts with one of these as a formula: a reader's report text such as
+# =HYPERLINK("http://…"&C2) would run when a statistician opens the file (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_lines(columns, rows):
     """CSV text, one line at a time (for streaming)."""
     buffer = io.StringIO()
@@ -125,8 +130,18 @@ def csv_lines(columns, rows):
     writer.writerow(columns)
     yield _drain(buffer)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        writer.writerow([_csv_cell(value) for value in row])
         yield _drain(buffer)
+
+
+def _csv_cell(value):
+    """Text that a spreadsheet would take for a formula gets a leading ' (shown as text, OWASP's advice);
+    numbers, negative ones too, are written as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def json_chunks(columns, rows):

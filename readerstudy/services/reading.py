@@ -89,14 +89,38 @@ def when_session_opens(session):
     return f"on {timezone.localtime(opens).strftime('%-d %b %Y, %H:%M')}"
 
 
-def refuse_unless_readable(assignment):
-    """Reading needs an open study and an open session; a submitted read is final."""
+class OutOfOrder(ReadingRefused):
+    """A case asked for before the cases that precede it in the session's randomised order."""
+
+    def __init__(self, expected):
+        super().__init__(f"Cases are read in the order of your session: read case {expected.position} first.")
+        self.expected = expected
+
+
+def refuse_unless_readable(assignment, ahead=0):
+    """Reading needs an open study and an open session; a submitted read is final; cases come in order.
+
+    `ahead` unread cases may precede this one: 1 lets the page prefetch the next case's images.
+    """
     if assignment.study.status != Study.Status.OPEN:
         raise ReadingRefused("This study is not open for reading.", status=403)
     if not session_is_open(assignment.session):
         raise ReadingRefused(f"This session opens {when_session_opens(assignment.session)}.", status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise ReadingRefused("This read is submitted and final.", status=409)
+    refuse_out_of_order(assignment, ahead)
+
+
+def refuse_out_of_order(assignment, ahead=0):
+    """The session's order is randomised to balance learning and fatigue across arms (DESIGN.md §4); a reader
+    who picks cases breaks it. So a case opens only after every case before it is submitted, unless the study
+    was created with free order. A case already opened may always be reopened (a reload, a second tab)."""
+    if assignment.study.free_order or assignment.status == Assignment.Status.STARTED:
+        return
+    earlier = list(Assignment.objects.filter(session=assignment.session_id, position__lt=assignment.position)
+                   .exclude(status=Assignment.Status.SUBMITTED).order_by("position")[:ahead + 1])
+    if len(earlier) > ahead:
+        raise OutOfOrder(earlier[0])
 
 
 def next_assignment(assignment):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from readerstudy.models import Assignment, ReadingSession, Study
 from readerstudy.roles import READER, role_required
-from readerstudy.services.reading import (ReadingRefused, next_assignment, refuse_unless_readable, session_is_open,
+from readerstudy.services.reading import (OutOfOrder, ReadingRefused, next_assignment, refuse_unless_readable, session_is_open,
                                           when_session_opens)
 
 
@@ -54,6 +54,9 @@ def workstation(request, public_id):
         raise Http404("No such assignment.")
     try:
         refuse_unless_readable(assignment)
+    except OutOfOrder as refused:
+        return render(request, "reading/unavailable.html",
+                      {"message": refused.message, "next": refused.expected}, status=refused.status)
     except ReadingRefused as refused:
         following = next_assignment(assignment) if assignment.status == Assignment.Status.SUBMITTED else None
         return render(request, "reading/unavailable.html",

@@ -1,5 +1,6 @@
 """The coordinator's study page: design, lifecycle, progress and audit log."""
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, StreamingHttpResponse
@@ -24,6 +25,10 @@ def available_readers(study):
 
 @role_required(COORDINATOR)
 def study_detail(request, pk):
+    return _study_page(request, pk)
+
+
+def _study_page(request, pk, status=200):
     study = get_object_or_404(Study.objects.select_related("case_set"), pk=pk)
     designable = study.status != Study.Status.CLOSED and not study.is_free_form
     return render(request, "studies/detail.html", {
@@ -42,7 +47,15 @@ def study_detail(request, pk):
         "is_admin": has_role(request.user, ADMIN),
         "analysis": StudyAnalysis.objects.filter(study=study).only(
             "result", "computed_at", "requested_version", "computed_version", "error").first(),
-    })
+    }, status=status)
+
+
+def _refuse_form(request, pk, form):
+    """A choice that is not one of the page's (a stale page or a hand-made request): the page, saying why."""
+    for errors in form.errors.values():
+        for error in errors:
+            messages.error(request, error)
+    return _study_page(request, pk, status=400)
 
 
 def _act(request, pk, action, done):
@@ -68,11 +81,23 @@ def study_close(request, pk):
     return _act(request, pk, lambda study: close_study(study, request.user), "The study is closed.")
 
 
+class AddReadersForm(forms.Form):
+    # Not required: choosing nobody is refused by the designer, with its own message.
+    readers = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.all(), required=False, error_messages={
+            "invalid_pk_value": "There is no reader “%(pk)s”: choose readers from the list.",
+            "invalid_choice": "There is no reader “%(value)s”: choose readers from the list.",
+        })
+
+
 @require_POST
 @role_required(COORDINATOR)
 def study_add_readers(request, pk):
     """First a preview of the design for the chosen readers; "Create" then makes it in one transaction."""
-    chosen = list(get_user_model().objects.filter(pk__in=request.POST.getlist("readers")).order_by("username"))
+    form = AddReadersForm(request.POST)
+    if not form.is_valid():
+        return _refuse_form(request, pk, form)
+    chosen = list(form.cleaned_data["readers"].order_by("username"))
     if "create" not in request.POST:
         study = get_object_or_404(Study, pk=pk)
         try:
@@ -111,12 +136,26 @@ def study_export(request, pk, name, fmt):
     return response
 
 
+class AssignCaseSetForm(forms.Form):
+    reader = forms.ModelChoiceField(queryset=get_user_model().objects.all(), error_messages={
+        "required": "Choose a reader.",
+        "invalid_choice": "There is no reader “%(value)s”: choose a reader from the list.",
+    })
+    case_set = forms.ModelChoiceField(queryset=CaseSet.objects.all(), error_messages={
+        "required": "Choose a case set.",
+        "invalid_choice": "There is no case set “%(value)s”: choose a case set from the list.",
+    })
+    # Checked against the study's arms by the designer.
+    arm = forms.CharField(required=False)
+
+
 @require_POST
 @role_required(ADMIN)
 def study_assign_case_set(request, pk):
     """Free-form studies: a case set for one reader under one arm."""
-    reader = get_object_or_404(get_user_model(), pk=request.POST.get("reader") or 0)
-    case_set = get_object_or_404(CaseSet, pk=request.POST.get("case_set") or 0)
-    arm = request.POST.get("arm", "")
+    form = AssignCaseSetForm(request.POST)
+    if not form.is_valid():
+        return _refuse_form(request, pk, form)
+    reader, case_set, arm = (form.cleaned_data[name] for name in ("reader", "case_set", "arm"))
     return _act(request, pk, lambda study: assign_case_set(study, reader, case_set, arm),
                 f"Assigned {case_set} to {reader} under {arm}.")
