@@ -156,6 +156,35 @@ def test_a_hidden_tab_interval_is_excluded_from_active_time(page, live_server, r
     assert read.client_times["active_ms"] == read.active_ms
 
 
+# Notes, in the page's clock, the reader's every input of the kinds the page watches (capturing on window, so
+# before the page's own listeners on document see it).
+NOTE_INPUTS = """() => ['keydown', 'pointerdown', 'pointermove', 'wheel', 'input'].forEach(type =>
+    window.addEventListener(type, () => { window.lastInputAt = performance.now(); }, {capture: true}))"""
+
+
+def test_idle_time_is_counted_from_the_readers_last_input(page, live_server, demo_case_set, reader):
+    """Quick inputs, 9 s without any, 4 s hidden, submit: with a 4 s threshold the idle time is the gap less
+    4 s, from the last input itself, not from the last input event the page's throttle happened to send."""
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], idle_threshold_s=4)
+    assignment = assignments[Arm.UNAIDED]
+    page.goto(workstation(live_server, assignment))
+    wait_for_image(page)
+    page.evaluate(NOTE_INPUTS)
+    fill_report(page, questions(assignment))
+    page.wait_for_timeout(9_000)
+    last_input = page.evaluate("window.lastInputAt")
+    hidden = set_visibility(page, "hidden")
+    page.wait_for_timeout(4_000)
+    visible = set_visibility(page, "visible")
+    submit_and_wait(page, live_server, "/read/")
+    read = Read.objects.get(assignment=assignment)
+    assert abs(read.idle_ms - (hidden - last_input - 4_000)) <= 50, (read.idle_ms, hidden - last_input - 4_000)
+    assert abs(read.hidden_ms - (visible - hidden)) <= 50, (read.hidden_ms, visible - hidden)
+    # The last input before the gap was sent with its own time.
+    sent = TimingEvent.objects.filter(assignment=assignment, type="input").values_list("client_ms", flat=True)
+    assert min(abs(at - last_input) for at in sent) < 1
+
+
 def test_an_offline_submit_is_sent_once_when_the_network_returns(page, live_server, reading):
     study, assignments = reading
     assignment = assignments[Arm.UNAIDED]

@@ -11,11 +11,16 @@ export class EventLog {
     this.all = [];
     this.unsent = [];
     this.onEvents = onEvents;
-    this.lastInput = -Infinity;
+    this.lastInputAt = -Infinity; // the reader's last input
+    this.inputLoggedAt = -Infinity; // the time the last logged input event carries
+    this.windowStart = -Infinity; // when the last input event was logged: one per HEARTBEAT_MS
+    this.trailing = null;
   }
 
-  log(type, payload = {}) {
-    const event = { uuid: crypto.randomUUID(), page_load_id: this.pageLoadId, type, client_ms: performance.now(), payload };
+  log(type, payload = {}, at = performance.now()) {
+    // An input not yet logged goes first, so that whatever follows (hidden, pause, submit) is measured from it.
+    if (type !== "input") this.flushInput();
+    const event = { uuid: crypto.randomUUID(), page_load_id: this.pageLoadId, type, client_ms: at, payload };
     this.all.push(event);
     this.unsent.push(event);
     return event;
@@ -32,18 +37,36 @@ export class EventLog {
     return this.all.some((e) => e.type === type);
   }
 
-  // Throttled signs of a reader at the desk: keys, pointer, wheel, typing.
+  // Signs of a reader at the desk (keys, pointer, wheel, typing), at most one event per HEARTBEAT_MS: the first
+  // input of a window is logged at once, and the window's last input, if later, at the window's end with its
+  // own time. So the server knows the time of every burst's last input, and an idle gap is measured from the
+  // reader's real last input, not from the heartbeat before it.
   watchInput(target = document) {
     const beat = () => {
       const now = performance.now();
-      if (now - this.lastInput >= HEARTBEAT_MS) {
-        this.lastInput = now;
-        this.log("input");
+      this.lastInputAt = now;
+      if (now - this.windowStart >= HEARTBEAT_MS) {
+        this.logInput(now);
+      } else if (this.trailing === null) {
+        this.trailing = setTimeout(() => this.flushInput(), this.windowStart + HEARTBEAT_MS - now);
       }
     };
     for (const type of ["keydown", "pointerdown", "pointermove", "wheel", "input"]) {
       target.addEventListener(type, beat, { passive: true, capture: true });
     }
+  }
+
+  logInput(at) {
+    this.windowStart = performance.now();
+    this.inputLoggedAt = at;
+    this.log("input", {}, at);
+  }
+
+  // The last input of the current window, if it is not logged yet.
+  flushInput() {
+    clearTimeout(this.trailing);
+    this.trailing = null;
+    if (this.lastInputAt > this.inputLoggedAt) this.logInput(this.lastInputAt);
   }
 
   watchVisibility() {
