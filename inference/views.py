@@ -1,6 +1,5 @@
 """Coordinator pages: run a model over a case set, watch it, retry failures, score it, pin it to a study."""
 
-import csv
 import json
 
 from django import forms
@@ -11,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from readerstudy.models import CaseSet, Study
 from readerstudy.roles import COORDINATOR, role_required
+from readerstudy.services.exports import csv_lines
 
 from . import jobs
 from .metrics import run_metrics
@@ -107,9 +107,9 @@ def run_metrics_export(request, run_id, fmt):
         response = HttpResponse(json.dumps(metrics_as_dict(metrics), indent=2), content_type="application/json")
     else:
         rows = metrics_to_rows(metrics)
-        response = HttpResponse(content_type="text/csv")
-        writer = csv.DictWriter(response, fieldnames=list(rows[0]) if rows else ["metric"])
-        writer.writeheader()
-        writer.writerows(rows)
+        columns = list(rows[0]) if rows else ["metric"]
+        # Spreadsheet-safe, as every CSV export (label names are the admins' text).
+        response = HttpResponse("".join(csv_lines(columns, ([row[c] for c in columns] for row in rows))),
+                                content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="run-{run.pk}-metrics.{fmt}"'
     return response

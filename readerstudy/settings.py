@@ -130,7 +130,11 @@ AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contri
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30)) or None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+# Failures expire with the cool-off, never at a successful login: axes would then also forget the address's
+# failures, so anyone with an account could reset another's count by logging in between guesses.
+AXES_RESET_ON_SUCCESS = False
+# Each failure is kept (Admin › Axes › Access failures), not only the per-account counter.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "readerstudy.views.accounts.locked_out"
 # Failures and lockouts are logged with the username (no patient data; the operator needs it to act); the
 # password is never logged.

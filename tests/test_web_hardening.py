@@ -47,6 +47,38 @@ def test_the_sixth_attempt_after_five_failures_is_refused_even_with_the_right_pa
     assert WRONG not in str(attempt.post_data)
 
 
+def test_logging_in_as_oneself_does_not_reset_the_count_of_guesses_at_another_account(client, reader):
+    other = UserFactory(roles=["reader"])
+    fail(client, reader.username, 4)
+    assert logs_in(client, other.username, PASSWORD)  # the same address, someone else's right password
+    client.logout()
+    assert log_in_through_page(client, reader.username, WRONG).status_code == 429
+
+
+def test_with_no_lockout_time_the_account_stays_locked_until_an_admin_unlocks_it(client, reader, settings):
+    settings.AXES_COOLOFF_TIME = None  # LOGIN_LOCKOUT_MINUTES=0
+    fail(client, reader.username, 5)
+    AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(days=30))
+    response = log_in_through_page(client, reader.username, PASSWORD)
+    assert response.status_code == 429
+    assert "this account is locked until an administrator unlocks it." in response.content.decode()
+
+
+def test_behind_a_proxy_the_address_the_proxy_saw_is_locked(client, settings):
+    """With nginx in front, every request comes from nginx: the lockout must key on the client's address
+    (the right-most X-Forwarded-For entry), whatever the client wrote into the header itself."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    users = UserFactory.create_batch(6, roles=["reader"])
+    statuses = [log_in_through_page(client, user.username, WRONG, REMOTE_ADDR="172.18.0.5",
+                                    HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.9").status_code
+                for n, user in enumerate(users[:5])]
+    assert statuses == [200, 200, 200, 200, 429]
+    assert log_in_through_page(client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5",
+                               HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
+    assert logs_in(client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5",
+                   HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.4")
+
+
 def test_a_lockout_ends_when_its_time_has_passed(client, reader):
     fail(client, reader.username, 5)
     assert not logs_in(client, reader.username, PASSWORD)
@@ -110,16 +142,16 @@ def test_every_page_sends_the_content_security_policy(client, reader, coordinato
     from readerstudy.models import Arm
 
     study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
-    pages = [(None, reverse("login")), (None, "/no-such-page/")]
-    pages += [(reader, path) for path in (reverse("home"), reverse("worklist"),
-                                          reverse("workstation", args=[assignments[Arm.UNAIDED].public_id]),
-                                          reverse("api-assignments"))]
-    pages += [(coordinator, reverse("study-detail", args=[study.pk])), (admin_user, reverse("admin:index"))]
-    for user, path in pages:
+    pages = [(None, reverse("login"), 200), (None, "/no-such-page/", 404)]
+    pages += [(reader, path, 200) for path in (reverse("home"), reverse("worklist"),
+                                               reverse("workstation", args=[assignments[Arm.UNAIDED].public_id]),
+                                               reverse("api-assignments"))]
+    pages += [(coordinator, reverse("study-detail", args=[study.pk]), 200), (admin_user, reverse("admin:index"), 200)]
+    for user, path, status in pages:
         if user:
             client.force_login(user)
         response = client.get(path)
-        assert response.status_code in (200, 404), path
+        assert response.status_code == status, path
         assert set(response["Content-Security-Policy"].split("; ")) == EXPECTED_CSP, path
 
 

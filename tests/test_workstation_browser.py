@@ -176,13 +176,18 @@ def test_idle_time_is_counted_from_the_readers_last_input(page, live_server, dem
     hidden = set_visibility(page, "hidden")
     page.wait_for_timeout(4_000)
     visible = set_visibility(page, "visible")
+    # The Submit click's pointerdown comes within 2 s of its pointermove: it is sent with the submit.
+    page.evaluate("""() => window.addEventListener('pointerdown', () => localStorage.setItem('submitPressedAt',
+                                                   performance.now()), {capture: true, once: true})""")
     submit_and_wait(page, live_server, "/read/")
+    pressed = float(page.evaluate("localStorage.getItem('submitPressedAt')"))
     read = Read.objects.get(assignment=assignment)
     assert abs(read.idle_ms - (hidden - last_input - 4_000)) <= 50, (read.idle_ms, hidden - last_input - 4_000)
     assert abs(read.hidden_ms - (visible - hidden)) <= 50, (read.hidden_ms, visible - hidden)
-    # The last input before the gap was sent with its own time.
+    # The last input before the gap, and the last before submit, were sent with their own times.
     sent = TimingEvent.objects.filter(assignment=assignment, type="input").values_list("client_ms", flat=True)
     assert min(abs(at - last_input) for at in sent) < 1
+    assert min(abs(at - pressed) for at in sent) < 1
 
 
 def test_an_offline_submit_is_sent_once_when_the_network_returns(page, live_server, reading):

@@ -1,7 +1,6 @@
 from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.request import is_form_media_type
 
 
 class BrowserSessionAuthentication(SessionAuthentication):
@@ -14,10 +13,11 @@ class BrowserSessionAuthentication(SessionAuthentication):
         return 'Session realm="readerstudy"'
 
     def enforce_csrf(self, request):
-        """DRF's check looks for the token in request.POST, which parses the body, so a malformed body would be
-        answered 400 before the permissions are checked (a coordinator would get 400, not 403). Only a form body
-        can carry the token; for any other, Django's own request has an empty POST and the body is left unread."""
-        super().enforce_csrf(request if is_form_media_type(request.content_type) else request._request)
+        """Django's own check, on Django's request: DRF's would read the token from its request.POST, which runs
+        the API's parsers, so a malformed or unsupported body would be answered 400 or 415 before the
+        permissions are checked (a coordinator would get 400, not 403). Django reads a form body's token itself
+        and leaves any other body unread; the token then comes from the X-CSRFToken header, as before."""
+        super().enforce_csrf(request._request)
 
 
 class BrowserSessionScheme(OpenApiAuthenticationExtension):

@@ -3,6 +3,13 @@
 from django.db import migrations, models
 
 
+def keep_running_studies_in_free_order(apps, schema_editor):
+    """A study opened before the order was enforced was read in free order; its protocol is frozen, so it
+    stays that way. Only drafts take the new default."""
+    Study = apps.get_model("readerstudy", "Study")
+    Study.objects.exclude(status="draft").update(free_order=True)
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -20,4 +27,5 @@ class Migration(migrations.Migration):
             name='free_order',
             field=models.BooleanField(default=False, help_text="Readers may read a session's cases in any order. Off (the default): the randomised order is enforced, each case only after the one before it."),
         ),
+        migrations.RunPython(keep_running_studies_in_free_order, migrations.RunPython.noop),
     ]

@@ -114,8 +114,8 @@ def refuse_unless_readable(assignment, ahead=0):
 def refuse_out_of_order(assignment, ahead=0):
     """The session's order is randomised to balance learning and fatigue across arms (DESIGN.md §4); a reader
     who picks cases breaks it. So a case opens only after every case before it is submitted, unless the study
-    was created with free order. A case already opened may always be reopened (a reload, a second tab)."""
-    if assignment.study.free_order or assignment.status == Assignment.Status.STARTED:
+    was created with free order. The case being read, the first unread one, may be reopened at will."""
+    if assignment.study.free_order:
         return
     earlier = list(Assignment.objects.filter(session=assignment.session_id, position__lt=assignment.position)
                    .exclude(status=Assignment.Status.SUBMITTED).order_by("position")[:ahead + 1])

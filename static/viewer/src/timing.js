@@ -37,17 +37,21 @@ export class EventLog {
     return this.all.some((e) => e.type === type);
   }
 
-  // Signs of a reader at the desk (keys, pointer, wheel, typing), at most one event per HEARTBEAT_MS: the first
-  // input of a window is logged at once, and the window's last input, if later, at the window's end with its
-  // own time. So the server knows the time of every burst's last input, and an idle gap is measured from the
+  // Signs of a reader at the desk (keys, pointer, wheel, typing), about one event per HEARTBEAT_MS: the first
+  // input of a window is logged at once, and the window's last input, if later, at the window's end (or before
+  // the next other event) with its own time. So the server knows the time of every burst's last input, and an idle gap is measured from the
   // reader's real last input, not from the heartbeat before it.
   watchInput(target = document) {
     const beat = () => {
       const now = performance.now();
-      this.lastInputAt = now;
       if (now - this.windowStart >= HEARTBEAT_MS) {
+        this.flushInput(); // the last window's last input, if a busy page has not run its timer yet
+        this.lastInputAt = now;
         this.logInput(now);
-      } else if (this.trailing === null) {
+        return;
+      }
+      this.lastInputAt = now;
+      if (this.trailing === null) {
         this.trailing = setTimeout(() => this.flushInput(), this.windowStart + HEARTBEAT_MS - now);
       }
     };
