@@ -45,3 +45,18 @@ def test_blank_cells_stored_as_unknown_become_blank_and_existing_studies_keep_bl
     made_after = studies.create(title="Made after", case_set_id=case_set.pk, randomisation_seed=2)
     assert made_after.blank_truth == "negative"
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_studies_opened_before_the_reading_order_was_enforced_keep_their_free_order():
+    """0015 brought the enforced order: a study already open (or closed) was read in free order and its
+    protocol is frozen, so it keeps it; a draft takes the enforced default."""
+    old = migrate([("readerstudy", "0014_served_images")])
+    case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
+    studies = old.get_model("readerstudy", "Study").objects
+    for seed, status in enumerate(("draft", "open", "closed"), start=1):
+        studies.create(title=status, status=status, case_set=case_set, randomisation_seed=seed)
+
+    new = migrate([("readerstudy", "0015_free_order")])
+    assert dict(new.get_model("readerstudy", "Study").objects.values_list("title", "free_order")) == {
+        "draft": False, "open": True, "closed": True}
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -1,7 +1,6 @@
 """The randomised reading order is enforced on every path: the API, the workstation page and the images
 (the next case's may be prefetched), unless the study was created with free order."""
 
-import importlib
 import uuid
 
 import pytest
@@ -120,17 +119,3 @@ def test_free_order_is_part_of_the_frozen_protocol(demo_case_set, reader):
     with pytest.raises(ProtocolFrozen):
         study.save()
 
-
-def test_studies_opened_before_the_order_was_enforced_keep_their_free_order(demo_case_set, reader):
-    """The migration that brought the rule: a running study's protocol is frozen, so it keeps the free order
-    it was read in; a draft takes the enforced default."""
-    from django.apps import apps
-
-    from readerstudy.models import Study
-
-    migration = importlib.import_module("readerstudy.migrations.0015_free_order")
-    running, _ = open_study_with_assignments(demo_case_set, reader)
-    draft = Study.objects.create(title="Draft", case_set=demo_case_set)
-    migration.keep_running_studies_in_free_order(apps, None)
-    assert Study.objects.get(pk=running.pk).free_order is True
-    assert Study.objects.get(pk=draft.pk).free_order is False
