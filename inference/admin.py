@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from readerstudy.admin import ReadOnlyAdmin
+from readerstudy.admin import ReadOnlyAdmin, RunByTeamAdmin
 
 from .models import InferenceJob, InferenceRun, ModelConfiguration, ModelOutput, StudyOutputPin, WorkerHeartbeat
 
@@ -39,7 +39,7 @@ class ModelOutputAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StudyOutputPin)
-class StudyOutputPinAdmin(ReadOnlyAdmin):
+class StudyOutputPinAdmin(RunByTeamAdmin, ReadOnlyAdmin):
     list_display = ["study", "case", "output", "pinned_by", "pinned_at"]
     list_filter = ["study"]
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from readerstudy.models import CaseSet, Study
 from readerstudy.roles import COORDINATOR, role_required
+from readerstudy.rules import studies_run_by
 from readerstudy.services.exports import csv_lines
 
 from . import jobs
@@ -26,7 +27,13 @@ class RunForm(forms.Form):
 
 
 class PinForm(forms.Form):
-    study = forms.ModelChoiceField(queryset=Study.objects.filter(status=Study.Status.DRAFT))
+    study = forms.ModelChoiceField(queryset=Study.objects.none())
+
+    def __init__(self, *args, run, user, **kwargs):
+        super().__init__(*args, prefix="pin", **kwargs)
+        # The draft studies on the run's case set that the user runs: another team's study is not a choice.
+        self.fields["study"].queryset = studies_run_by(
+            user, Study.objects.filter(status=Study.Status.DRAFT, case_set=run.case_set))
 
 
 @role_required(COORDINATOR)
@@ -54,11 +61,9 @@ def run_detail(request, run_id):
         "progress": progress,
         "workers": workers(),
         "metrics": metrics_as_dict(run_metrics(run)) if progress["finished"] else None,
-        "pin_form": PinForm(initial={}, prefix="pin"),
+        "pin_form": PinForm(run=run, user=request.user),
         "jobs": InferenceJob.objects.filter(run=run).select_related("case", "output")[:500],
     }
-    context["pin_form"].fields["study"].queryset = Study.objects.filter(status=Study.Status.DRAFT,
-                                                                        case_set=run.case_set)
     return render(request, "inference/run_detail.html", context)
 
 
@@ -83,8 +88,7 @@ def run_retry(request, run_id):
 @role_required(COORDINATOR)
 def run_pin(request, run_id):
     run = get_object_or_404(InferenceRun, pk=run_id)
-    form = PinForm(request.POST, prefix="pin")
-    form.fields["study"].queryset = Study.objects.filter(status=Study.Status.DRAFT, case_set=run.case_set)
+    form = PinForm(request.POST, run=run, user=request.user)
     if not form.is_valid():
         messages.error(request, "Choose a draft study that uses this run's case set.")
         return redirect("inference:run", run.pk)

@@ -3,14 +3,17 @@
 History that a study relies on (images, reads, timing events) is read-only here. The protocol rules live on
 the models (models/protocol.py); here a running study's protocol, its case sets and its cases' ground truth
 show read-only, with the rule, and every change to a study-related model is kept in its history
-(django-simple-history) with who made it and why.
+(django-simple-history) with who made it and why. A study's rows are shown only to those who run the study
+(readerstudy/rules.py); to anyone else they do not exist.
 """
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -32,6 +35,7 @@ from .models import (
     ReaderProfile,
     ReadingSession,
     Study,
+    StudyCoordinator,
     StudyQuestion,
     StudyReader,
     TimingEvent,
@@ -39,8 +43,41 @@ from .models import (
 )
 from .models.protocol import case_set_rule, case_truth_rule
 from .roles import ADMIN, READER, has_role
+from .rules import studies_run_by
 from .services.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
+from .services.team import add_to_team
 from .services.truth import CorrectionRefused, correct_ground_truth
+
+
+class RunByTeamAdmin(admin.ModelAdmin):
+    """Rows that belong to a study, for those who run it: lists hold only their studies' rows (study filters
+    too), and another team's row answers 404 on every view of it (change, delete, history, a past version)."""
+
+    study_path = "study"  # the lookup from a row to its study; "" for the study itself
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(
+            **{f"{self.study_path}__in" if self.study_path else "pk__in": studies_run_by(request.user)})
+
+    def get_object(self, request, object_id, from_field=None):
+        found = super().get_object(request, object_id, from_field)
+        if found is None:  # the admin would redirect with "doesn't exist": the same answer, as a 404
+            raise Http404("No such row.")
+        return found
+
+    def history_view(self, request, object_id, extra_context=None):
+        # django-simple-history's history falls back to the rows' past versions: check the row first.
+        self.get_object(request, unquote(object_id))
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self.get_object(request, unquote(object_id))
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_list_filter(self, request):
+        # The study filter offers only the studies in the list, never another team's title.
+        return [(entry, admin.RelatedOnlyFieldListFilter) if entry == self.study_path else entry
+                for entry in super().get_list_filter(request)]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -228,13 +265,21 @@ class StudyQuestionInline(admin.TabularInline):
 
 
 @admin.register(Study)
-class StudyAdmin(HistoryAdmin):
+class StudyAdmin(RunByTeamAdmin, HistoryAdmin):
     list_display = ["title", "status", "case_set", "washout_days", "created_at"]
     list_filter = ["status"]
     search_fields = ["title", "description"]
     # A study opens and closes only with Open and Close on its page (their checks and audit entry).
     readonly_fields = ["status", "created_at", "opened_at", "closed_at"]
     inlines = [StudyQuestionInline]
+    study_path = ""
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+        if not change:  # whoever creates a study runs it
+            add_to_team(obj, request.user, request.user, "created the study")
 
     def get_readonly_fields(self, request, obj=None):
         # Once a study opens its protocol is frozen (DESIGN.md §4).
@@ -270,22 +315,29 @@ class ReaderProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name"]
 
 
+@admin.register(StudyCoordinator)
+class StudyCoordinatorAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    list_display = ["study", "user", "added_by", "added_at"]
+    list_filter = ["study"]
+    search_fields = ["user__username"]
+
+
 @admin.register(StudyReader)
-class StudyReaderAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class StudyReaderAdmin(RunByTeamAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
     list_display = ["study", "reader_code", "user", "years_experience", "subspecialty", "joined_at"]
     list_filter = ["study"]
     search_fields = ["reader_code", "user__username"]
 
 
 @admin.register(ReadingSession)
-class ReadingSessionAdmin(ReadOnlyAdmin):
+class ReadingSessionAdmin(RunByTeamAdmin, ReadOnlyAdmin):
     list_display = ["study", "reader", "index", "opens_at"]
     list_filter = ["study"]
     search_fields = ["reader__username"]
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(SimpleHistoryAdmin, ReadOnlyAdmin):
+class AssignmentAdmin(RunByTeamAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
     """Read-only, except that admins may revoke or move assignments nobody has opened (both audited)."""
 
     list_display = ["public_id", "study", "reader", "case", "arm", "session", "position", "status", "is_practice"]
@@ -333,7 +385,8 @@ class RatingInline(ReadOnlyInline):
 
 
 @admin.register(Read)
-class ReadAdmin(ReadOnlyAdmin):
+class ReadAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    study_path = "assignment__study"
     list_display = ["assignment", "submitted_at", "active_ms", "total_ms", "problem_flagged"]
     list_filter = ["assignment__study", "assignment__arm", "problem_flagged"]
     search_fields = ["assignment__public_id", "assignment__reader__username"]
@@ -341,14 +394,16 @@ class ReadAdmin(ReadOnlyAdmin):
 
 
 @admin.register(TraceAnnotation)
-class TraceAnnotationAdmin(ReadOnlyAdmin):
+class TraceAnnotationAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    study_path = "read__assignment__study"
     list_display = ["read", "category", "target", "label", "clinically_significant", "quote", "created_at"]
     list_filter = ["category", "target", "clinically_significant", "read__assignment__study"]
     search_fields = ["read__assignment__public_id", "client_uuid", "quote", "comment"]
 
 
 @admin.register(TimingEvent)
-class TimingEventAdmin(ReadOnlyAdmin):
+class TimingEventAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    study_path = "assignment__study"
     list_display = ["assignment", "type", "client_ms", "server_at", "page_load_id"]
     list_filter = ["type", "assignment__study"]
     search_fields = ["assignment__public_id", "client_uuid"]
@@ -377,7 +432,7 @@ class StudyUserAdmin(UserAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
+class AuditEntryAdmin(RunByTeamAdmin, ReadOnlyAdmin):
     list_display = ["at", "study", "action", "user", "detail", "reason"]
     list_filter = ["study", "action"]
     search_fields = ["detail", "reason", "user__username"]

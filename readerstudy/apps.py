@@ -6,8 +6,12 @@ class ReaderStudyConfig(AppConfig):
     verbose_name = "Reader study"
 
     def ready(self):
+        from django.apps import apps
         from django.db.models.signals import post_migrate
 
-        from .roles import grant_role_permissions
+        from .roles import ROLE_APPS, grant_role_permissions
 
-        post_migrate.connect(grant_role_permissions, sender=self)
+        # After each of the apps whose permissions the roles get: on a new database an app's permissions
+        # exist only once its own post_migrate has made them.
+        for label in ROLE_APPS:
+            post_migrate.connect(grant_role_permissions, sender=apps.get_app_config(label))

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "axes",
+    # Object permissions: loads each app's rules.py (readerstudy/rules.py: who runs which study).
+    "rules.apps.AutodiscoverRulesConfig",
     "readerstudy",
     "inference",
 ]
@@ -126,7 +128,8 @@ AUTH_PASSWORD_VALIDATORS = [
 # address, further attempts are refused, the right password included, for LOGIN_LOCKOUT_MINUTES (0: until
 # an admin unlocks it under Admin › Axes, or `manage.py axes_reset_username NAME`). Failures are recorded
 # and logged with the username and address, never the password.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "rules.permissions.ObjectPermissionBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30)) or None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

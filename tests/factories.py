@@ -63,10 +63,17 @@ class CaseSetFactory(factory.django.DjangoModelFactory):
 class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Study
+        skip_postgeneration_save = True
 
     title = factory.Sequence(lambda n: f"Study {n}")
     case_set = factory.SubFactory(CaseSetFactory)
     randomisation_seed = 1234
+
+    @factory.post_generation
+    def team(self, create, extracted, **kwargs):
+        """The coordinators who run the study (StudyFactory(team=[coordinator]))."""
+        for user in extracted or []:
+            self.coordinators.add(user)
 
 
 class ReadingSessionFactory(factory.django.DjangoModelFactory):

@@ -70,11 +70,13 @@ def plant_canaries(study):
         pin.case.save(update_fields=["source_id"])
 
 
-def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False, **study_fields):
-    """An open study on `case_set` and, for `reader`, session 1 holding one case per arm (in arm order)."""
+def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False, team=(), **study_fields):
+    """An open study on `case_set`, run by the coordinators in `team`, and, for `reader`, session 1 holding one
+    case per arm (in arm order)."""
     study = Study.objects.create(title="Reading study", case_set=case_set, arms=[a.value for a in arms],
                                  instructions="Read each case as you would in clinical practice.",
                                  **study_fields)
+    study.coordinators.add(*team)
     if set(arms) - {Arm.UNAIDED}:
         run_and_pin(study)
         if canaries:

@@ -305,6 +305,7 @@ def test_the_analysis_is_recomputed_when_reads_change_and_only_then(one_reader_s
 def test_a_failed_computation_is_recorded_ends_and_keeps_the_last_good_result(
         one_reader_study, monkeypatch, tmp_path, client, coordinator):
     study, assignments = one_reader_study
+    study.coordinators.add(coordinator)
     read(assignments[Arm.UNAIDED])
     assert compute_requested(study.pk) == "computed"
     read(assignments[Arm.LABELS_ONLY])

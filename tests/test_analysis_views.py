@@ -50,13 +50,16 @@ def routes(study):
             "svg": reverse("study-analysis-plot", args=[study.pk, "time-by-arm", "svg"])}
 
 
-@pytest.mark.parametrize("role, status", [("reader", 403), ("coordinator", 200), ("admin", 200)])
-def test_only_coordinators_and_admins_see_the_analysis(client, analysed, role, status):
-    client.force_login(UserFactory(roles=[role]))
+@pytest.mark.parametrize("user, status", [("reader", 403), ("coordinator", 200), ("admin", 200),
+                                          ("another team's coordinator", 404)])
+def test_only_the_studys_coordinators_and_admins_see_the_analysis(client, analysed, coordinator, user, status):
+    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
+                        "admin": UserFactory(roles=["admin"]),
+                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
     for name, path in routes(analysed).items():
         assert client.get(path).status_code == status, name
     refresh = client.post(reverse("study-analysis-recompute", args=[analysed.pk]))
-    assert refresh.status_code == (403 if role == "reader" else 302)
+    assert refresh.status_code == (302 if status == 200 else status)
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, analysed):
@@ -144,6 +147,7 @@ def test_the_page_and_the_report_show_the_same_tables_for_any_question_key_and_s
     """A coordinator's own question: a key with a hyphen and a scale around zero (stored results come back
     from PostgreSQL with their keys reordered, so nothing may depend on key order)."""
     study = Study.objects.create(title="Own question", case_set=demo_case_set, is_dry_run=True, randomisation_seed=3)
+    study.coordinators.add(coordinator)
     StudyQuestion.objects.create(study=study, key="ai-agreement", text="Do you agree with the AI?", scale_min=-2,
                                  scale_max=2, min_anchor="Strongly disagree", max_anchor="Strongly agree",
                                  arms=["LABELS_ONLY", "FULL_REASONING"], order=9)

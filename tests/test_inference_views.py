@@ -107,7 +107,7 @@ def test_pins_are_frozen_once_the_study_opens(finished_run):
 
 
 def test_pin_view_pins_and_reports(client, coordinator, finished_run):
-    study = StudyFactory(case_set=finished_run.case_set)
+    study = StudyFactory(case_set=finished_run.case_set, team=[coordinator])
     client.force_login(coordinator)
     response = client.post(reverse("inference:run-pin", args=[finished_run.pk]), {"pin-study": study.pk},
                            follow=True)

@@ -13,8 +13,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def draft(demo_case_set):
-    return Study.objects.create(title="Lifecycle", case_set=demo_case_set, washout_days=14)
+def draft(demo_case_set, coordinator):
+    study = Study.objects.create(title="Lifecycle", case_set=demo_case_set, washout_days=14)
+    study.coordinators.add(coordinator)
+    return study
 
 
 def test_opening_needs_a_design_and_a_pinned_output_for_every_case(draft, coordinator, reader):
@@ -83,12 +85,16 @@ def test_audit_entries_are_append_only(draft, coordinator):
         entry.delete()
 
 
-@pytest.mark.parametrize("role,status", [("reader", 403), ("coordinator", 200), ("admin", 200)])
-def test_the_study_page_is_for_coordinators(client, draft, role, status):
-    client.force_login(UserFactory(roles=[role]))
+@pytest.mark.parametrize("user,status", [("reader", 403), ("coordinator", 200), ("admin", 200),
+                                         ("another team's coordinator", 404)])
+def test_the_study_page_is_for_its_coordinators_and_admins(client, draft, coordinator, user, status):
+    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
+                        "admin": UserFactory(roles=["admin"]),
+                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
     assert client.get(reverse("study-detail", args=[draft.pk])).status_code == status
     response = client.post(reverse("study-open", args=[draft.pk]))
-    assert response.status_code == (403 if role == "reader" else 302)
+    assert response.status_code == (302 if status == 200 else status)
+    assert Study.objects.get(pk=draft.pk).status == Study.Status.DRAFT  # not designed: refused in any case
 
 
 def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client, coordinator, draft, reader):
@@ -132,6 +138,7 @@ def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(c
 
     study = Study.objects.create(title="Attention", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
                                  primary_arm=Arm.LABELS_ONLY, washout_days=0)
+    study.coordinators.add(coordinator)
     add_readers(study, [reader])
     run_and_pin(study)
     open_study(study, coordinator)

@@ -60,3 +60,26 @@ def test_studies_opened_before_the_reading_order_was_enforced_keep_their_free_or
     assert dict(new.get_model("readerstudy", "Study").objects.values_list("title", "free_order")) == {
         "draft": False, "open": True, "closed": True}
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_every_coordinator_stays_on_every_study_made_before_teams_with_the_addition_audited():
+    """0016 brought study teams: before it every coordinator ran every study, so nobody loses one at the
+    upgrade; readers and admins are not put on teams (admins run every study anyway)."""
+    old = migrate([("readerstudy", "0015_free_order")])
+    users = old.get_model("auth", "User").objects
+    groups = {group.name: group for group in old.get_model("auth", "Group").objects.all()}
+    for name, role in (("carol", "coordinator"), ("alice", "coordinator"), ("rita", "reader"), ("ada", "admin")):
+        users.create(username=name).groups.add(groups[role])
+    case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
+    studies = [old.get_model("readerstudy", "Study").objects.create(title=title, case_set=case_set,
+                                                                    randomisation_seed=seed)
+               for seed, title in enumerate(("first", "second"), start=1)]
+
+    new = migrate([("readerstudy", "0016_study_teams")])
+    team = new.get_model("readerstudy", "StudyCoordinator").objects
+    audit = new.get_model("readerstudy", "AuditEntry").objects
+    for study in studies:
+        assert sorted(team.filter(study_id=study.pk).values_list("user__username", flat=True)) == ["alice", "carol"]
+        assert sorted(audit.filter(study_id=study.pk).values_list("action", "username", "detail")) == [
+            ("team_joined", "alice", "alice joined the team."), ("team_joined", "carol", "carol joined the team.")]
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

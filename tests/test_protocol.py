@@ -130,6 +130,7 @@ def test_a_ground_truth_correction_needs_a_reason_is_audited_and_marks_the_analy
 @pytest.mark.parametrize("role", ["coordinator", "admin"])
 def test_the_admin_shows_a_running_studys_protocol_read_only_with_the_rule(client, opened, demo_case_set, role):
     user = UserFactory(roles=[role], is_staff=True)
+    opened.coordinators.add(user)
     client.force_login(user)
     page = client.get(reverse("admin:readerstudy_study_change", args=[opened.pk]))
     assert "The study is open: its protocol, questions, case set and pins are frozen." in page.content.decode()

@@ -56,12 +56,18 @@ def test_migrate_and_seed_demo_on_sqlite_twice(tmp_path):
     assert json.loads(result)["reads"]["analysed"] == 108
     assert len(list((data_dir / "dicom").rglob("*.dcm"))) == 6
     # The audit log is append-only in SQLite too: no UPDATE, and no DELETE, qualified or not.
-    assert count("readerstudy_auditentry") == 2  # each study opened
+    # The demo coordinator runs both studies (on their teams); each study joined and opened.
+    assert db.execute("select s.title, u.username from readerstudy_studycoordinator c join readerstudy_study s on "
+                      "s.id = c.study_id join auth_user u on u.id = c.user_id order by s.id").fetchall() == [
+        ("Demo study: AI reasoning in chest radiograph reading", "coordinator"),
+        ("Demo dry run: simulated readers, analysed", "coordinator")]
+    assert sorted(db.execute("select action from readerstudy_auditentry").fetchall()) == [
+        ("opened",), ("opened",), ("team_joined",), ("team_joined",)]
     for statement in ("update readerstudy_auditentry set detail = 'rewritten'", "delete from readerstudy_auditentry",
                       "delete from readerstudy_auditentry where id = 1"):
         with pytest.raises(sqlite3.IntegrityError, match="^audit entries are append-only$"):
             db.execute(statement)
-    assert count("readerstudy_auditentry") == 2
+    assert count("readerstudy_auditentry") == 4
     # sqlite3 opened a transaction for the refused statements; it would hold the write lock the login needs.
     db.rollback()
 

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.django_db
 def dry_run(case_set, readers, coordinator, washout_days=28, **fields):
     study = Study.objects.create(title="Dry run", case_set=case_set, is_dry_run=True, washout_days=washout_days,
                                  randomisation_seed=11, **fields)
+    study.coordinators.add(coordinator)
     add_readers(study, readers)
     run_and_pin(study)
     return open_study(study, coordinator)

@@ -141,7 +141,7 @@ def test_every_page_sends_the_content_security_policy(client, reader, coordinato
     from tests.reading_setup import open_study_with_assignments
     from readerstudy.models import Arm
 
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], team=[coordinator])
     pages = [(None, reverse("login"), 200), (None, "/no-such-page/", 404)]
     pages += [(reader, path, 200) for path in (reverse("home"), reverse("worklist"),
                                                reverse("workstation", args=[assignments[Arm.UNAIDED].public_id]),

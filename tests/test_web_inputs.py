@@ -134,8 +134,8 @@ def test_the_workstations_deepest_body_is_well_inside_the_limit(client, assignme
 # --- the study page's choices -------------------------------------------------------------------------------
 
 @pytest.fixture
-def draft():
-    return StudyFactory(case_set=CaseSetFactory(cases=[CaseFactory()]))
+def draft(coordinator):
+    return StudyFactory(case_set=CaseSetFactory(cases=[CaseFactory()]), team=[coordinator])
 
 
 @pytest.mark.parametrize(("readers", "message"), [

@@ -13,6 +13,7 @@ from .studies import (
     PrimaryEndpoint,
     ReaderProfile,
     Study,
+    StudyCoordinator,
     StudyQuestion,
     StudyReader,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "ReaderProfile",
     "ReadingSession",
     "Study",
+    "StudyCoordinator",
     "StudyQuestion",
     "StudyReader",
     "TimingEvent",

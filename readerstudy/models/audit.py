@@ -14,10 +14,12 @@ class AuditAction(models.TextChoices):
     ASSIGNMENT_MOVED = "assignment_moved", "Assignment moved to another reader"
     ASSIGNMENT_REVOKED = "assignment_revoked", "Assignment revoked"
     TRUTH_CORRECTED = "truth_corrected", "Ground truth corrected"
+    TEAM_JOINED = "team_joined", "Coordinator added to the study's team"
+    TEAM_LEFT = "team_left", "Coordinator removed from the study's team"
 
 
 class AuditEntry(AppendOnlyModel):
-    """What a coordinator or admin changed in a study once it was running. Append-only, in the database too (a
+    """What a coordinator or admin changed in a study once it was running, and every change to its team. Append-only, in the database too (a
     trigger refuses UPDATE, DELETE and TRUNCATE); the actor's username is kept as it was, and a user with audit
     entries cannot be deleted (deactivate them instead)."""
 

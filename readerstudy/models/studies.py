@@ -128,6 +128,11 @@ class Study(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The study's team: the coordinators who run it (readerstudy/rules.py). Changed only through
+    # services/team.py, which audits each change.
+    coordinators = models.ManyToManyField(settings.AUTH_USER_MODEL, through="StudyCoordinator",
+                                          through_fields=("study", "user"), related_name="coordinated_studies",
+                                          blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -298,6 +303,23 @@ class ReaderProfile(models.Model):
 
     def __str__(self):
         return f"Profile of {self.user}"
+
+
+class StudyCoordinator(models.Model):
+    """A coordinator on a study's team: they see and run the study; coordinators outside the team do not."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="team")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_teams")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="studycoordinator_unique_user")]
+
+    def __str__(self):
+        return f"{self.study}: {self.user}"
 
 
 class StudyReader(models.Model):

@@ -3,6 +3,7 @@ from django.shortcuts import render
 
 from readerstudy.models import Assignment, Case, CaseSet, Study
 from readerstudy.roles import COORDINATOR, READER, has_role
+from readerstudy.rules import studies_run_by
 
 
 @login_required
@@ -14,7 +15,7 @@ def home(request):
             reader=request.user, study__status=Study.Status.OPEN
         ).count()
     if has_role(request.user, COORDINATOR):
-        context["studies"] = Study.objects.select_related("case_set")[:50]
+        context["studies"] = studies_run_by(request.user, Study.objects.select_related("case_set"))[:50]
         context["case_sets"] = CaseSet.objects.all()[:50]
         context["case_count"] = Case.objects.count()
     return render(request, "home.html", context)

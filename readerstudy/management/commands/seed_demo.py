@@ -16,6 +16,7 @@ from readerstudy.services.designer import add_readers
 from readerstudy.services.ingest import IngestOptions, import_cases
 from readerstudy.services.lifecycle import open_study
 from readerstudy.services.simulation import SimulationSettings, simulate_reads
+from readerstudy.services.team import add_to_team
 from readerstudy.services.synthetic import make_synthetic_cases
 
 from .make_synthetic_cases import parse_size
@@ -99,7 +100,13 @@ class Command(BaseCommand):
         )
         if created:
             self.stdout.write(f"Created the study {study.title!r}")
+        self._ensure_team(study, coordinator)
         return study
+
+    def _ensure_team(self, study, coordinator):
+        """The demo coordinator runs the demo's studies."""
+        if not study.coordinators.filter(pk=coordinator.pk).exists():
+            add_to_team(study, coordinator, None, "the demo's coordinator (seed_demo)")
 
     def _ensure_pinned_outputs(self, study, coordinator):
         """Run the simulated model through the real task code, in this process, pin it, open the study."""
@@ -129,6 +136,7 @@ class Command(BaseCommand):
             "description": "A rehearsal: every read is simulated with a known arm effect on time.",
             "case_set": case_set, "arms": list(Arm.values), "washout_days": 0, "randomisation_seed": DEMO_SEED,
             "is_dry_run": True, "asks_abnormality": True, "created_by": coordinator})
+        self._ensure_team(study, coordinator)
         readers = []
         for username in DRY_RUN_READERS:
             reader, created = User.objects.get_or_create(username=username)
