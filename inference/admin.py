@@ -1,8 +1,8 @@
 from django.contrib import admin
 
-from readerstudy.admin import ReadOnlyAdmin, RunByTeamAdmin
+from readerstudy.core.admin_base import ReadOnlyAdmin
 
-from .models import InferenceJob, InferenceRun, ModelConfiguration, ModelOutput, StudyOutputPin, WorkerHeartbeat
+from .models import InferenceJob, InferenceRun, ModelConfiguration, ModelOutput, WorkerHeartbeat
 
 
 @admin.register(ModelConfiguration)
@@ -36,12 +36,6 @@ class ModelOutputAdmin(ReadOnlyAdmin):
     list_display = ["id", "case", "engine", "model_id", "parse_status", "labels", "created_at"]
     list_filter = ["engine", "parse_status"]
     search_fields = ["case__public_id", "model_id"]
-
-
-@admin.register(StudyOutputPin)
-class StudyOutputPinAdmin(RunByTeamAdmin, ReadOnlyAdmin):
-    list_display = ["study", "case", "output", "pinned_by", "pinned_at"]
-    list_filter = ["study"]
 
 
 @admin.register(WorkerHeartbeat)

@@ -45,18 +45,27 @@ def loaded_keys():
 def build_engine(configuration):
     module_name, class_name = ENGINE_CLASSES[configuration.engine]
     engine_class = getattr(importlib.import_module(module_name), class_name)
-    return engine_class(configuration.model_id, configuration.revision,
-                        **_engine_options(configuration.engine, configuration.options))
+    return engine_class(
+        configuration.model_id, configuration.revision, **_engine_options(configuration.engine, configuration.options)
+    )
 
 
 def _engine_options(engine, options):
     """Settings give the defaults; a configuration's options override them."""
     pixels = {"min_pixels": settings.INFERENCE_MIN_PIXELS, "max_pixels": settings.INFERENCE_MAX_PIXELS}
     defaults = {
-        "transformers": {**pixels, "device": settings.INFERENCE_DEVICE, "dtype": settings.INFERENCE_DTYPE,
-                         "torch_threads": settings.INFERENCE_TORCH_THREADS},
-        "openai": {**pixels, "base_url": settings.INFERENCE_OPENAI_BASE_URL,
-                   "api_key": settings.INFERENCE_OPENAI_API_KEY, "timeout_s": settings.INFERENCE_OPENAI_TIMEOUT_S},
+        "transformers": {
+            **pixels,
+            "device": settings.INFERENCE_DEVICE,
+            "dtype": settings.INFERENCE_DTYPE,
+            "torch_threads": settings.INFERENCE_TORCH_THREADS,
+        },
+        "openai": {
+            **pixels,
+            "base_url": settings.INFERENCE_OPENAI_BASE_URL,
+            "api_key": settings.INFERENCE_OPENAI_API_KEY,
+            "timeout_s": settings.INFERENCE_OPENAI_TIMEOUT_S,
+        },
         "simulated": {},
     }[engine]
     return {**defaults, **options}

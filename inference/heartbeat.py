@@ -16,8 +16,9 @@ _process_key = None
 def process_started():
     global _process_key
     _process_key = uuid.uuid4()
-    WorkerHeartbeat.objects.create(process_key=_process_key, hostname=socket.gethostname(), pid=os.getpid(),
-                                   last_seen=timezone.now())
+    WorkerHeartbeat.objects.create(
+        process_key=_process_key, hostname=socket.gethostname(), pid=os.getpid(), last_seen=timezone.now()
+    )
 
 
 def model_loaded():
@@ -33,5 +34,8 @@ def _touch(**changes):
         # Jobs run in-process (seed_demo, benchmarks) have no worker row.
         return
     WorkerHeartbeat.objects.filter(process_key=_process_key).update(
-        last_seen=timezone.now(), model_loads=engine_registry.load_count,
-        engine_key=" · ".join(engine_registry.loaded_keys()), **changes)
+        last_seen=timezone.now(),
+        model_loads=engine_registry.load_count,
+        engine_key=" · ".join(engine_registry.loaded_keys()),
+        **changes,
+    )

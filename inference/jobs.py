@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -25,8 +26,9 @@ def create_run(case_set, configuration, user=None, send=True) -> InferenceRun:
 
 def create_run_for_cases(case_set, configuration, cases, user=None, send=True) -> InferenceRun:
     with transaction.atomic():
-        run = InferenceRun.objects.create(case_set=case_set, configuration=configuration,
-                                          created_by=user if getattr(user, "pk", None) else None)
+        run = InferenceRun.objects.create(
+            case_set=case_set, configuration=configuration, created_by=user if getattr(user, "pk", None) else None
+        )
         jobs = InferenceJob.objects.bulk_create(
             InferenceJob(run=run, case=case, configuration=configuration) for case in cases
         )
@@ -40,10 +42,9 @@ def enqueue(job_ids):
     job_ids = list(job_ids)
 
     def send():
-        from .tasks import run_job
-
+        # By name: the task module imports this one.
         for job_id in job_ids:
-            run_job.apply_async((job_id,))
+            current_app.send_task("inference.run_job", (job_id,))
         InferenceJob.objects.filter(pk__in=job_ids).update(enqueued_at=timezone.now())
 
     transaction.on_commit(send)
@@ -52,10 +53,12 @@ def enqueue(job_ids):
 def retry_jobs(jobs):
     """Put failed, refused or truncated jobs back in the queue (a coordinator's retry)."""
     with transaction.atomic():
-        ids = list(jobs.filter(status__in=[JobStatus.FAILED, JobStatus.REFUSED, JobStatus.TRUNCATED],
-                               output__isnull=True).values_list("pk", flat=True))
-        InferenceJob.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED, attempts=0, error="",
-                                                       finished_at=None)
+        ids = list(
+            jobs.filter(
+                status__in=[JobStatus.FAILED, JobStatus.REFUSED, JobStatus.TRUNCATED], output__isnull=True
+            ).values_list("pk", flat=True)
+        )
+        InferenceJob.objects.filter(pk__in=ids).update(status=JobStatus.QUEUED, attempts=0, error="", finished_at=None)
         enqueue(ids)
     return len(ids)
 
@@ -74,8 +77,13 @@ def claim(job_id) -> Claim:
     token = uuid.uuid4()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
     taken = InferenceJob.objects.filter(claimable, pk=job_id, attempts__lt=settings.INFERENCE_MAX_ATTEMPTS).update(
-        status=JobStatus.RUNNING, lease_token=token, lease_expires_at=now + timedelta(seconds=settings.INFERENCE_LEASE_S),
-        attempts=F("attempts") + 1, worker_host=socket.gethostname(), worker_pid=os.getpid(), started_at=now,
+        status=JobStatus.RUNNING,
+        lease_token=token,
+        lease_expires_at=now + timedelta(seconds=settings.INFERENCE_LEASE_S),
+        attempts=F("attempts") + 1,
+        worker_host=socket.gethostname(),
+        worker_pid=os.getpid(),
+        started_at=now,
     )
     job = InferenceJob.objects.select_related("case", "configuration").filter(pk=job_id).first()
     if job is None:
@@ -94,7 +102,10 @@ def claim(job_id) -> Claim:
 
 def fail_exhausted(job):
     InferenceJob.objects.filter(pk=job.pk).exclude(status__in=FINAL_STATUSES).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None,
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
+        lease_token=None,
+        lease_expires_at=None,
         error=f"gave up after {job.attempts} attempts; last error: {job.error or 'worker lost'}",
     )
     job.refresh_from_db()
@@ -104,19 +115,23 @@ def release_for_retry(job, token, reason) -> float | None:
     """After a transient error: back to queued with the reason; returns the back-off, or None if exhausted."""
     if job.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
         InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-            status=JobStatus.FAILED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None,
-            error=f"gave up after {job.attempts} attempts: {reason}")
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            lease_token=None,
+            lease_expires_at=None,
+            error=f"gave up after {job.attempts} attempts: {reason}",
+        )
         return None
     InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-        status=JobStatus.QUEUED, lease_token=None, lease_expires_at=None, error=str(reason),
-        enqueued_at=timezone.now())
+        status=JobStatus.QUEUED, lease_token=None, lease_expires_at=None, error=str(reason), enqueued_at=timezone.now()
+    )
     return settings.INFERENCE_RETRY_BACKOFF_S * 2 ** (job.attempts - 1)
 
 
 def fail(job, token, reason):
     InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None,
-        error=str(reason))
+        status=JobStatus.FAILED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None, error=str(reason)
+    )
 
 
 def stranded_jobs(now=None):

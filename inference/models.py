@@ -1,9 +1,8 @@
-"""Inference jobs are rows: PostgreSQL is the truth, Redis only carries the job ids (DESIGN.md §3)."""
+"""Inference jobs are rows: PostgreSQL is the truth, Redis only carries the job ids (ARCHITECTURE.md: processes)."""
 
 from django.conf import settings
 from django.db import models
 
-from readerstudy.models import Case, CaseImage, CaseSet, Study
 from readerstudy.models.protocol import refuse_unless_draft
 
 
@@ -29,12 +28,17 @@ class ModelConfiguration(models.Model):
     model_id = models.CharField(max_length=500, help_text="Hub id or local path of the weights; server model name.")
     revision = models.CharField(max_length=100, blank=True, help_text="Weights revision (commit) for provenance.")
     prompt = models.TextField(default="Find abnormalities and support devices.")
-    follow_up_prompts = models.JSONField(default=default_follow_ups, blank=True,
-                                         help_text="Asked in the same conversation after the first answer.")
-    generation = models.JSONField(default=default_generation, blank=True,
-                                  help_text="max_new_tokens, min_new_tokens, do_sample, temperature, top_p.")
-    options = models.JSONField(default=dict, blank=True,
-                               help_text="Engine options: error_rate and seed (simulated), base_url (openai).")
+    follow_up_prompts = models.JSONField(
+        default=default_follow_ups, blank=True, help_text="Asked in the same conversation after the first answer."
+    )
+    generation = models.JSONField(
+        default=default_generation,
+        blank=True,
+        help_text="max_new_tokens, min_new_tokens, do_sample, temperature, top_p.",
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text="Engine options: error_rate and seed (simulated), base_url (openai)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -58,10 +62,11 @@ class ModelConfiguration(models.Model):
 class InferenceRun(models.Model):
     """A coordinator's request to run one model configuration over a case set."""
 
-    case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="inference_runs")
+    case_set = models.ForeignKey("readerstudy.CaseSet", on_delete=models.PROTECT, related_name="inference_runs")
     configuration = models.ForeignKey(ModelConfiguration, on_delete=models.PROTECT, related_name="runs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -94,7 +99,7 @@ class InferenceJob(models.Model):
     Status = JobStatus
 
     run = models.ForeignKey(InferenceRun, on_delete=models.PROTECT, related_name="jobs")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="inference_jobs")
+    case = models.ForeignKey("readerstudy.Case", on_delete=models.PROTECT, related_name="inference_jobs")
     configuration = models.ForeignKey(ModelConfiguration, on_delete=models.PROTECT, related_name="jobs")
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -137,9 +142,13 @@ class ModelOutput(models.Model):
     """The frozen result of one job: raw text per turn, parsed steps and labels, and full provenance."""
 
     job = models.OneToOneField(InferenceJob, on_delete=models.PROTECT, related_name="output")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="model_outputs")
-    image = models.ForeignKey(CaseImage, on_delete=models.PROTECT, related_name="+",
-                              help_text="The image the model was shown (the frontal view).")
+    case = models.ForeignKey("readerstudy.Case", on_delete=models.PROTECT, related_name="model_outputs")
+    image = models.ForeignKey(
+        "readerstudy.CaseImage",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The image the model was shown (the frontal view).",
+    )
     parse_status = models.CharField(max_length=10, choices=ParseStatus.choices)
     # [{prompt, text, seconds, tokens_in, tokens_out, hit_token_limit}], text exactly as decoded.
     turns = models.JSONField()
@@ -167,19 +176,22 @@ class ModelOutput(models.Model):
 
     def turn_succeeded(self, index):
         """A follow-up turn succeeded when it exists and did not stop at the token limit."""
-        return index < len(self.turns) and not self.turns[index].get("hit_token_limit") and bool(
-            self.turns[index]["text"].strip()
+        return (
+            index < len(self.turns)
+            and not self.turns[index].get("hit_token_limit")
+            and bool(self.turns[index]["text"].strip())
         )
 
 
 class StudyOutputPin(models.Model):
     """The one output every reader of a study sees for a case; frozen once the study opens."""
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="output_pins")
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    study = models.ForeignKey("readerstudy.Study", on_delete=models.PROTECT, related_name="output_pins")
+    case = models.ForeignKey("readerstudy.Case", on_delete=models.PROTECT, related_name="+")
     output = models.ForeignKey(ModelOutput, on_delete=models.PROTECT, related_name="pins")
-    pinned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                  related_name="+")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     pinned_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

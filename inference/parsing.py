@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.core.labels import CHEXPERT_LABELS
 
 from .trace_format import OTHER_REGION, REFUSAL_TEXT, REVIEW_REGIONS
 
@@ -38,13 +38,18 @@ STEP_SEPARATORS = (re.compile(r"\n[^\S\n]*\n\s*"), re.compile(r"\n\s*"), re.comp
 HEADING = re.compile(r"[^.:;\n]{1,40}:")
 OPENING_WORDS = re.compile(r"(?:\W*\w+){1,6}")
 # Lobe and zone names say which lung a paragraph is about as clearly as "right lung" does.
-LUNG_PARTS = {f"{side}-lung": tuple(f"{side} {part} {unit}" for part in ("upper", "middle", "mid", "lower")
-                                     for unit in ("lobe", "zone", "lung")) for side in ("right", "left")}
+LUNG_PARTS = {
+    f"{side}-lung": tuple(
+        f"{side} {part} {unit}" for part in ("upper", "middle", "mid", "lower") for unit in ("lobe", "zone", "lung")
+    )
+    for side in ("right", "left")
+}
 LUNG_PARTS["left-lung"] += ("lingula",)
 # A keyword counts where it starts a word: "rib" in "ribs", not in "describe".
-REGION_PATTERNS = [(slug, re.compile(r"\b(?:" + "|".join(map(re.escape, (name.lower(), *keywords,
-                                                                       *LUNG_PARTS.get(slug, ())))) + ")"))
-                   for slug, name, keywords in REVIEW_REGIONS]
+REGION_PATTERNS = [
+    (slug, re.compile(r"\b(?:" + "|".join(map(re.escape, (name.lower(), *keywords, *LUNG_PARTS.get(slug, ())))) + ")"))
+    for slug, name, keywords in REVIEW_REGIONS
+]
 # Words that start with a region keyword but are about something else: a portable film has no port.
 FALSE_FRIENDS = ("portable", "portion", "portal", "linear", "tubercul", "ribbon", "bronchogram")
 
@@ -56,8 +61,13 @@ SYNONYMS = {
     "lung-lesion": ("nodule", "lung nodule", "pulmonary nodule", "mass", "lung mass", "lesion"),
     "lung-opacity": ("opacity", "airspace opacity", "air space opacity", "pulmonary opacity"),
     "support-devices": ("tube", "line", "catheter", "device", "lines and tubes"),
-    "no-finding": ("normal", "no findings", "no acute findings", "no abnormality",
-                   "no acute cardiopulmonary abnormality"),
+    "no-finding": (
+        "normal",
+        "no findings",
+        "no acute findings",
+        "no abnormality",
+        "no acute cardiopulmonary abnormality",
+    ),
     "pneumothorax": ("ptx",),
     "fracture": ("rib fracture",),
     "edema": ("pulmonary edema", "oedema", "pulmonary oedema"),
@@ -98,6 +108,7 @@ class Tag(NamedTuple):
 
 class Span(NamedTuple):
     """Content of a <think> or <answer> element; complete is False when the text stops inside it."""
+
     start: int
     end: int
     complete: bool
@@ -109,13 +120,13 @@ def parse_output(raw_text: str, vocabulary=CHEXPERT_LABELS) -> ParsedOutput:
     answer = _answer_span(raw_text, tags, after=reasoning.end if reasoning else 0)
     parsed = ParsedOutput(status=_status(raw_text, reasoning, answer))
     if reasoning:
-        parsed.reasoning = raw_text[reasoning.start:reasoning.end]
+        parsed.reasoning = raw_text[reasoning.start : reasoning.end]
         parsed.reasoning_start, parsed.reasoning_end = reasoning.start, reasoning.end
         parsed.steps = split_steps(raw_text, reasoning.start, reasoning.end)
     if answer:
         parsed.answer_start, parsed.answer_end = answer.start, answer.end
     if parsed.status == OK:
-        parsed.labels, parsed.unknown_labels = map_labels(raw_text[answer.start:answer.end], vocabulary)
+        parsed.labels, parsed.unknown_labels = map_labels(raw_text[answer.start : answer.end], vocabulary)
     return parsed
 
 
@@ -155,15 +166,15 @@ def _cut_end(text):
 
 def _status(raw_text, reasoning, answer):
     if answer and answer.complete:
-        return REFUSED if _is_refusal(raw_text[answer.start:answer.end]) else OK
+        return REFUSED if _is_refusal(raw_text[answer.start : answer.end]) else OK
     if _is_refusal(raw_text):
         return REFUSED
     if reasoning is None and answer is None:
         return MALFORMED
     if answer or not reasoning.complete:
         return TRUNCATED
-    rest = TAG.sub("", raw_text[reasoning.end:])
-    return TRUNCATED if not rest[:_cut_end(rest)].strip() else MALFORMED
+    rest = TAG.sub("", raw_text[reasoning.end :])
+    return TRUNCATED if not rest[: _cut_end(rest)].strip() else MALFORMED
 
 
 def _is_refusal(text):
@@ -261,6 +272,10 @@ def _key(text):
 
 def _lookup(lookup, key):
     """The slug for an item, also when it is the plural or singular of a known one ("effusions", "device")."""
-    candidates = [key, key + "s", key[:-1] if key.endswith("s") else None,
-                  key[:-3] + "y" if key.endswith("ies") else None]
+    candidates = [
+        key,
+        key + "s",
+        key[:-1] if key.endswith("s") else None,
+        key[:-3] + "y" if key.endswith("ies") else None,
+    ]
     return next((lookup[c] for c in candidates if c in lookup), None)

@@ -3,7 +3,7 @@
 The steps are the display pipeline a radiologist's viewer applies: modality LUT (stored values to
 physical ones), the file's own VOI LUT or window (else a robust percentile window), MONOCHROME1 inversion
 so that bone is always white, 8 bits, three channels, then a resize into the pixel budget the model was
-trained on (DESIGN.md §2).
+trained on (128² to 476² pixels).
 """
 
 import math

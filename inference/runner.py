@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from readerstudy.services import dicom_store
+from readerstudy.core import dicom_store
 
 from . import engine_registry, heartbeat, jobs
 from .engines.base import CaseContext, PermanentEngineError, TransientEngineError
@@ -39,8 +39,12 @@ def execute_job(job_id) -> Outcome:
     try:
         engine, load_s = engine_registry.get_engine(job.configuration)
         image_row, image = model_image(job.case)
-        result = engine.converse(image, job.configuration.prompts, engine_registry.generation_params(job.configuration),
-                                 case=case_context(job.case))
+        result = engine.converse(
+            image,
+            job.configuration.prompts,
+            engine_registry.generation_params(job.configuration),
+            case=case_context(job.case),
+        )
     except TransientEngineError as error:
         retry_in = jobs.release_for_retry(job, claim.token, _reason(error))
         logger.warning("job %s: transient error, %s", job.pk, "retrying" if retry_in else "giving up")
@@ -64,8 +68,11 @@ def model_image(case):
     if image_row is None:
         raise ImageUnusable("the case has no image")
     try:
-        image = dicom_to_model_image(dicom_store.absolute_path(image_row.stored_path),
-                                     settings.INFERENCE_MIN_PIXELS, settings.INFERENCE_MAX_PIXELS)
+        image = dicom_to_model_image(
+            dicom_store.absolute_path(image_row.stored_path),
+            settings.INFERENCE_MIN_PIXELS,
+            settings.INFERENCE_MAX_PIXELS,
+        )
     except Exception as error:  # any decoder or file error: the same file will fail the same way again
         raise ImageUnusable(f"cannot prepare the image: {type(error).__name__}: {error}") from error
     return image_row, image
@@ -90,18 +97,27 @@ def store_output(job, token, engine, load_s, image_row, result):
             logger.warning("job %s: lease lost before storing; result discarded", job.pk)
             return current.status
         ModelOutput.objects.create(
-            job=current, case=job.case, image=image_row, parse_status=parsed.status,
+            job=current,
+            case=job.case,
+            image=image_row,
+            parse_status=parsed.status,
             turns=[_turn_record(turn) for turn in result.turns],
-            steps=[{"index": s.index, "turn": 0, "start": s.start, "end": s.end, "region": s.region}
-                   for s in parsed.steps],
-            labels=list(parsed.labels), unknown_labels=list(parsed.unknown_labels),
-            deliberate_errors=result.deliberate_errors, engine=job.configuration.engine,
-            model_id=job.configuration.model_id, revision=job.configuration.revision,
+            steps=[
+                {"index": s.index, "turn": 0, "start": s.start, "end": s.end, "region": s.region} for s in parsed.steps
+            ],
+            labels=list(parsed.labels),
+            unknown_labels=list(parsed.unknown_labels),
+            deliberate_errors=result.deliberate_errors,
+            engine=job.configuration.engine,
+            model_id=job.configuration.model_id,
+            revision=job.configuration.revision,
             generation=engine_registry.generation_params(job.configuration).as_dict(),
             software=engine.software_versions(),
         )
         current.status = status
-        current.error = "" if parsed.status != ParseStatus.MALFORMED else "the output is not in the model's <think>/<answer> format"
+        current.error = (
+            "" if parsed.status != ParseStatus.MALFORMED else "the output is not in the model's <think>/<answer> format"
+        )
         current.finished_at = timezone.now()
         current.lease_token = current.lease_expires_at = None
         current.model_load_s = load_s if load_s else None
@@ -113,5 +129,11 @@ def store_output(job, token, engine, load_s, image_row, result):
 
 
 def _turn_record(turn):
-    return {"prompt": turn.prompt, "text": turn.text, "seconds": turn.seconds, "tokens_in": turn.tokens_in,
-            "tokens_out": turn.tokens_out, "hit_token_limit": turn.hit_token_limit}
+    return {
+        "prompt": turn.prompt,
+        "text": turn.text,
+        "seconds": turn.seconds,
+        "tokens_in": turn.tokens_in,
+        "tokens_out": turn.tokens_out,
+        "hit_token_limit": turn.hit_token_limit,
+    }

@@ -1,4 +1,4 @@
-"""The shape of NV-Reason-CXR-3B's output (DESIGN.md §2), shared by the parser and the simulated engine.
+"""The shape of NV-Reason-CXR-3B's output (ARCHITECTURE.md: the study), shared by the parser and the simulated engine.
 
     <think> paragraph … paragraph </think>
     <answer> Label, Label </answer>
@@ -12,8 +12,11 @@ REFUSAL_TEXT = "Please provide a frontal chest X-ray image."
 
 # (region slug, display name, words that identify a paragraph about it), in the model's review order.
 REVIEW_REGIONS = [
-    ("image-quality", "Image quality", ("image quality", "technique", "projection", "inspiration", "rotation",
-                                        "penetration", "exposure")),
+    (
+        "image-quality",
+        "Image quality",
+        ("image quality", "technique", "projection", "inspiration", "rotation", "penetration", "exposure"),
+    ),
     ("devices", "Devices", ("device", "tube", "line", "catheter", "pacemaker", "wire", "drain", "port")),
     ("central-airways", "Central airways", ("trachea", "airway", "carina", "bronch")),
     ("right-lung", "Right lung", ("right lung",)),

@@ -19,6 +19,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from inference.models import StudyOutputPin
+
+from .core.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from .core.roles import ADMIN, READER, has_role
 from .models import (
     Assignment,
     AuditEntry,
@@ -31,8 +35,8 @@ from .models import (
     Label,
     Rating,
     Read,
-    ReadFinding,
     ReaderProfile,
+    ReadFinding,
     ReadingSession,
     Study,
     StudyCoordinator,
@@ -42,11 +46,10 @@ from .models import (
     TraceAnnotation,
 )
 from .models.protocol import case_set_rule, case_truth_rule
-from .roles import ADMIN, READER, has_role
 from .rules import studies_run_by
-from .services.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
-from .services.team import add_to_team
-from .services.truth import CorrectionRefused, correct_ground_truth
+from .studies.lifecycle import LifecycleRefused, move_assignment, revoke_assignment
+from .studies.team import add_to_team
+from .studies.truth import CorrectionRefused, correct_ground_truth
 
 
 class RunByTeamAdmin(admin.ModelAdmin):
@@ -56,8 +59,11 @@ class RunByTeamAdmin(admin.ModelAdmin):
     study_path = "study"  # the lookup from a row to its study; "" for the study itself
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(
-            **{f"{self.study_path}__in" if self.study_path else "pk__in": studies_run_by(request.user)})
+        return (
+            super()
+            .get_queryset(request)
+            .filter(**{f"{self.study_path}__in" if self.study_path else "pk__in": studies_run_by(request.user)})
+        )
 
     def get_object(self, request, object_id, from_field=None):
         found = super().get_object(request, object_id, from_field)
@@ -76,32 +82,10 @@ class RunByTeamAdmin(admin.ModelAdmin):
 
     def get_list_filter(self, request):
         # The study filter offers only the studies in the list, never another team's title.
-        return [(entry, admin.RelatedOnlyFieldListFilter) if entry == self.study_path else entry
-                for entry in super().get_list_filter(request)]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that record what happened: viewable, never edited or deleted through the admin."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+        return [
+            (entry, admin.RelatedOnlyFieldListFilter) if entry == self.study_path else entry
+            for entry in super().get_list_filter(request)
+        ]
 
 
 @admin.register(Label)
@@ -114,8 +98,9 @@ class LabelAdmin(admin.ModelAdmin):
 class WhyForm(forms.ModelForm):
     """Every change made here goes to the model's history with a reason."""
 
-    change_reason = forms.CharField(required=False, max_length=100, label="Reason for this change",
-                                    help_text="Kept in the history with your name.")
+    change_reason = forms.CharField(
+        required=False, max_length=100, label="Reason for this change", help_text="Kept in the history with your name."
+    )
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -160,8 +145,17 @@ class GroundTruthInline(FrozenWhenRunning, admin.TabularInline):
 
 class CaseImageInline(ReadOnlyInline):
     model = CaseImage
-    fields = ["index", "view_position", "modality", "rows", "columns", "bits_stored", "photometric_interpretation",
-              "sop_instance_uid", "sha256"]
+    fields = [
+        "index",
+        "view_position",
+        "modality",
+        "rows",
+        "columns",
+        "bits_stored",
+        "photometric_interpretation",
+        "sop_instance_uid",
+        "sha256",
+    ]
     readonly_fields = fields
 
 
@@ -192,35 +186,59 @@ class CaseAdmin(HistoryAdmin):
         rule = case and case_truth_rule(case)
         if rule and request.method == "GET":
             messages.info(request, rule)
-        extra = {"correct_truth_url": reverse("admin:readerstudy_case_correct_truth", args=[case.pk]) if rule
-                 else None}
+        extra = {"correct_truth_url": reverse("admin:readerstudy_case_correct_truth", args=[case.pk]) if rule else None}
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def get_urls(self):
-        return [path("<int:case_id>/correct-truth/", self.admin_site.admin_view(self.correct_truth),
-                     name="readerstudy_case_correct_truth")] + super().get_urls()
+        return [
+            path(
+                "<int:case_id>/correct-truth/",
+                self.admin_site.admin_view(self.correct_truth),
+                name="readerstudy_case_correct_truth",
+            )
+        ] + super().get_urls()
 
     def correct_truth(self, request, case_id):
         """The audited correction of a running study's ground truth (admins only)."""
         case = get_object_or_404(Case, pk=case_id)
         if not has_role(request.user, ADMIN):
-            return TemplateResponse(request, "admin/readerstudy/case/correct_truth.html",
-                                    {**self.admin_site.each_context(request), "case": case, "refused":
-                                     "Only admins correct ground truth."}, status=403)
+            return TemplateResponse(
+                request,
+                "admin/readerstudy/case/correct_truth.html",
+                {**self.admin_site.each_context(request), "case": case, "refused": "Only admins correct ground truth."},
+                status=403,
+            )
         form = CorrectionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                studies = correct_ground_truth(case, form.cleaned_data["label"].slug, form.cleaned_data["value"],
-                                               request.user, form.cleaned_data["reason"])
+                studies = correct_ground_truth(
+                    case,
+                    form.cleaned_data["label"].slug,
+                    form.cleaned_data["value"],
+                    request.user,
+                    form.cleaned_data["reason"],
+                )
             except CorrectionRefused as refused:
                 form.add_error(None, str(refused))
             else:
-                self.message_user(request, f"Corrected; recorded in the audit log of {len(studies)} study(ies), "
-                                           "whose analysis will be recomputed.", messages.SUCCESS)
+                self.message_user(
+                    request,
+                    f"Corrected; recorded in the audit log of {len(studies)} study(ies), "
+                    "whose analysis will be recomputed.",
+                    messages.SUCCESS,
+                )
                 return redirect("admin:readerstudy_case_change", case.pk)
-        return TemplateResponse(request, "admin/readerstudy/case/correct_truth.html", {
-            **self.admin_site.each_context(request), "opts": self.model._meta, "case": case, "form": form,
-            "truth": case.ground_truth.select_related("label").order_by("label__order")})
+        return TemplateResponse(
+            request,
+            "admin/readerstudy/case/correct_truth.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "case": case,
+                "form": form,
+                "truth": case.ground_truth.select_related("label").order_by("label__order"),
+            },
+        )
 
 
 @admin.register(CaseImage)
@@ -282,7 +300,7 @@ class StudyAdmin(RunByTeamAdmin, HistoryAdmin):
             add_to_team(obj, request.user, request.user, "created the study")
 
     def get_readonly_fields(self, request, obj=None):
-        # Once a study opens its protocol is frozen (DESIGN.md §4).
+        # Once a study opens its protocol is frozen (ARCHITECTURE.md: rules that protect a study).
         if obj is not None and obj.status != Study.Status.DRAFT:
             return [f.name for f in Study._meta.fields]
         # Dry run or real, and whether the abnormality question is asked, are decided when the study is created.
@@ -291,9 +309,15 @@ class StudyAdmin(RunByTeamAdmin, HistoryAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         study = self.get_object(request, object_id)
         if study and request.method == "GET":
-            messages.info(request, f"The study is {study.status}: " + (
-                "open and close it with the buttons on its page, which check it and write the audit log."
-                if study.status == Study.Status.DRAFT else "its protocol, questions, case set and pins are frozen."))
+            messages.info(
+                request,
+                f"The study is {study.status}: "
+                + (
+                    "open and close it with the buttons on its page, which check it and write the audit log."
+                    if study.status == Study.Status.DRAFT
+                    else "its protocol, questions, case set and pins are frozen."
+                ),
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_inlines(self, request, obj):
@@ -304,8 +328,7 @@ class StudyAdmin(RunByTeamAdmin, HistoryAdmin):
 
 class FrozenStudyQuestionInline(ReadOnlyInline):
     model = StudyQuestion
-    readonly_fields = ["key", "text", "scale_min", "scale_max", "min_anchor", "max_anchor", "arms", "required",
-                       "order"]
+    readonly_fields = ["key", "text", "scale_min", "scale_max", "min_anchor", "max_anchor", "arms", "required", "order"]
 
 
 @admin.register(ReaderProfile)
@@ -357,10 +380,17 @@ class AssignmentAdmin(RunByTeamAdmin, SimpleHistoryAdmin, ReadOnlyAdmin):
         to_reader = User.objects.filter(pk=request.POST.get("to_reader") or None, groups__name=READER).first()
         if to_reader is None:
             readers = User.objects.filter(groups__name=READER, reading_sessions__study__in=queryset.values("study"))
-            return TemplateResponse(request, "admin/readerstudy/assignment/move.html", {
-                **self.admin_site.each_context(request), "opts": self.model._meta, "assignments": queryset,
-                "readers": readers.distinct().order_by("username"),
-                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)})
+            return TemplateResponse(
+                request,
+                "admin/readerstudy/assignment/move.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "opts": self.model._meta,
+                    "assignments": queryset,
+                    "readers": readers.distinct().order_by("username"),
+                    "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                },
+            )
         reason = request.POST.get("reason", "")
         self._each(request, queryset, lambda a: move_assignment(a, to_reader, request.user, reason))
 
@@ -411,8 +441,11 @@ class TimingEventAdmin(RunByTeamAdmin, ReadOnlyAdmin):
 
 def study_data_of(user):
     """What a user holds in studies, in words (empty if nothing): such users are deactivated, never deleted."""
-    held = [(user.audit_entries.count(), "audit entries"), (user.assignments.count(), "assignments"),
-            (user.study_enrolments.count(), "study enrolments")]
+    held = [
+        (user.audit_entries.count(), "audit entries"),
+        (user.assignments.count(), "assignments"),
+        (user.study_enrolments.count(), "study enrolments"),
+    ]
     return ", ".join(f"{count} {what}" for count, what in held if count)
 
 
@@ -425,10 +458,20 @@ class StudyUserAdmin(UserAdmin):
         user = self.get_object(request, object_id)
         held = user and study_data_of(user)
         if held:
-            self.message_user(request, f"{user} holds study data ({held}): users who hold study data are never "
-                                       "deleted. Deactivate the account instead (untick “Active”).", messages.ERROR)
+            self.message_user(
+                request,
+                f"{user} holds study data ({held}): users who hold study data are never "
+                "deleted. Deactivate the account instead (untick “Active”).",
+                messages.ERROR,
+            )
             return redirect("admin:auth_user_change", user.pk)
         return super().delete_view(request, object_id, extra_context)
+
+
+@admin.register(StudyOutputPin)
+class StudyOutputPinAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    list_display = ["study", "case", "output", "pinned_by", "pinned_at"]
+    list_filter = ["study"]
 
 
 @admin.register(AuditEntry)

@@ -2,13 +2,13 @@
 
 A study is run by its team (Study.coordinators) and by admins. Coordinators outside the team are answered as
 if the study did not exist (404), so neither its data nor its existence leaks. Readers see only their own
-assignments (services/reading.py); they are never on a team.
+assignments (reading/reads.py); they are never on a team.
 """
 
 import rules
 
+from readerstudy.core.roles import ADMIN, COORDINATOR, has_role
 from readerstudy.models import Study
-from readerstudy.roles import ADMIN, COORDINATOR, has_role
 
 RUN_STUDY = "readerstudy.run_study"
 

@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "rules.apps.AutodiscoverRulesConfig",
     "readerstudy",
     "inference",
+    # Demo and test tooling (synthetic radiographs, the tiny model, seed_demo): no production module imports it.
+    "tooling",
 ]
 
 MIDDLEWARE = [
@@ -92,7 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "readerstudy.roles.role_context",
+                "readerstudy.core.roles.role_context",
             ],
         },
     },
@@ -128,8 +130,11 @@ AUTH_PASSWORD_VALIDATORS = [
 # address, further attempts are refused, the right password included, for LOGIN_LOCKOUT_MINUTES (0: until
 # an admin unlocks it under Admin › Axes, or `manage.py axes_reset_username NAME`). Failures are recorded
 # and logged with the username and address, never the password.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "rules.permissions.ObjectPermissionBackend",
-                           "django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "rules.permissions.ObjectPermissionBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30)) or None
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
@@ -162,7 +167,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = DATA_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)
 
-# Stored, normalised DICOM files, content-addressed by sha256 (readerstudy.services.dicom_store).
+# Stored, normalised DICOM files, content-addressed by sha256 (readerstudy.core.dicom_store).
 DICOM_STORE_DIR = DATA_DIR / "dicom"
 # Largest case archive the browser upload accepts.
 CASE_UPLOAD_MAX_BYTES = env.int("CASE_UPLOAD_MAX_BYTES", default=2 * 1024**3)
@@ -265,7 +270,7 @@ ANALYSIS_REQUEUE_AFTER_S = env.int("ANALYSIS_REQUEUE_AFTER_S", default=600)
 # A worker holds a study's computation at most this long; a dead worker's claim expires after it.
 ANALYSIS_LEASE_S = env.int("ANALYSIS_LEASE_S", default=3600)
 
-# Inference (README: GPU workers). The engine reads these in the worker process only.
+# Inference (README: Inference: running NV-Reason-CXR-3B). The engine reads these in the worker process only.
 INFERENCE_DEVICE = env.str("INFERENCE_DEVICE", default="auto")  # auto | cuda | cpu
 INFERENCE_DTYPE = env.str("INFERENCE_DTYPE", default="bfloat16")  # bfloat16 | float16 | float32
 INFERENCE_TORCH_THREADS = env.int("INFERENCE_TORCH_THREADS", default=0)  # 0: torch's default
@@ -285,7 +290,7 @@ INFERENCE_REQUEUE_AFTER_S = env.int("INFERENCE_REQUEUE_AFTER_S", default=7200)
 # Name of a model configuration a GPU worker loads when each process starts (else on its first job).
 INFERENCE_PRELOAD_CONFIGURATION = env.str("INFERENCE_PRELOAD_CONFIGURATION", default="")
 
-# Logs carry ids and counts, never patient data (README: Security).
+# Logs carry ids and counts, never patient data (README: Configuration, LOG_LEVEL).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -293,9 +298,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # pydicom logs each failed decoder attempt with a traceback; the ingest reports the reason itself.
-    "loggers": {"pydicom": {"level": "CRITICAL", "propagate": False},
-                # django-axes logs every login and logout at INFO; failures and lockouts are warnings.
-                "axes": {"level": "WARNING"}},
+    "loggers": {
+        "pydicom": {"level": "CRITICAL", "propagate": False},
+        # django-axes logs every login and logout at INFO; failures and lockouts are warnings.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 # History is a record, not an undo button: the admin's history pages show changes and never revert them.

@@ -2,14 +2,14 @@
 
 from celery import shared_task
 
-from readerstudy.services.analysis import schedule
+from readerstudy.analysis import schedule
 
 
 @shared_task(name="analysis.compute")
 def compute_analysis(study_id):
-    # Imported here: the web process imports this module (it sends the task), and must not load pandas,
-    # statsmodels and matplotlib with it.
-    from readerstudy.services.analysis import refresh
+    # Imported when the task runs: loading this module (Celery's autodiscovery does, in any process that
+    # loads the tasks) must not load pandas, statsmodels and matplotlib.
+    from readerstudy.analysis import refresh
 
     return refresh.compute_requested(study_id)
 

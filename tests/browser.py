@@ -1,4 +1,4 @@
-"""Playwright in Debian's Chromium for the browser tests (DESIGN.md §7: never a downloaded browser)."""
+"""Playwright in Debian's Chromium for the browser tests (never a downloaded browser: the machines have none)."""
 
 import os
 import time
@@ -23,8 +23,9 @@ def chromium(webgl=True):
     # Sync Playwright runs an event loop in this thread; Django's ORM calls in the same test must be allowed.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM,
-                                             args=BASE_ARGS + (WEBGL_ARGS if webgl else NO_WEBGL_ARGS))
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=BASE_ARGS + (WEBGL_ARGS if webgl else NO_WEBGL_ARGS)
+        )
         try:
             yield browser
         finally:
@@ -67,18 +68,22 @@ def image_spread(page, path):
 
 def set_visibility(page, state):
     """Headless pages are always visible: override the property and fire the event a real tab would."""
-    return page.evaluate("""state => {
+    return page.evaluate(
+        """state => {
         Object.defineProperty(document, 'visibilityState', {get: () => state, configurable: true});
         Object.defineProperty(document, 'hidden', {get: () => state === 'hidden', configurable: true});
         const at = performance.now();
         document.dispatchEvent(new Event('visibilitychange'));
         return at;
-    }""", state)
+    }""",
+        state,
+    )
 
 
 def select_text(page, selector, text):
     """Select `text` inside the element matched by `selector`, as a mouse selection would."""
-    page.evaluate("""([selector, text]) => {
+    page.evaluate(
+        """([selector, text]) => {
         const host = [...document.querySelectorAll(selector)].find(n => n.textContent.includes(text));
         const walker = document.createTreeWalker(host, NodeFilter.SHOW_TEXT);
         let node;
@@ -95,7 +100,9 @@ def select_text(page, selector, text):
             }
         }
         throw new Error('text not found: ' + text);
-    }""", [selector, text])
+    }""",
+        [selector, text],
+    )
 
 
 class ServerRequests:
@@ -145,8 +152,11 @@ def chromium_with_profile(user_data_dir, **options):
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         try:
-            with settled(playwright.chromium.launch_persistent_context(
-                    str(user_data_dir), executable_path=CHROMIUM, args=BASE_ARGS + WEBGL_ARGS, **options)) as context:
+            with settled(
+                playwright.chromium.launch_persistent_context(
+                    str(user_data_dir), executable_path=CHROMIUM, args=BASE_ARGS + WEBGL_ARGS, **options
+                )
+            ) as context:
                 yield context
         finally:
             connections.close_all()

@@ -5,8 +5,8 @@ from contextlib import contextmanager
 import psutil
 from django.conf import settings
 
-from inference.worker_process import running_worker
 from readerstudy.celery import app
+from tooling.worker_process import running_worker
 
 
 def purge_queues():

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.celery_worker import purge_queues
 from tests.factories import UserFactory
 
 
@@ -27,7 +28,7 @@ def admin_user(db):
 
 def write_synthetic_cases(tmp_path_factory, name, size):
     """Six synthetic cases with labels.csv in a fresh folder."""
-    from readerstudy.services.synthetic import make_synthetic_cases
+    from tooling.synthetic.cases import make_synthetic_cases
 
     out = tmp_path_factory.mktemp(name)
     make_synthetic_cases(out, count=6, seed=1, size=size)
@@ -36,8 +37,8 @@ def write_synthetic_cases(tmp_path_factory, name, size):
 
 def import_as_demo(folder):
     """Import a folder of synthetic cases into case set `demo`, as the demo does."""
+    from readerstudy.cases.ingest import IngestOptions, import_cases
     from readerstudy.models import CaseSet
-    from readerstudy.services.ingest import IngestOptions, import_cases
 
     report = import_cases(folder, IngestOptions(case_set_name="demo", labels_path=folder / "labels.csv"))
     assert report.ok, report.rejected
@@ -65,8 +66,17 @@ def demo_case_set(db, dicom_store, synthetic_dir):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """The tiny Qwen2.5-VL of `make_tiny_model`, built and trained once per test run."""
-    from inference.tiny_model import make_tiny_model  # imports torch: only for the tests that ask
+    from tooling.tiny_model import make_tiny_model  # imports torch: only for the tests that ask
 
     out = tmp_path_factory.mktemp("tiny-model")
     make_tiny_model(out)
     return out
+
+
+@pytest.fixture
+def worker_data_dir(tmp_path, settings):
+    """The worker subprocess and this test share one DATA_DIR, so both see the same DICOM store."""
+    data_dir = tmp_path / "data"
+    settings.DICOM_STORE_DIR = data_dir / "dicom"
+    purge_queues()
+    return data_dir

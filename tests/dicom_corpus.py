@@ -20,7 +20,11 @@ from PIL import Image
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
-    PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, JPEGBaseline8Bit, JPEGLossless, JPEGLosslessSV1,
+    PYDICOM_IMPLEMENTATION_UID,
+    ExplicitVRLittleEndian,
+    JPEGBaseline8Bit,
+    JPEGLossless,
+    JPEGLosslessSV1,
     generate_uid,
 )
 
@@ -146,8 +150,9 @@ def chest_like_image(rows=80, columns=64):
     return np.clip(picture, 0, 4095).astype(np.uint16)
 
 
-def radiograph(name, pixels, *, modality="DX", sop_class=DX_FOR_PRESENTATION, photometric="MONOCHROME2",
-               bits_stored=12):
+def radiograph(
+    name, pixels, *, modality="DX", sop_class=DX_FOR_PRESENTATION, photometric="MONOCHROME2", bits_stored=12
+):
     ds = Dataset()
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
@@ -155,8 +160,17 @@ def radiograph(name, pixels, *, modality="DX", sop_class=DX_FOR_PRESENTATION, ph
     ds.SOPClassUID, ds.SOPInstanceUID = sop_class, generate_uid(entropy_srcs=[name])
     ds.StudyInstanceUID = generate_uid(entropy_srcs=[name, "study"])
     ds.SeriesInstanceUID = generate_uid(entropy_srcs=[name, "series"])
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-                    "AccessionNumber", "ReferringPhysicianName", "StudyID"):
+    for keyword in (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "StudyID",
+    ):
         setattr(ds, keyword, "")  # type 2: present, and empty here
     ds.Modality, ds.ViewPosition, ds.BodyPartExamined = modality, "PA", "CHEST"
     ds.ImagerPixelSpacing = [0.5, 0.5]
@@ -176,13 +190,15 @@ def write_synthetic_radiographs(folder):
         "explicit-little-endian.dcm": radiograph("explicit-little-endian.dcm", pixels),
         "monochrome1.dcm": radiograph("monochrome1.dcm", 4095 - pixels, photometric="MONOCHROME1"),
         "eight-bit.dcm": radiograph("eight-bit.dcm", (pixels >> 4).astype(np.uint8), bits_stored=8),
-        "secondary-capture.dcm": radiograph("secondary-capture.dcm", pixels, modality="OT",
-                                            sop_class=SECONDARY_CAPTURE),
+        "secondary-capture.dcm": radiograph(
+            "secondary-capture.dcm", pixels, modality="OT", sop_class=SECONDARY_CAPTURE
+        ),
         "identified.dcm": identified(radiograph("identified.dcm", pixels)),
         "jpeg-baseline-8bit.dcm": jpeg_baseline(radiograph("jpeg-baseline-8bit.dcm", pixels)),
         "jpeg-lossless-sv1.dcm": jpeg_lossless(radiograph("jpeg-lossless-sv1.dcm", pixels), pixels, predictor=1),
         "jpeg-lossless-predictor-7.dcm": jpeg_lossless(
-            radiograph("jpeg-lossless-predictor-7.dcm", pixels), pixels, predictor=7),
+            radiograph("jpeg-lossless-predictor-7.dcm", pixels), pixels, predictor=7
+        ),
     }
     for name, ds in files.items():
         ds.save_as(folder / name, enforce_file_format=True)
@@ -251,19 +267,35 @@ def lossless_jpeg(pixels, precision, predictor):
     frame_header = struct.pack(">HBHHBBBB", 11, precision, rows, columns, 1, 1, 0x11, 0)
     huffman_table = struct.pack(">HB", 2 + 1 + 16 + 17, 0x00) + bytes([0, 0, 0, 0, 17] + [0] * 11) + bytes(range(17))
     scan_header = struct.pack(">HBBBBBB", 8, 1, 1, 0x00, predictor, 0, 0)  # point transform 0
-    return (b"\xff\xd8" + b"\xff\xc3" + frame_header + b"\xff\xc4" + huffman_table
-            + b"\xff\xda" + scan_header + scan + b"\xff\xd9")
+    return (
+        b"\xff\xd8"
+        + b"\xff\xc3"
+        + frame_header
+        + b"\xff\xc4"
+        + huffman_table
+        + b"\xff\xda"
+        + scan_header
+        + scan
+        + b"\xff\xd9"
+    )
 
 
 def write_synthetic_rejects(folder):
     pixels = chest_like_image()
     radiograph("mammogram.dcm", pixels, modality="MG", sop_class=MAMMOGRAPHY_FOR_PRESENTATION).save_as(
-        folder / "mammogram.dcm", enforce_file_format=True)
+        folder / "mammogram.dcm", enforce_file_format=True
+    )
     two_frames = radiograph("multi-frame-dx.dcm", np.stack([pixels, pixels]))
     two_frames.NumberOfFrames = 2
     two_frames.save_as(folder / "multi-frame-dx.dcm", enforce_file_format=True)
-    palette = radiograph("palette-colour.dcm", (pixels >> 4).astype(np.uint8), modality="OT",
-                         sop_class=SECONDARY_CAPTURE, photometric="PALETTE COLOR", bits_stored=8)
+    palette = radiograph(
+        "palette-colour.dcm",
+        (pixels >> 4).astype(np.uint8),
+        modality="OT",
+        sop_class=SECONDARY_CAPTURE,
+        photometric="PALETTE COLOR",
+        bits_stored=8,
+    )
     palette.save_as(folder / "palette-colour.dcm", enforce_file_format=True)
 
     whole = (folder / "explicit-little-endian.dcm").read_bytes()

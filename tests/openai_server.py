@@ -16,24 +16,26 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # A full answer in the model's format: every review region in order, then the labels.
-TRACE = "\n".join([
-    "<think>",
-    "Image quality is adequate: a frontal projection with good inspiration and no significant rotation.\n",
-    "No lines, tubes or other support devices are seen.\n",
-    "The trachea is midline and the central airways are patent.\n",
-    "The right lung is clear, with normal vascular markings and no focal opacity.\n",
-    "The left lung is clear, with normal vascular markings and no focal opacity.\n",
-    "In the pleural spaces there is blunting of the right costophrenic angle with a meniscus, consistent with a "
-    "small right pleural effusion.\n",
-    "The mediastinum is normal in width and contour.\n",
-    "The hila are normal in size and position.\n",
-    "The cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6.\n",
-    "The upper abdomen is unremarkable, with no free air under the diaphragm.\n",
-    "The bones show no acute osseous abnormality.\n",
-    "In summary, cardiomegaly; small right pleural effusion.",
-    "</think>",
-    "<answer> Cardiomegaly, Pleural Effusion </answer>",
-])
+TRACE = "\n".join(
+    [
+        "<think>",
+        "Image quality is adequate: a frontal projection with good inspiration and no significant rotation.\n",
+        "No lines, tubes or other support devices are seen.\n",
+        "The trachea is midline and the central airways are patent.\n",
+        "The right lung is clear, with normal vascular markings and no focal opacity.\n",
+        "The left lung is clear, with normal vascular markings and no focal opacity.\n",
+        "In the pleural spaces there is blunting of the right costophrenic angle with a meniscus, consistent with a "
+        "small right pleural effusion.\n",
+        "The mediastinum is normal in width and contour.\n",
+        "The hila are normal in size and position.\n",
+        "The cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6.\n",
+        "The upper abdomen is unremarkable, with no free air under the diaphragm.\n",
+        "The bones show no acute osseous abnormality.\n",
+        "In summary, cardiomegaly; small right pleural effusion.",
+        "</think>",
+        "<answer> Cardiomegaly, Pleural Effusion </answer>",
+    ]
+)
 PROMPT_TOKENS = 321
 
 
@@ -64,8 +66,18 @@ class FakeModelServer:
             return failure, error_body(f"scripted failure {failure}", failure)
         time.sleep(self.delay_s)
         if (method, path) == ("GET", "/v1/models"):
-            return 200, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": "vllm",
-                                                     "root": f"/models/{self.model}", "max_model_len": 8192}]}
+            return 200, {
+                "object": "list",
+                "data": [
+                    {
+                        "id": self.model,
+                        "object": "model",
+                        "owned_by": "vllm",
+                        "root": f"/models/{self.model}",
+                        "max_model_len": 8192,
+                    }
+                ],
+            }
         if (method, path) == ("POST", "/v1/chat/completions"):
             if body.get("model") != self.model:
                 return 404, error_body(f"The model `{body.get('model')}` does not exist.", 404)
@@ -74,17 +86,29 @@ class FakeModelServer:
 
     def completion(self, text):
         return {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": self.finish_reason}],
-            "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": len(text.split()),
-                      "total_tokens": PROMPT_TOKENS + len(text.split())},
+            "id": "chatcmpl-1",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": self.finish_reason}
+            ],
+            "usage": {
+                "prompt_tokens": PROMPT_TOKENS,
+                "completion_tokens": len(text.split()),
+                "total_tokens": PROMPT_TOKENS + len(text.split()),
+            },
         }
 
 
 def error_body(message, status):
-    return {"error": {"message": message, "type": "BadRequestError" if status < 500 else "InternalServerError",
-                      "code": status}}
+    return {
+        "error": {
+            "message": message,
+            "type": "BadRequestError" if status < 500 else "InternalServerError",
+            "code": status,
+        }
+    }
 
 
 def handler_for(fake):

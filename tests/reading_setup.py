@@ -9,9 +9,9 @@ from django.utils import timezone
 from inference import jobs
 from inference.models import ModelConfiguration, ModelOutput
 from inference.parsing import parse_output
-from inference.pinning import pin_run
 from inference.runner import execute_job
 from readerstudy.models import Arm, Assignment, ReadingSession, Study, StudyReader
+from readerstudy.studies.pinning import pin_run
 
 ALL_ARMS = [Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING]
 
@@ -56,15 +56,31 @@ def plant_canaries(study):
     parsed = parse_output(CANARY_REASONING)
     for pin in study.output_pins.select_related("output", "case"):
         ModelOutput.objects.filter(pk=pin.output_id).update(
-            turns=[{"prompt": f"Find abnormalities and support devices. {PROVENANCE_CANARY}", "text": CANARY_REASONING,
-                    "seconds": 1.0, "tokens_in": 10, "tokens_out": 10, "hit_token_limit": False},
-                   {"prompt": "Write a structured report", "text": CANARY_REPORT, "seconds": 1.0, "tokens_in": 10,
-                    "tokens_out": 10, "hit_token_limit": False}],
-            steps=[{"index": s.index, "turn": 0, "start": s.start, "end": s.end, "region": s.region}
-                   for s in parsed.steps],
+            turns=[
+                {
+                    "prompt": f"Find abnormalities and support devices. {PROVENANCE_CANARY}",
+                    "text": CANARY_REASONING,
+                    "seconds": 1.0,
+                    "tokens_in": 10,
+                    "tokens_out": 10,
+                    "hit_token_limit": False,
+                },
+                {
+                    "prompt": "Write a structured report",
+                    "text": CANARY_REPORT,
+                    "seconds": 1.0,
+                    "tokens_in": 10,
+                    "tokens_out": 10,
+                    "hit_token_limit": False,
+                },
+            ],
+            steps=[
+                {"index": s.index, "turn": 0, "start": s.start, "end": s.end, "region": s.region} for s in parsed.steps
+            ],
             labels=list(parsed.labels),
             deliberate_errors=[{"kind": "false_finding", "label": "pneumonia", "note": ERRORS_CANARY}],
-            model_id=f"simulated/{PROVENANCE_CANARY}", revision=PROVENANCE_CANARY,
+            model_id=f"simulated/{PROVENANCE_CANARY}",
+            revision=PROVENANCE_CANARY,
         )
         pin.case.source_id = f"{SOURCE_CANARY}-{pin.case.pk}"
         pin.case.save(update_fields=["source_id"])
@@ -73,9 +89,13 @@ def plant_canaries(study):
 def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False, team=(), **study_fields):
     """An open study on `case_set`, run by the coordinators in `team`, and, for `reader`, session 1 holding one
     case per arm (in arm order)."""
-    study = Study.objects.create(title="Reading study", case_set=case_set, arms=[a.value for a in arms],
-                                 instructions="Read each case as you would in clinical practice.",
-                                 **study_fields)
+    study = Study.objects.create(
+        title="Reading study",
+        case_set=case_set,
+        arms=[a.value for a in arms],
+        instructions="Read each case as you would in clinical practice.",
+        **study_fields,
+    )
     study.coordinators.add(*team)
     if set(arms) - {Arm.UNAIDED}:
         run_and_pin(study)
@@ -86,9 +106,12 @@ def open_study_with_assignments(case_set, reader, arms=ALL_ARMS, canaries=False,
     StudyReader.enrol(study, reader)
     session = ReadingSession.objects.create(study=study, reader=reader, index=1)
     cases = list(case_set.ordered_cases())
-    assignments = {arm: Assignment.objects.create(study=study, reader=reader, case=cases[i], arm=arm,
-                                                  session=session, position=i + 1)
-                   for i, arm in enumerate(arms)}
+    assignments = {
+        arm: Assignment.objects.create(
+            study=study, reader=reader, case=cases[i], arm=arm, session=session, position=i + 1
+        )
+        for i, arm in enumerate(arms)
+    }
     return study, assignments
 
 
@@ -97,4 +120,5 @@ def plant_deliberate_errors(study):
     errors from the cases' random public ids, so a test that needs AI errors plants them."""
     for pin in study.output_pins.select_related("output"):
         ModelOutput.objects.filter(pk=pin.output_id).update(
-            deliberate_errors=[{"kind": "missed_finding", "label": "pneumothorax", "region": "right-lung"}])
+            deliberate_errors=[{"kind": "missed_finding", "label": "pneumothorax", "region": "right-lung"}]
+        )

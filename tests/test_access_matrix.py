@@ -20,9 +20,9 @@ from django.urls.resolvers import URLPattern, URLResolver
 
 from inference.models import InferenceRun
 from readerstudy.models import AnalysisPlot, Arm, Study, StudyAnalysis
-from readerstudy.services.annotations import create_annotation
-from readerstudy.services.reading import record_events
-from readerstudy.services.team import add_to_team
+from readerstudy.reading.annotations import create_annotation
+from readerstudy.reading.reads import record_events
+from readerstudy.studies.team import add_to_team
 from tests.factories import StudyFactory, UserFactory
 from tests.reading_setup import open_study_with_assignments
 
@@ -127,14 +127,41 @@ def make_side(case_set, title, by):
         for each in (study, draft):
             add_to_team(each, member, by)
     assignment = assignments[Arm.FULL_REASONING]
-    record_events(assignment, [{"uuid": str(uuid.uuid4()), "page_load_id": str(uuid.uuid4()),
-                                "type": "image_rendered", "client_ms": 1.0, "payload": {}}])
-    annotation, _ = create_annotation(assignment, {
-        "id": uuid.uuid4(), "target": "output", "label": "pneumonia", "category": "false_finding",
-        "clinically_significant": True, "comment": "", "turn": None, "start": None, "end": None, "step": None})
+    record_events(
+        assignment,
+        [
+            {
+                "uuid": str(uuid.uuid4()),
+                "page_load_id": str(uuid.uuid4()),
+                "type": "image_rendered",
+                "client_ms": 1.0,
+                "payload": {},
+            }
+        ],
+    )
+    annotation, _ = create_annotation(
+        assignment,
+        {
+            "id": uuid.uuid4(),
+            "target": "output",
+            "label": "pneumonia",
+            "category": "false_finding",
+            "clinically_significant": True,
+            "comment": "",
+            "turn": None,
+            "start": None,
+            "end": None,
+            "step": None,
+        },
+    )
     analysis = StudyAnalysis.objects.create(study=study)
-    AnalysisPlot.objects.create(analysis=analysis, name="reading-time", title="Reading time",
-                                svg='<svg xmlns="http://www.w3.org/2000/svg"/>', png=b"\x89PNG")
+    AnalysisPlot.objects.create(
+        analysis=analysis,
+        name="reading-time",
+        title="Reading time",
+        svg='<svg xmlns="http://www.w3.org/2000/svg"/>',
+        png=b"\x89PNG",
+    )
     return Side(study, reader, coordinator, peer, assignment, annotation)
 
 
@@ -143,8 +170,13 @@ def world(demo_case_set):
     admin_user = UserFactory(roles=["admin"])
     own = make_side(demo_case_set, "Team A study", admin_user)
     other = make_side(demo_case_set, f"{SECRET} study", admin_user)
-    users = {"anonymous": None, "roleless": UserFactory(), "admin": admin_user,
-             "reader": own.reader, "coordinator": own.coordinator}
+    users = {
+        "anonymous": None,
+        "roleless": UserFactory(),
+        "admin": admin_user,
+        "reader": own.reader,
+        "coordinator": own.coordinator,
+    }
     return World(users, own, other, InferenceRun.objects.order_by("pk").first(), "reading-time")
 
 
@@ -155,8 +187,11 @@ def named_routes():
         for pattern in patterns:
             if isinstance(pattern, URLResolver):
                 if pattern.app_name != "admin":
-                    yield from walk(pattern.url_patterns, prefix + str(pattern.pattern),
-                                    namespace + (f"{pattern.namespace}:" if pattern.namespace else ""))
+                    yield from walk(
+                        pattern.url_patterns,
+                        prefix + str(pattern.pattern),
+                        namespace + (f"{pattern.namespace}:" if pattern.namespace else ""),
+                    )
             elif isinstance(pattern, URLPattern) and pattern.name:
                 yield namespace + pattern.name, prefix + str(pattern.pattern), dict(pattern.pattern.converters)
 
@@ -228,14 +263,25 @@ def on_another_teams(role, own):
 
 def test_every_route_answers_each_role_on_its_own_and_on_another_teams_objects(client, world):
     routes = [(name, route, converters) for name, route, converters in named_routes() if name not in PUBLIC]
-    assert {"study-detail", "study-export", "study-analysis-plot", "api-submit", "inference:run-pin",
-            "study-team-add", "study-team-remove"} <= {name for name, _, _ in routes}
+    assert {
+        "study-detail",
+        "study-export",
+        "study-analysis-plot",
+        "api-submit",
+        "inference:run-pin",
+        "study-team-add",
+        "study-team-remove",
+    } <= {name for name, _, _ in routes}
     seen, wrong = set(), []
     for name, route, converters in routes:
-        filled = {label: {key: argument(world, name, route, key, side) for key in converters}
-                  for label, side in (("own", world.own), ("other", world.other))}
-        sides = {label: reverse(name, kwargs={key: value for key, (value, _) in arguments.items()})
-                 for label, arguments in filled.items()}
+        filled = {
+            label: {key: argument(world, name, route, key, side) for key in converters}
+            for label, side in (("own", world.own), ("other", world.other))
+        }
+        sides = {
+            label: reverse(name, kwargs={key: value for key, (value, _) in arguments.items()})
+            for label, arguments in filled.items()
+        }
         scoped = any(picks for _, picks in filled["own"].values())
         if route.startswith("studies/"):
             assert scoped, f"{name}: a route under a study must name it"
@@ -280,26 +326,45 @@ def study_path(model):
 
 def admin_object_routes(model_admin):
     """The admin's named routes about one row (change, delete, history, a past version)."""
-    return [(pattern.name, dict(pattern.pattern.converters)) for pattern in model_admin.urls
-            if isinstance(pattern, URLPattern) and pattern.name and "object_id" in pattern.pattern.converters]
+    return [
+        (pattern.name, dict(pattern.pattern.converters))
+        for pattern in model_admin.urls
+        if isinstance(pattern, URLPattern) and pattern.name and "object_id" in pattern.pattern.converters
+    ]
 
 
 def test_the_admin_shows_a_studys_rows_only_to_its_team_and_to_admins(client, world):
     study_bound = {model: study_path(model) for model in admin.site._registry if study_path(model)}
-    assert {"Study", "Assignment", "Read", "TraceAnnotation", "TimingEvent", "AuditEntry", "StudyOutputPin",
-            "StudyCoordinator"} <= {model.__name__ for model in study_bound}
+    assert {
+        "Study",
+        "Assignment",
+        "Read",
+        "TraceAnnotation",
+        "TimingEvent",
+        "AuditEntry",
+        "StudyOutputPin",
+        "StudyCoordinator",
+    } <= {model.__name__ for model in study_bound}
     wrong = []
     for model, path in study_bound.items():
-        rows = {label: model.objects.filter(**{path: side.study.pk}).order_by("pk").first()
-                for label, side in (("own", world.own), ("other", world.other))}
+        rows = {
+            label: model.objects.filter(**{path: side.study.pk}).order_by("pk").first()
+            for label, side in (("own", world.own), ("other", world.other))
+        }
         assert None not in rows.values(), f"the world needs a {model.__name__} in each team's study"
         info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
         changelist, body = request(client, world.users["coordinator"], "GET", reverse(f"{info}_changelist"))
         links = {label: reverse(f"{info}_change", args=[row.pk]).encode() for label, row in rows.items()}
         if (changelist.status_code, links["own"] in body, links["other"] in body, SECRET.encode() in body) != (
-                200, True, False, False):
-            wrong.append(f"{model.__name__} list: {changelist.status_code}, holds the own row "
-                         f"{links['own'] in body}, another team's {links['other'] in body}")
+            200,
+            True,
+            False,
+            False,
+        ):
+            wrong.append(
+                f"{model.__name__} list: {changelist.status_code}, holds the own row "
+                f"{links['own'] in body}, another team's {links['other'] in body}"
+            )
         for route, converters in admin_object_routes(admin.site._registry[model]):
             for label, row in rows.items():
                 kwargs = {"object_id": row.pk}
@@ -308,12 +373,15 @@ def test_the_admin_shows_a_studys_rows_only_to_its_team_and_to_admins(client, wo
                 unknown = set(converters) - set(kwargs)
                 assert not unknown, f"{route}: the admin matrix does not know how to fill {unknown}"
                 by_admin, _ = request(client, world.users["admin"], "GET", reverse(f"admin:{route}", kwargs=kwargs))
-                by_coordinator, body = request(client, world.users["coordinator"], "GET",
-                                               reverse(f"admin:{route}", kwargs=kwargs))
+                by_coordinator, body = request(
+                    client, world.users["coordinator"], "GET", reverse(f"admin:{route}", kwargs=kwargs)
+                )
                 # Coordinators view a study's rows and delete none; admins reach every row.
                 own = 403 if route.endswith("_delete") else 200
                 got = (by_admin.status_code in (200, 403), by_coordinator.status_code)
                 if got != (True, own if label == "own" else 404) or (label == "other" and SECRET.encode() in body):
-                    wrong.append(f"{route} on the {label} row: admin {by_admin.status_code}, "
-                                 f"coordinator {by_coordinator.status_code}")
+                    wrong.append(
+                        f"{route} on the {label} row: admin {by_admin.status_code}, "
+                        f"coordinator {by_coordinator.status_code}"
+                    )
     assert not wrong, "\n".join(wrong)

@@ -9,11 +9,11 @@ import sys
 import pytest
 from django.urls import reverse
 
+from readerstudy.analysis.refresh import compute_requested, current_analysis
 from readerstudy.models import AuditEntry, Study, StudyAnalysis, StudyQuestion
-from readerstudy.services.analysis.refresh import compute_requested, current_analysis
-from readerstudy.services.designer import add_readers
-from readerstudy.services.lifecycle import open_study
-from readerstudy.services.simulation import SimulationSettings, simulate_reads
+from readerstudy.reading.simulation import SimulationSettings, simulate_reads
+from readerstudy.studies.enrolment import add_readers
+from readerstudy.studies.lifecycle import open_study
 from tests.browser import chromium
 from tests.factories import UserFactory
 from tests.reading_setup import plant_deliberate_errors, run_and_pin
@@ -22,15 +22,47 @@ from tests.test_simulation import dry_run
 pytestmark = pytest.mark.django_db
 
 PLOTS = ["time-by-arm", "reader-lines", "ratings", "accuracy", "error-flags"]
-TABLES = ["provenance", "read-counts", "time-per-arm", "time-model", "time-per-arm-normal", "time-model-normal",
-          "time-per-arm-abnormal", "time-model-abnormal", "rating-confidence", "rating-model-confidence",
-          "rating-by-case-type-confidence", "rating-usefulness", "rating-trust", "rating-reasoning_accuracy",
-          "rating-uncertainty_qualified",
-          "accuracy-per-arm", "accuracy-per-label", "accuracy-model", "error-audit", "annotation-categories",
-          "ai-summary", "ai-per-label", "per-reader", "mrmc", "mrmc-primary", "mrmc-assumption", "mrmc-time",
-          "mrmc-time-pairs", "mrmc-rating-confidence", "mrmc-rating-confidence-pairs", "mrmc-jaccard",
-          "mrmc-sensitivity", "mrmc-specificity", "case-type", "mrmc-interaction-time", "mrmc-interaction-jaccard",
-          "mrmc-normal-time", "mrmc-abnormal-jaccard", "mrmc-per-label"]
+TABLES = [
+    "provenance",
+    "read-counts",
+    "time-per-arm",
+    "time-model",
+    "time-per-arm-normal",
+    "time-model-normal",
+    "time-per-arm-abnormal",
+    "time-model-abnormal",
+    "rating-confidence",
+    "rating-model-confidence",
+    "rating-by-case-type-confidence",
+    "rating-usefulness",
+    "rating-trust",
+    "rating-reasoning_accuracy",
+    "rating-uncertainty_qualified",
+    "accuracy-per-arm",
+    "accuracy-per-label",
+    "accuracy-model",
+    "error-audit",
+    "annotation-categories",
+    "ai-summary",
+    "ai-per-label",
+    "per-reader",
+    "mrmc",
+    "mrmc-primary",
+    "mrmc-assumption",
+    "mrmc-time",
+    "mrmc-time-pairs",
+    "mrmc-rating-confidence",
+    "mrmc-rating-confidence-pairs",
+    "mrmc-jaccard",
+    "mrmc-sensitivity",
+    "mrmc-specificity",
+    "case-type",
+    "mrmc-interaction-time",
+    "mrmc-interaction-jaccard",
+    "mrmc-normal-time",
+    "mrmc-abnormal-jaccard",
+    "mrmc-per-label",
+]
 
 
 @pytest.fixture
@@ -44,18 +76,27 @@ def analysed(demo_case_set, coordinator):
 
 
 def routes(study):
-    return {"page": reverse("study-analysis", args=[study.pk]), "json": reverse("study-analysis-json", args=[study.pk]),
-            "report": reverse("study-analysis-report", args=[study.pk]),
-            "png": reverse("study-analysis-plot", args=[study.pk, "time-by-arm", "png"]),
-            "svg": reverse("study-analysis-plot", args=[study.pk, "time-by-arm", "svg"])}
+    return {
+        "page": reverse("study-analysis", args=[study.pk]),
+        "json": reverse("study-analysis-json", args=[study.pk]),
+        "report": reverse("study-analysis-report", args=[study.pk]),
+        "png": reverse("study-analysis-plot", args=[study.pk, "time-by-arm", "png"]),
+        "svg": reverse("study-analysis-plot", args=[study.pk, "time-by-arm", "svg"]),
+    }
 
 
-@pytest.mark.parametrize("user, status", [("reader", 403), ("coordinator", 200), ("admin", 200),
-                                          ("another team's coordinator", 404)])
+@pytest.mark.parametrize(
+    "user, status", [("reader", 403), ("coordinator", 200), ("admin", 200), ("another team's coordinator", 404)]
+)
 def test_only_the_studys_coordinators_and_admins_see_the_analysis(client, analysed, coordinator, user, status):
-    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
-                        "admin": UserFactory(roles=["admin"]),
-                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
+    client.force_login(
+        {
+            "reader": UserFactory(roles=["reader"]),
+            "coordinator": coordinator,
+            "admin": UserFactory(roles=["admin"]),
+            "another team's coordinator": UserFactory(roles=["coordinator"]),
+        }[user]
+    )
     for name, path in routes(analysed).items():
         assert client.get(path).status_code == status, name
     refresh = client.post(reverse("study-analysis-recompute", args=[analysed.pk]))
@@ -76,7 +117,9 @@ def test_the_json_and_report_are_the_stored_analysis_and_downloads_are_audited(c
     assert report["Content-Disposition"] == f'attachment; filename="study-{analysed.pk}-analysis.html"'
     assert report.content.decode() == stored.report_html
     assert list(AuditEntry.objects.filter(study=analysed, action="exported").values_list("detail", flat=True)) == [
-        "Downloaded analysis.html.", "Downloaded analysis.json."]
+        "Downloaded analysis.html.",
+        "Downloaded analysis.json.",
+    ]
 
 
 def test_each_plot_comes_as_png_and_svg(client, coordinator, analysed):
@@ -93,7 +136,8 @@ def test_each_plot_comes_as_png_and_svg(client, coordinator, analysed):
 
 
 def test_before_the_first_computation_the_page_says_so_and_recompute_queues_one(
-        client, coordinator, demo_case_set, django_capture_on_commit_callbacks):
+    client, coordinator, demo_case_set, django_capture_on_commit_callbacks
+):
     study = dry_run(demo_case_set, [UserFactory(roles=["reader"])], coordinator)
     client.force_login(coordinator)
     assert "No analysis yet" in client.get(reverse("study-analysis", args=[study.pk])).content.decode()
@@ -112,13 +156,21 @@ def test_the_study_page_shows_the_primary_endpoint(client, coordinator, analysed
     per_arm = StudyAnalysis.objects.get(study=analysed).result["time"]["per_arm"]
     for row, name in zip(per_arm, ["Unaided", "AI labels only", "Full AI reasoning"]):
         assert f"<td>{name}</td><td>{row['n']}</td><td>{row['median_s']:.1f}</td>" in page
-    assert ("Primary comparison: Reading time, Full AI reasoning vs Unaided." in page
-            and 'data-testid="summary-mrmc"' in page and "Ratio of geometric means" in page)
-    primary = next(pair for pair in StudyAnalysis.objects.get(study=analysed).result["mrmc"]["endpoints"][0]["pairs"]
-                   if pair["primary"])
+    assert (
+        "Primary comparison: Reading time, Full AI reasoning vs Unaided." in page
+        and 'data-testid="summary-mrmc"' in page
+        and "Ratio of geometric means" in page
+    )
+    primary = next(
+        pair
+        for pair in StudyAnalysis.objects.get(study=analysed).result["mrmc"]["endpoints"][0]["pairs"]
+        if pair["primary"]
+    )
     assert (primary["arm"], primary["versus"]) == ("FULL_REASONING", "UNAIDED")
-    assert (f'<tr class="primary" data-testid="summary-mrmc-FULL_REASONING-UNAIDED"><td>Full AI reasoning vs Unaided</td>'
-            f'\n    <td>{primary["ratio"]:.3f}</td>') in page
+    assert (
+        f'<tr class="primary" data-testid="summary-mrmc-FULL_REASONING-UNAIDED"><td>Full AI reasoning vs Unaided</td>'
+        f"\n    <td>{primary['ratio']:.3f}</td>"
+    ) in page
 
 
 def test_the_html_report_opens_offline_with_every_table_and_plot(analysed, tmp_path):
@@ -128,8 +180,10 @@ def test_the_html_report_opens_offline_with_every_table_and_plot(analysed, tmp_p
     with chromium(webgl=False) as browser:
         page = browser.new_page()
         page.on("request", lambda request: requested.append(request.url))
-        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                   else route.abort())
+        page.route(
+            "**/*",
+            lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort(),
+        )
         page.goto(path.as_uri())
         present = page.evaluate("ids => ids.filter(id => document.querySelector(`[data-testid='${id}']`))", TABLES)
         drawn = page.evaluate("""() => [...document.querySelectorAll('figure img')]
@@ -143,14 +197,23 @@ def test_the_html_report_opens_offline_with_every_table_and_plot(analysed, tmp_p
 
 
 def test_the_page_and_the_report_show_the_same_tables_for_any_question_key_and_scale(
-        client, coordinator, demo_case_set):
+    client, coordinator, demo_case_set
+):
     """A coordinator's own question: a key with a hyphen and a scale around zero (stored results come back
     from PostgreSQL with their keys reordered, so nothing may depend on key order)."""
     study = Study.objects.create(title="Own question", case_set=demo_case_set, is_dry_run=True, randomisation_seed=3)
     study.coordinators.add(coordinator)
-    StudyQuestion.objects.create(study=study, key="ai-agreement", text="Do you agree with the AI?", scale_min=-2,
-                                 scale_max=2, min_anchor="Strongly disagree", max_anchor="Strongly agree",
-                                 arms=["LABELS_ONLY", "FULL_REASONING"], order=9)
+    StudyQuestion.objects.create(
+        study=study,
+        key="ai-agreement",
+        text="Do you agree with the AI?",
+        scale_min=-2,
+        scale_max=2,
+        min_anchor="Strongly disagree",
+        max_anchor="Strongly agree",
+        arms=["LABELS_ONLY", "FULL_REASONING"],
+        order=9,
+    )
     add_readers(study, [UserFactory(roles=["reader"]) for _ in range(2)])
     run_and_pin(study)
     simulate_reads(open_study(study, coordinator), SimulationSettings(seed=6))
@@ -170,14 +233,20 @@ def table_html(html, testid):
     """The element with this test id, from its opening tag to its end."""
     start = html.index(f'data-testid="{testid}"')
     start = html.rindex("<", 0, start)
-    tag = html[start + 1:html.index(" ", start)]
-    return html[start:html.index(f"</{tag}>", start)]
+    tag = html[start + 1 : html.index(" ", start)]
+    return html[start : html.index(f"</{tag}>", start)]
 
 
 def test_the_web_process_never_loads_the_analysis_libraries():
-    code = ("import django, sys; django.setup(); import readerstudy.urls, readerstudy.tasks; "
-            "from readerstudy.services.reading import submit_read; "
-            "print(sorted({'pandas', 'statsmodels', 'matplotlib', 'scipy'} & set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    code = (
+        "import django, sys; django.setup(); import readerstudy.urls, readerstudy.tasks; "
+        "from readerstudy.reading.reads import submit_read; "
+        "print(sorted({'pandas', 'statsmodels', 'matplotlib', 'scipy'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
     assert result.stdout.strip() == "[]", result.stderr

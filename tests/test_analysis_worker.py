@@ -3,26 +3,32 @@
 import pytest
 
 from readerstudy.models import StudyAnalysis
-from readerstudy.services.simulation import SimulationSettings, simulate_reads
+from readerstudy.reading.simulation import SimulationSettings, simulate_reads
 from tests.celery_worker import celery_worker
 from tests.conftest import import_as_demo
 from tests.factories import UserFactory
 from tests.reading_setup import plant_deliberate_errors
 from tests.test_simulation import dry_run
-from tests.test_worker_integration import wait_for, worker_data_dir  # noqa: F401 - a fixture
+from tests.test_worker_integration import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_submitted_reads_are_analysed_in_the_background(
-        worker_data_dir, synthetic_dir, tmp_path, settings, coordinator):  # noqa: F811 - the fixture
+    worker_data_dir, synthetic_dir, tmp_path, settings, coordinator
+):  # noqa: F811 - the fixture
     settings.ANALYSIS_DELAY_S = 0
     study = dry_run(import_as_demo(synthetic_dir), [UserFactory(roles=["reader"]) for _ in range(2)], coordinator)
     plant_deliberate_errors(study)
     with celery_worker(worker_data_dir, tmp_path / "worker.log", queues="default") as worker:
         simulate_reads(study, SimulationSettings(seed=4))
-        assert wait_for(lambda: StudyAnalysis.objects.filter(study=study, result__isnull=False).exists()
-                        and StudyAnalysis.objects.get(study=study).is_current, timeout=120), worker.log()
+        assert wait_for(
+            lambda: (
+                StudyAnalysis.objects.filter(study=study, result__isnull=False).exists()
+                and StudyAnalysis.objects.get(study=study).is_current
+            ),
+            timeout=120,
+        ), worker.log()
         log = worker.log()
     analysis = StudyAnalysis.objects.get(study=study)
     assert analysis.result["reads"]["analysed"] == 36

@@ -58,8 +58,9 @@ def flatmap_path_parameters(context, path_parameters):
     if not path_parameters:
         return st.just(path_parameters)
     known = {"public_id": [*AIDED, *ORDERED, OTHERS], "annotation_id": [ANNOTATION], "position": [1, 2]}
-    return st.fixed_dictionaries({name: st.sampled_from([*known.get(name, []), value])
-                                  for name, value in path_parameters.items()})
+    return st.fixed_dictionaries(
+        {name: st.sampled_from([*known.get(name, []), value]) for name, value in path_parameters.items()}
+    )
 
 
 def rename(assignment, public_id):
@@ -71,8 +72,14 @@ def unaided_assignments(demo_case_set, reader):
     """Two unaided cases in the enforced order for the reader, and one for another reader (no AI: quick)."""
     study, first = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED])
     first = first[Arm.UNAIDED]
-    later = Assignment.objects.create(study=study, reader=reader, case=demo_case_set.ordered_cases()[1],
-                                      arm=Arm.UNAIDED, session=first.session, position=2)
+    later = Assignment.objects.create(
+        study=study,
+        reader=reader,
+        case=demo_case_set.ordered_cases()[1],
+        arm=Arm.UNAIDED,
+        session=first.session,
+        position=2,
+    )
     _, others = open_study_with_assignments(demo_case_set, UserFactory(roles=["reader"]), arms=[Arm.UNAIDED])
     for assignment, public_id in [(first, ORDERED[0]), (later, ORDERED[1]), (others[Arm.UNAIDED], OTHERS)]:
         rename(assignment, public_id)
@@ -84,8 +91,12 @@ def assignments(unaided_assignments, demo_case_set, reader, client):
     _, by_arm = open_study_with_assignments(demo_case_set, reader, free_order=True)
     client.force_login(reader)
     show_image(client, by_arm[Arm.LABELS_ONLY], by_arm[Arm.FULL_REASONING])
-    assert post(client, url("api-annotations", by_arm[Arm.FULL_REASONING]),
-                annotation(id=ANNOTATION, target="output")).status_code == 201
+    assert (
+        post(
+            client, url("api-annotations", by_arm[Arm.FULL_REASONING]), annotation(id=ANNOTATION, target="output")
+        ).status_code
+        == 201
+    )
     client.logout()
     for arm, public_id in zip([Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING], AIDED):
         rename(by_arm[arm], public_id)
@@ -106,8 +117,10 @@ def browser_of(client, user):
     """What the browser of a signed-in `user` sends with each request: the session cookie and the CSRF token."""
     client.force_login(user)
     session = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-    return {"cookies": {django_settings.SESSION_COOKIE_NAME: session, django_settings.CSRF_COOKIE_NAME: CSRF_TOKEN},
-            "headers": {"X-CSRFToken": CSRF_TOKEN}}
+    return {
+        "cookies": {django_settings.SESSION_COOKIE_NAME: session, django_settings.CSRF_COOKIE_NAME: CSRF_TOKEN},
+        "headers": {"X-CSRFToken": CSRF_TOKEN},
+    }
 
 
 def call_in_savepoint(case, browser):
@@ -120,8 +133,12 @@ def call_in_savepoint(case, browser):
 
 # Random cases only: the coverage phase's systematic ones (about 600 for a reader) would double the run time.
 # Fixtures are made once per operation, not per example, which the health check warns of.
-BOUNDED = settings(derandomize=True, deadline=None, phases=[Phase.generate, Phase.shrink],
-                   suppress_health_check=[HealthCheck.function_scoped_fixture])
+BOUNDED = settings(
+    derandomize=True,
+    deadline=None,
+    phases=[Phase.generate, Phase.shrink],
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 @schema.parametrize()
@@ -144,25 +161,33 @@ def test_a_coordinator_gets_403_from_every_operation(case, client, coordinator, 
 
 # --- what the fuzzing found, pinned ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("payload", [{"key": "a\x00b"}, {"a\x00b": 1}, {"list": [{"deep": "\x00"}]}])
 def test_an_event_payload_with_a_null_character_is_refused(client, reader, assignments, payload):
     client.force_login(reader)
-    response = post(client, url("api-events", Assignment.objects.get(public_id=READABLE)),
-                    {"events": [event("input", 1, **payload)]})
+    response = post(
+        client,
+        url("api-events", Assignment.objects.get(public_id=READABLE)),
+        {"events": [event("input", 1, **payload)]},
+    )
     assert response.json() == {"events": {"0": {"payload": ["Null characters are not allowed."]}}}
 
 
 # Hypothesis never generates these (a lone surrogate is no character), the JSON escape "\ud800" does.
-@pytest.mark.parametrize("name,body", [
-    ("api-events", {"events": [event("input", 1, key="\ud800")]}),
-    ("api-draft", {"ratings": {"\udfff": 1}}),  # an unknown key is named in the error message
-    ("api-submit", {"submission_uuid": str(uuid.uuid4()), "findings": ["\ud800"]}),
-])
+@pytest.mark.parametrize(
+    "name,body",
+    [
+        ("api-events", {"events": [event("input", 1, key="\ud800")]}),
+        ("api-draft", {"ratings": {"\udfff": 1}}),  # an unknown key is named in the error message
+        ("api-submit", {"submission_uuid": str(uuid.uuid4()), "findings": ["\ud800"]}),
+    ],
+)
 def test_a_lone_surrogate_anywhere_in_a_body_is_refused(client, reader, assignments, name, body):
     client.force_login(reader)
     path = url(name, Assignment.objects.get(public_id=READABLE))
-    response = client.generic("PUT" if name == "api-draft" else "POST", path, json.dumps(body),
-                              content_type="application/json")
+    response = client.generic(
+        "PUT" if name == "api-draft" else "POST", path, json.dumps(body), content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["detail"].startswith("JSON parse error - a string holds a lone surrogate")
 
@@ -178,22 +203,29 @@ def checking_csrf(user):
 
 def test_a_coordinator_is_refused_before_the_body_is_read(coordinator, unaided_assignments):
     path = url("api-events", Assignment.objects.get(public_id=ORDERED[0]))
-    response = checking_csrf(coordinator).post(path, b"{not json", content_type="application/json",
-                                               headers={"X-CSRFToken": CSRF_TOKEN})
+    response = checking_csrf(coordinator).post(
+        path, b"{not json", content_type="application/json", headers={"X-CSRFToken": CSRF_TOKEN}
+    )
     assert (response.status_code, response.json()["detail"]) == (403, IsReader.message)
 
 
-@pytest.mark.parametrize("cookie,header,expected", [
-    (False, None, (403, "CSRF Failed: CSRF cookie not set.")),
-    (True, None, (403, "CSRF Failed: CSRF token missing.")),
-    (True, "spam" * 8, (403, "CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
-    (True, CSRF_TOKEN, (200, None)),
-])
+@pytest.mark.parametrize(
+    "cookie,header,expected",
+    [
+        (False, None, (403, "CSRF Failed: CSRF cookie not set.")),
+        (True, None, (403, "CSRF Failed: CSRF token missing.")),
+        (True, "spam" * 8, (403, "CSRF Failed: CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
+        (True, CSRF_TOKEN, (200, None)),
+    ],
+)
 def test_the_csrf_token_is_still_checked_for_a_json_body(reader, unaided_assignments, cookie, header, expected):
     browser = checking_csrf(reader)
     if not cookie:
         del browser.cookies[django_settings.CSRF_COOKIE_NAME]
-    response = browser.post(url("api-events", Assignment.objects.get(public_id=ORDERED[0])),
-                            {"events": [event("page_shown", 1)]}, content_type="application/json",
-                            headers={"X-CSRFToken": header} if header else {})
+    response = browser.post(
+        url("api-events", Assignment.objects.get(public_id=ORDERED[0])),
+        {"events": [event("page_shown", 1)]},
+        content_type="application/json",
+        headers={"X-CSRFToken": header} if header else {},
+    )
     assert (response.status_code, response.json().get("detail")) == expected

@@ -1,4 +1,4 @@
-"""Blinding, checked on every response a reader can get for an assignment (DESIGN.md §4).
+"""Blinding, checked on every response a reader can get for an assignment (ARCHITECTURE.md: rules that protect a study).
 
 Canary tokens sit in every turn of the pinned output, in its provenance and in its record of deliberate
 errors, in the cases' source ids and in other reads of the same case; no response may carry what the
@@ -12,8 +12,16 @@ from django.urls import reverse
 
 from readerstudy.models import Arm, Assignment, ReadingSession
 from tests.factories import UserFactory
-from tests.reading_setup import (CANARY_REASONING, CANARY_REPORT, ERRORS_CANARY, PROVENANCE_CANARY, REASONING_CANARY,
-                                 REPORT_CANARY, SOURCE_CANARY, open_study_with_assignments)
+from tests.reading_setup import (
+    CANARY_REASONING,
+    CANARY_REPORT,
+    ERRORS_CANARY,
+    PROVENANCE_CANARY,
+    REASONING_CANARY,
+    REPORT_CANARY,
+    SOURCE_CANARY,
+    open_study_with_assignments,
+)
 from tests.test_reading_api import annotation, event, post, submit, url
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +37,7 @@ def words(text):
 
 def eight_word_runs(text):
     tokens = words(re.sub(r"</?(think|answer)>", " ", text))
-    return {" ".join(tokens[i:i + 8]) for i in range(len(tokens) - 7)}
+    return {" ".join(tokens[i : i + 8]) for i in range(len(tokens) - 7)}
 
 
 REASONING_RUNS = eight_word_runs(CANARY_REASONING.split("<answer>")[0])
@@ -58,8 +66,9 @@ def every_response(client, assignment):
     keep(client.get(url("api-annotations", assignment)))
     target = annotation(target="output", category="missed_finding", label="edema")
     keep(post(client, url("api-annotations", assignment), target))
-    keep(client.patch(url("api-annotation", assignment, target["id"]), {"comment": "c"},
-                      content_type="application/json"))
+    keep(
+        client.patch(url("api-annotation", assignment, target["id"]), {"comment": "c"}, content_type="application/json")
+    )
     for position in (1, 2):
         keep(client.get(url("api-image", assignment, position)))
     keep(client.get(reverse("api-schema")))
@@ -74,21 +83,26 @@ def blinded_study(demo_case_set, reader, client):
     """Session 1: one case per arm. Session 2: the same cases under rotated arms, after session 1's reads,
     which (like another reader's read of the same cases) carry canaries."""
     # Each test opens the arm it is about; the enforced reading order has its own tests (test_reading_order.py).
-    study, first = open_study_with_assignments(demo_case_set, reader, canaries=True, washout_days=0,
-                                               free_order=True)
+    study, first = open_study_with_assignments(demo_case_set, reader, canaries=True, washout_days=0, free_order=True)
     client.force_login(reader)
     for assignment in first.values():
         submit(client, assignment, report_findings=f"My own earlier read {OWN_READ_CANARY}.")
     session = ReadingSession.objects.create(study=study, reader=reader, index=2)
-    rotated = {Arm.UNAIDED: first[Arm.FULL_REASONING].case, Arm.LABELS_ONLY: first[Arm.UNAIDED].case,
-               Arm.FULL_REASONING: first[Arm.LABELS_ONLY].case}
-    second = {arm: Assignment.objects.create(study=study, reader=reader, case=case, arm=arm, session=session,
-                                             position=i + 1) for i, (arm, case) in enumerate(rotated.items())}
+    rotated = {
+        Arm.UNAIDED: first[Arm.FULL_REASONING].case,
+        Arm.LABELS_ONLY: first[Arm.UNAIDED].case,
+        Arm.FULL_REASONING: first[Arm.LABELS_ONLY].case,
+    }
+    second = {
+        arm: Assignment.objects.create(study=study, reader=reader, case=case, arm=arm, session=session, position=i + 1)
+        for i, (arm, case) in enumerate(rotated.items())
+    }
     other = UserFactory(roles=["reader"])
     other_session = ReadingSession.objects.create(study=study, reader=other, index=1)
     for i, (arm, case) in enumerate(rotated.items()):
-        theirs = Assignment.objects.create(study=study, reader=other, case=case, arm=arm, session=other_session,
-                                           position=i + 1)
+        theirs = Assignment.objects.create(
+            study=study, reader=other, case=case, arm=arm, session=other_session, position=i + 1
+        )
         client.force_login(other)
         submit(client, theirs, report_findings=f"Someone else's read {OTHER_READER_CANARY}.")
     client.force_login(reader)

@@ -7,26 +7,61 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from readerstudy.cases.deidentification import RETAINED_CHARACTERISTICS, TABLE, identifying_attributes_present
+from readerstudy.cases.ingest import IngestOptions, import_cases
 from readerstudy.models import Case, CaseImage
-from readerstudy.services.deidentification import RETAINED_CHARACTERISTICS, TABLE, identifying_attributes_present
-from readerstudy.services.ingest import IngestOptions, import_cases
 from tests.test_ingest import first_file
 
 pytestmark = pytest.mark.django_db
 
-SEVEN = ["AdmissionID", "AdmittingDiagnosesDescription", "CurrentPatientLocation", "IssuerOfAccessionNumberSequence",
-         "PatientTelecomInformation", "RegionOfResidence", "ServiceEpisodeID"]
+SEVEN = [
+    "AdmissionID",
+    "AdmittingDiagnosesDescription",
+    "CurrentPatientLocation",
+    "IssuerOfAccessionNumberSequence",
+    "PatientTelecomInformation",
+    "RegionOfResidence",
+    "ServiceEpisodeID",
+]
 REMOVE, EMPTY, REPLACE = "X", "Z", "D"
 # PS3.15 E.1: D replaces with a dummy value; Z empties or replaces with a dummy; X removes; U replaces a UID.
-CATEGORY_ACTIONS = {"D_TAGS": {REPLACE}, "Z_TAGS": {EMPTY, REPLACE}, "X_TAGS": {REMOVE}, "U_TAGS": {REPLACE},
-                    "Z_D_TAGS": {EMPTY, REPLACE}, "X_Z_TAGS": {REMOVE, EMPTY, REPLACE},
-                    "X_D_TAGS": {REMOVE, REPLACE}, "X_Z_D_TAGS": {REMOVE, EMPTY, REPLACE},
-                    "X_Z_U_STAR_TAGS": {REMOVE, EMPTY, REPLACE}}
+CATEGORY_ACTIONS = {
+    "D_TAGS": {REPLACE},
+    "Z_TAGS": {EMPTY, REPLACE},
+    "X_TAGS": {REMOVE},
+    "U_TAGS": {REPLACE},
+    "Z_D_TAGS": {EMPTY, REPLACE},
+    "X_Z_TAGS": {REMOVE, EMPTY, REPLACE},
+    "X_D_TAGS": {REMOVE, REPLACE},
+    "X_Z_D_TAGS": {REMOVE, EMPTY, REPLACE},
+    "X_Z_U_STAR_TAGS": {REMOVE, EMPTY, REPLACE},
+}
 # A value for each VR that the profile's attributes take (text within each VR's length limit).
-VALUES = {"PN": "Doe^Jane", "LO": "SECRET LONG", "SH": "SECRET", "LT": "SECRET TEXT", "ST": "SECRET TEXT",
-          "UT": "SECRET TEXT", "UC": "SECRET", "CS": "SECRET", "AE": "SECRETAE", "DA": "19700101", "TM": "101010",
-          "DT": "19700101101010", "AS": "045Y", "DS": "1.5", "IS": "7", "US": 7, "SS": 7, "UL": 7, "SL": 7,
-          "FD": 1.5, "FL": 1.5, "UR": "http://hospital.example/secret", "UI": "1.2.826.0.1.3680043.8.498.1"}
+VALUES = {
+    "PN": "Doe^Jane",
+    "LO": "SECRET LONG",
+    "SH": "SECRET",
+    "LT": "SECRET TEXT",
+    "ST": "SECRET TEXT",
+    "UT": "SECRET TEXT",
+    "UC": "SECRET",
+    "CS": "SECRET",
+    "AE": "SECRETAE",
+    "DA": "19700101",
+    "TM": "101010",
+    "DT": "19700101101010",
+    "AS": "045Y",
+    "DS": "1.5",
+    "IS": "7",
+    "US": 7,
+    "SS": 7,
+    "UL": 7,
+    "SL": 7,
+    "FD": 1.5,
+    "FL": 1.5,
+    "UR": "http://hospital.example/secret",
+    "UI": "1.2.826.0.1.3680043.8.498.1",
+}
 
 
 def table_actions():
@@ -57,8 +92,11 @@ def fully_identified(path):
         elif vr in VALUES and tag not in ds:
             ds.add_new(tag, vr, VALUES[vr])
     for keyword in ("PatientSex", "PatientAge", "PatientSize", "PatientWeight"):
-        setattr(ds, keyword, {"PatientSex": "F", "PatientAge": "045Y", "PatientSize": "1.62",
-                              "PatientWeight": "58"}[keyword])
+        setattr(
+            ds,
+            keyword,
+            {"PatientSex": "F", "PatientAge": "045Y", "PatientSize": "1.62", "PatientWeight": "58"}[keyword],
+        )
     return ds
 
 
@@ -75,8 +113,12 @@ def test_the_seven_attributes_are_refused_without_deidentify_and_gone_with_it(sy
 
     assert identifying_attributes_present(ds) == SEVEN
     refused = import_cases(tmp_path / "in", IngestOptions("demo"))
-    assert refused.rejected == [("case/image.dcm", f"identifying attributes present ({', '.join(SEVEN)}); import "
-                                                   "with --deidentify or --allow-identified")]
+    assert refused.rejected == [
+        (
+            "case/image.dcm",
+            f"identifying attributes present ({', '.join(SEVEN)}); import with --deidentify or --allow-identified",
+        )
+    ]
     assert "PNEUMOTHORAX" not in str(refused.rejected)
 
     imported = import_cases(tmp_path / "in", IngestOptions("demo", deidentify=True))

@@ -23,15 +23,22 @@ def free_port():
 @pytest.fixture
 def demo_server(tmp_path):
     data_dir = tmp_path / "var"
-    for command in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v", "0"],
-                    ["seed_demo", "--count", "6", "--image-size", "256x320"]):
+    for command in (
+        ["migrate", "--noinput"],
+        ["collectstatic", "--noinput", "-v", "0"],
+        ["seed_demo", "--count", "6", "--image-size", "256x320"],
+    ):
         done = manage(data_dir, *command)
         assert done.returncode == 0, done.stderr
     port = free_port()
     env = {"DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "readerstudy.wsgi", "--bind", f"127.0.0.1:{port}",
-                               "--workers", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "readerstudy.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from readerstudy.services.design import (
+from readerstudy.studies.design import (
     DESIGN_VERSION,
     LATIN_SQUARE,
     WILLIAMS,
@@ -46,8 +46,9 @@ def sequences_on_cases(planned):
 
 def carry_over_pairs(planned):
     """How often each arm follows each other arm on the same case in consecutive sessions of one reader."""
-    return Counter((arms[i], arms[i + 1]) for arms in sequences_on_cases(planned).values()
-                   for i in range(len(arms) - 1))
+    return Counter(
+        (arms[i], arms[i + 1]) for arms in sequences_on_cases(planned).values() for i in range(len(arms) - 1)
+    )
 
 
 def test_new_studies_are_designed_with_williams_squares():
@@ -66,7 +67,8 @@ def test_every_reader_reads_every_case_once_per_arm_and_once_per_session(design)
     for reads in per_reader.values():
         assert Counter((r.case_id, r.arm) for r in reads) == {(c.id, a): 1 for c in cases for a in arms}
         assert Counter((r.case_id, r.session) for r in reads) == {
-            (c.id, s): 1 for c in cases for s in range(1, len(arms) + 1)}
+            (c.id, s): 1 for c in cases for s in range(1, len(arms) + 1)
+        }
         for session in range(1, len(arms) + 1):
             positions = sorted(r.position for r in reads if r.session == session)
             assert positions == list(range(1, len(cases) + 1))
@@ -93,8 +95,7 @@ def test_complete_groups_of_readers_form_latin_squares(design):
     under every arm once in each session."""
     cases, arms, seed, readers, version = design
     k = len(arms)
-    arm_of = {(r.reader_row, r.session, r.block): r.arm
-              for r in plan(cases, arms, seed, range(readers), version)}
+    arm_of = {(r.reader_row, r.session, r.block): r.arm for r in plan(cases, arms, seed, range(readers), version)}
     for first in range(0, readers - readers % k, k):
         rows = range(first, first + k)
         for session in range(1, k + 1):
@@ -131,8 +132,7 @@ def test_latin_square_1_confounds_carry_over_with_arm():
     """Why williams-1 replaced it: with three arms Unaided always follows Full reasoning, never Labels only."""
     cases = [DesignCase(i, i % 2 == 0) for i in range(30)]
     pairs = carry_over_pairs(plan(cases, ARMS, 3, range(6), LATIN_SQUARE))
-    assert set(pairs) == {("UNAIDED", "LABELS_ONLY"), ("LABELS_ONLY", "FULL_REASONING"),
-                          ("FULL_REASONING", "UNAIDED")}
+    assert set(pairs) == {("UNAIDED", "LABELS_ONLY"), ("LABELS_ONLY", "FULL_REASONING"), ("FULL_REASONING", "UNAIDED")}
 
 
 def test_seven_readers_and_thirty_three_cases_read_every_case_once_under_each_arm():
@@ -140,7 +140,8 @@ def test_seven_readers_and_thirty_three_cases_read_every_case_once_under_each_ar
     planned = plan(cases, ARMS, 12, range(7))
     assert len(planned) == 7 * 33 * 3
     assert Counter((r.reader_row, r.case_id, r.arm) for r in planned) == {
-        (row, c.id, arm): 1 for row in range(7) for c in cases for arm in ARMS}
+        (row, c.id, arm): 1 for row in range(7) for c in cases for arm in ARMS
+    }
     # The first six make one complete group; the seventh starts the next.
     assert set(carry_over_pairs([r for r in planned if r.reader_row < 6]).values()) == {66}
 
@@ -164,16 +165,25 @@ def test_latin_square_1_studies_stay_reproducible_from_their_seed():
     for read in plan(cases, ARMS, 7, range(4), LATIN_SQUARE):
         by_session[(read.reader_row, read.session)].append(f"{read.case_id}{read.arm[0]}")
     assert {key: " ".join(reads) for key, reads in by_session.items()} == {
-        (0, 1): "4F 2L 3L 5U 1F", (0, 2): "4U 3F 2F 5L 1U", (0, 3): "4L 3U 2U 1L 5F",
-        (1, 1): "3U 2U 4L 1L 5F", (1, 2): "5U 4F 3L 1F 2L", (1, 3): "3F 2F 4U 1U 5L",
-        (2, 1): "3F 1U 5L 4U 2F", (2, 2): "1L 5F 4L 2U 3U", (2, 3): "2L 1F 5U 3L 4F",
-        (3, 1): "2U 1L 4L 3U 5F", (3, 2): "3L 2L 4F 5U 1F", (3, 3): "5L 4U 2F 1U 3F",
+        (0, 1): "4F 2L 3L 5U 1F",
+        (0, 2): "4U 3F 2F 5L 1U",
+        (0, 3): "4L 3U 2U 1L 5F",
+        (1, 1): "3U 2U 4L 1L 5F",
+        (1, 2): "5U 4F 3L 1F 2L",
+        (1, 3): "3F 2F 4U 1U 5L",
+        (2, 1): "3F 1U 5L 4U 2F",
+        (2, 2): "1L 5F 4L 2U 3U",
+        (2, 3): "2L 1F 5U 3L 4F",
+        (3, 1): "2U 1L 4L 3U 5F",
+        (3, 2): "3L 2L 4F 5U 1F",
+        (3, 3): "5L 4U 2F 1U 3F",
     }
 
 
 def test_an_unknown_design_version_is_refused():
-    with pytest.raises(DesignRefused, match="^Unknown design version 'cyclic-9'; this software makes williams-1, "
-                                            "latin-square-1.$"):
+    with pytest.raises(
+        DesignRefused, match="^Unknown design version 'cyclic-9'; this software makes williams-1, latin-square-1.$"
+    ):
         plan([DesignCase(1, False)], ["UNAIDED"], 1, range(1), "cyclic-9")
 
 

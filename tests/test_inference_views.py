@@ -9,9 +9,9 @@ from django.urls import reverse
 
 from inference import jobs
 from inference.models import InferenceJob, InferenceRun, JobStatus, ModelConfiguration, StudyOutputPin
-from inference.pinning import PinRefused, pin_run
 from inference.runner import execute_job
 from readerstudy.models import Study
+from readerstudy.studies.pinning import PinRefused, pin_run
 from tests.factories import StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,10 +30,13 @@ def finished_run(demo_case_set, django_capture_on_commit_callbacks):
 @pytest.mark.parametrize(("roles", "expected"), [(["reader"], 403), (["coordinator"], 200), (["admin"], 200)])
 def test_run_pages_are_for_coordinators(client, finished_run, roles, expected):
     client.force_login(UserFactory(roles=roles))
-    for url in [reverse("inference:runs"), reverse("inference:run", args=[finished_run.pk]),
-                reverse("inference:run-progress", args=[finished_run.pk]),
-                reverse("inference:run-metrics-json", args=[finished_run.pk]),
-                reverse("inference:run-metrics-csv", args=[finished_run.pk])]:
+    for url in [
+        reverse("inference:runs"),
+        reverse("inference:run", args=[finished_run.pk]),
+        reverse("inference:run-progress", args=[finished_run.pk]),
+        reverse("inference:run-metrics-json", args=[finished_run.pk]),
+        reverse("inference:run-metrics-csv", args=[finished_run.pk]),
+    ]:
         assert client.get(url).status_code == expected, url
 
 
@@ -47,8 +50,9 @@ def test_starting_a_run_queues_one_job_per_case(client, coordinator, demo_case_s
     client.force_login(coordinator)
     configuration = ModelConfiguration.objects.get(name="Simulated NV-Reason-CXR")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = client.post(reverse("inference:runs"),
-                               {"case_set": demo_case_set.pk, "configuration": configuration.pk})
+        response = client.post(
+            reverse("inference:runs"), {"case_set": demo_case_set.pk, "configuration": configuration.pk}
+        )
     run = InferenceRun.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("inference:run", args=[run.pk])
     assert run.jobs.count() == 6 and len(callbacks) == 1
@@ -70,8 +74,11 @@ def test_metrics_export_as_json_and_csv(client, coordinator, finished_run):
     assert 0 <= data["mean_jaccard"] <= 1
     # A run belongs to no study: blank ground truth scores as negative, as a new study's default.
     assert data["blank_scored_as"] == "negative"
-    rows = list(csv.DictReader(io.StringIO(client.get(
-        reverse("inference:run-metrics-csv", args=[finished_run.pk])).content.decode())))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get(reverse("inference:run-metrics-csv", args=[finished_run.pk])).content.decode())
+        )
+    )
     assert [row["label"] for row in rows if row["label"]] == [label["label"] for label in data["per_label"]]
     assert {"metric": "blank_scored_as", "value": "negative"}.items() <= rows[len(data["per_label"])].items()
     page = client.get(reverse("inference:run", args=[finished_run.pk])).content.decode()
@@ -94,8 +101,12 @@ def test_full_reasoning_needs_the_report_turn(finished_run):
     output.turns = output.turns[:1]
     output.save()
     report = pin_run(study, finished_run)
-    assert report.problems == [(output.case.public_id, "the full-reasoning arm shows the structured report, "
-                                                       "and this output has no report turn")]
+    assert report.problems == [
+        (
+            output.case.public_id,
+            "the full-reasoning arm shows the structured report, and this output has no report turn",
+        )
+    ]
     labels_only = StudyFactory(case_set=finished_run.case_set, arms=["UNAIDED", "LABELS_ONLY"])
     assert pin_run(labels_only, finished_run).pinned == 6
 
@@ -109,8 +120,7 @@ def test_pins_are_frozen_once_the_study_opens(finished_run):
 def test_pin_view_pins_and_reports(client, coordinator, finished_run):
     study = StudyFactory(case_set=finished_run.case_set, team=[coordinator])
     client.force_login(coordinator)
-    response = client.post(reverse("inference:run-pin", args=[finished_run.pk]), {"pin-study": study.pk},
-                           follow=True)
+    response = client.post(reverse("inference:run-pin", args=[finished_run.pk]), {"pin-study": study.pk}, follow=True)
     assert "Pinned 6 output(s)" in response.content.decode()
     assert StudyOutputPin.objects.filter(study=study).count() == 6
 
@@ -119,8 +129,14 @@ def test_the_web_process_never_imports_torch():
     import subprocess
     import sys
 
-    code = ("import django, sys; django.setup(); import readerstudy.urls, inference.tasks, inference.views; "
-            "from django.test import Client; assert 'torch' not in sys.modules, 'torch imported'; print('ok')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"})
+    code = (
+        "import django, sys; django.setup(); import readerstudy.urls, inference.tasks, readerstudy.views.runs; "
+        "from django.test import Client; assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
     assert result.stdout.strip() == "ok", result.stderr

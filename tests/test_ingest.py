@@ -8,8 +8,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from readerstudy.cases.ingest import IngestOptions, IngestRefused, import_cases
 from readerstudy.models import Case, CaseImage, CaseSet, GroundTruth, ImportBatch, TruthValue
-from readerstudy.services.ingest import IngestOptions, IngestRefused, import_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +34,9 @@ def test_synthetic_cases_import_with_ground_truth_and_normalised_stored_files(sy
     report = import_cases(synthetic_dir, IngestOptions("demo", labels_path=synthetic_dir / "labels.csv"))
     assert report.ok and len(report.created) == 6 and report.existing == []
     case_set = CaseSet.objects.get(name="demo")
-    assert [c.source_id for c in case_set.ordered_cases()] == sorted(p.name for p in synthetic_dir.iterdir()
-                                                                      if p.is_dir())
+    assert [c.source_id for c in case_set.ordered_cases()] == sorted(
+        p.name for p in synthetic_dir.iterdir() if p.is_dir()
+    )
     for image in CaseImage.objects.all():
         stored = pydicom.dcmread(dicom_store / image.stored_path)
         assert stored.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
@@ -52,8 +53,12 @@ def test_reimporting_the_same_files_changes_nothing(synthetic_dir, dicom_store):
     counts = (Case.objects.count(), CaseImage.objects.count(), ImportBatch.objects.count(), GroundTruth.objects.count())
     report = import_cases(synthetic_dir, IngestOptions("demo", labels_path=synthetic_dir / "labels.csv"))
     assert report.ok and report.created == [] and len(report.existing) == 6
-    assert (Case.objects.count(), CaseImage.objects.count(), ImportBatch.objects.count(),
-            GroundTruth.objects.count()) == counts
+    assert (
+        Case.objects.count(),
+        CaseImage.objects.count(),
+        ImportBatch.objects.count(),
+        GroundTruth.objects.count(),
+    ) == counts
     assert stored_files(dicom_store) == files_before
 
 
@@ -84,7 +89,8 @@ def test_a_loose_file_is_a_case_of_its_own_and_the_labels_file_beside_it_is_not(
     ids=["text-file", "truncated"],
 )
 def test_a_case_with_a_rejected_file_is_not_imported_and_leaves_nothing(
-        synthetic_dir, tmp_path, dicom_store, make_bad_file, reason):
+    synthetic_dir, tmp_path, dicom_store, make_bad_file, reason
+):
     folder = copy_cases(synthetic_dir, tmp_path / "in", names={"case-0001", "case-0002"})
     good = first_file(folder / "case-0001")
     make_bad_file(good, folder / "case-0001" / "extra.dcm")

@@ -5,15 +5,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from readerstudy.cases.dicom_files import inspect_file
 from readerstudy.models import Case, CaseImage
-from readerstudy.services.dicom_files import inspect_file
 from tests.dicom_corpus import PATIENT_NAME, build_corpus
 
 pytestmark = pytest.mark.django_db
 
 
-def test_every_valid_radiograph_is_imported_and_every_other_file_named_with_its_reason(
-        tmp_path, dicom_store, capsys):
+def test_every_valid_radiograph_is_imported_and_every_other_file_named_with_its_reason(tmp_path, dicom_store, capsys):
     folder = tmp_path / "real-world"
     expected = build_corpus(folder)
     with pytest.raises(CommandError) as failed:

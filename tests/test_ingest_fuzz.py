@@ -7,9 +7,9 @@ import struct
 import pytest
 from django.core.management import CommandError, call_command
 
+from readerstudy.cases.ingest import IngestOptions, import_cases
 from readerstudy.models import CaseImage
-from readerstudy.services.ingest import IngestOptions, import_cases
-from readerstudy.services.synthetic import make_synthetic_cases
+from tooling.synthetic.cases import make_synthetic_cases
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def length_past_the_end(data, meta_end, rng):
     than the file holds."""
     damaged = bytearray(data)
     position = rng.randrange(meta_end, len(data) - 4)
-    damaged[position: position + 4] = struct.pack("<I", len(data) * 4)
+    damaged[position : position + 4] = struct.pack("<I", len(data) * 4)
     return bytes(damaged)
 
 
@@ -53,7 +53,7 @@ def mutants(originals, rng):
         elif kind == 1:
             yield "body-bit-flip", flip_bit(data, meta_end, len(data), rng)
         elif kind == 2:
-            yield "truncated", data[:rng.randrange(0, len(data) - 1)]
+            yield "truncated", data[: rng.randrange(0, len(data) - 1)]
         elif kind == 3:
             yield "wrong-transfer-syntax", wrong_transfer_syntax(data, rng)
         elif kind == 4:
@@ -89,7 +89,8 @@ def test_every_file_of_a_mutated_batch_gets_a_verdict_and_nothing_half_written(t
     verdicts |= {name.split("/")[0]: f"rejected: {reason}" for name, reason in report.rejected}
     assert len(verdicts) == TOTAL and all(verdict.strip() for verdict in verdicts.values())
     assert [f"a-{n:03d}.dcm" for n in range(VALID)] == sorted(
-        name for name, verdict in verdicts.items() if name.startswith("a-") and verdict == "existing")
+        name for name, verdict in verdicts.items() if name.startswith("a-") and verdict == "existing"
+    )
     for name, kind in kinds.items():
         if kind in ("empty", "truncated", "meta-bit-flip", "wrong-transfer-syntax"):
             assert verdicts[name].startswith("rejected: ") or verdicts[name] == "existing", name

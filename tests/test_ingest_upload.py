@@ -31,8 +31,9 @@ def upload(client, data, labels=None, **fields):
 
 def test_admin_uploads_a_zipped_folder_and_sees_the_report(client, admin_user, synthetic_dir, dicom_store):
     client.force_login(admin_user)
-    response = upload(client, zipped(synthetic_dir, prefix="my-cases/"),
-                      labels=(synthetic_dir / "labels.csv").read_bytes())
+    response = upload(
+        client, zipped(synthetic_dir, prefix="my-cases/"), labels=(synthetic_dir / "labels.csv").read_bytes()
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert "6 case(s) imported, 0 already present, 0 not imported, 0 file(s) rejected" in page
@@ -91,8 +92,9 @@ def test_a_labels_file_inside_the_archive_is_used(client, admin_user, synthetic_
     assert Case.objects.filter(ground_truth__isnull=False).distinct().count() == 6
 
 
-def test_a_file_that_breaks_the_dicom_writer_is_one_rejection_not_a_500(client, admin_user, synthetic_dir, tmp_path,
-                                                                       dicom_store):
+def test_a_file_that_breaks_the_dicom_writer_is_one_rejection_not_a_500(
+    client, admin_user, synthetic_dir, tmp_path, dicom_store
+):
     """One bit flipped in the meta header's first tag: pydicom reads the file, then cannot write it."""
     original = sorted(synthetic_dir.rglob("*.dcm"))[0].read_bytes()
     damaged = bytearray(original)

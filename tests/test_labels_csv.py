@@ -2,8 +2,8 @@
 
 import pytest
 
+from readerstudy.cases.labels_csv import LabelsFileError, read_labels_file
 from readerstudy.models import TruthValue
-from readerstudy.services.labels_csv import LabelsFileError, read_labels_file
 
 pytestmark = pytest.mark.django_db
 
@@ -15,15 +15,19 @@ def write(tmp_path, text):
 
 
 def test_columns_by_chexpert_name_or_slug_and_values_in_both_notations(tmp_path):
-    path = write(tmp_path, "case_id,Pleural Effusion,cardiomegaly,No Finding\n"
-                           "a,1,0,\n"
-                           "b,-1.0,1.0,0.0\n")
+    path = write(tmp_path, "case_id,Pleural Effusion,cardiomegaly,No Finding\na,1,0,\nb,-1.0,1.0,0.0\n")
     parsed = read_labels_file(path, {"a", "b"})
     assert parsed.truth == {
-        "a": {"pleural-effusion": TruthValue.POSITIVE, "cardiomegaly": TruthValue.NEGATIVE,
-              "no-finding": TruthValue.BLANK},
-        "b": {"pleural-effusion": TruthValue.UNCERTAIN, "cardiomegaly": TruthValue.POSITIVE,
-              "no-finding": TruthValue.NEGATIVE},
+        "a": {
+            "pleural-effusion": TruthValue.POSITIVE,
+            "cardiomegaly": TruthValue.NEGATIVE,
+            "no-finding": TruthValue.BLANK,
+        },
+        "b": {
+            "pleural-effusion": TruthValue.UNCERTAIN,
+            "cardiomegaly": TruthValue.POSITIVE,
+            "no-finding": TruthValue.NEGATIVE,
+        },
     }
 
 

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 
 from readerstudy.models import Arm, AuditEntry, ReadingSession, Study
-from readerstudy.services.designer import add_readers
-from readerstudy.services.lifecycle import (LifecycleRefused, close_study, open_session_early, open_study)
+from readerstudy.studies.enrolment import add_readers
+from readerstudy.studies.lifecycle import LifecycleRefused, close_study, open_session_early, open_study
 from tests.factories import StudyFactory, UserFactory
 from tests.reading_setup import run_and_pin
 
@@ -32,15 +32,20 @@ def test_opening_needs_a_design_and_a_pinned_output_for_every_case(draft, coordi
         open_study(draft, coordinator)
     close_study(draft, coordinator)
     assert list(AuditEntry.objects.values_list("action", "detail", "user")) == [
-        ("closed", "Closed: no more reading.", coordinator.pk), ("opened", "Opened with 1 reader(s).", coordinator.pk)]
+        ("closed", "Closed: no more reading.", coordinator.pk),
+        ("opened", "Opened with 1 reader(s).", coordinator.pk),
+    ]
 
 
 def test_a_study_opens_only_with_a_primary_comparison_it_can_make(demo_case_set, coordinator, reader):
     study = Study.objects.create(title="Two arms", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
     add_readers(study, [reader])
     run_and_pin(study)
-    with pytest.raises(LifecycleRefused, match="^The primary comparison names arms the study does not run: Full AI "
-                                               "reasoning. Declare the primary comparison in the admin.$"):
+    with pytest.raises(
+        LifecycleRefused,
+        match="^The primary comparison names arms the study does not run: Full AI "
+        "reasoning. Declare the primary comparison in the admin.$",
+    ):
         open_study(study, coordinator)
     Study.objects.filter(pk=study.pk).update(primary_arm=Arm.LABELS_ONLY)
     assert open_study(study, coordinator).status == Study.Status.OPEN
@@ -61,8 +66,10 @@ def test_a_session_opens_early_only_with_a_reason_that_is_logged(draft, coordina
         open_session_early(second, coordinator, "  ")
     open_session_early(second, coordinator, "Reader leaves the department next week.")
     entry = AuditEntry.objects.get(action="session_opened_early")
-    assert (entry.detail, entry.reason) == (f"Session 2 of {reader.username} opened early.",
-                                            "Reader leaves the department next week.")
+    assert (entry.detail, entry.reason) == (
+        f"Session 2 of {reader.username} opened early.",
+        "Reader leaves the department next week.",
+    )
     with pytest.raises(LifecycleRefused, match=f"^Session 2 of {reader.username} is already open.$"):
         open_session_early(second, coordinator, "again")
 
@@ -85,12 +92,18 @@ def test_audit_entries_are_append_only(draft, coordinator):
         entry.delete()
 
 
-@pytest.mark.parametrize("user,status", [("reader", 403), ("coordinator", 200), ("admin", 200),
-                                         ("another team's coordinator", 404)])
+@pytest.mark.parametrize(
+    "user,status", [("reader", 403), ("coordinator", 200), ("admin", 200), ("another team's coordinator", 404)]
+)
 def test_the_study_page_is_for_its_coordinators_and_admins(client, draft, coordinator, user, status):
-    client.force_login({"reader": UserFactory(roles=["reader"]), "coordinator": coordinator,
-                        "admin": UserFactory(roles=["admin"]),
-                        "another team's coordinator": UserFactory(roles=["coordinator"])}[user])
+    client.force_login(
+        {
+            "reader": UserFactory(roles=["reader"]),
+            "coordinator": coordinator,
+            "admin": UserFactory(roles=["admin"]),
+            "another team's coordinator": UserFactory(roles=["coordinator"]),
+        }[user]
+    )
     assert client.get(reverse("study-detail", args=[draft.pk])).status_code == status
     response = client.post(reverse("study-open", args=[draft.pk]))
     assert response.status_code == (302 if status == 200 else status)
@@ -108,11 +121,13 @@ def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client,
     table = preview.context["table"]
     assert [(user, row) for user, row, _ in table] == [(reader, 0)]
     assert [sorted(arm for _, arm, _, _ in blocks) for blocks in table[0][2]] == [
-        ["AI labels only", "Full AI reasoning", "Unaided"]] * 3
+        ["AI labels only", "Full AI reasoning", "Unaided"]
+    ] * 3
     assert sum(size for _, _, size, _ in table[0][2][0]) == 6
     assert preview.context["balance"] == (
         "williams-1: arms are balanced for order and carry-over within each complete group of 6 readers; "
-        "1 reader(s) make 0 complete group(s) and 1 more (add 5 to complete the group).")
+        "1 reader(s) make 0 complete group(s) and 1 more (add 5 to complete the group)."
+    )
     assert 'data-testid="design-balance"' in preview.content.decode()
     client.post(reverse("study-add-readers", args=[draft.pk]), {"readers": [reader.pk], "create": "1"})
     assert draft.assignments.count() == 18
@@ -126,18 +141,24 @@ def test_the_coordinator_designs_opens_and_follows_a_study_from_its_page(client,
     assert "Opened with 1 reader(s)." in page
 
 
-def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(client, coordinator, demo_case_set,
-                                                                               reader):
+def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(
+    client, coordinator, demo_case_set, reader
+):
     from datetime import timedelta
 
     from django.utils import timezone
 
     from readerstudy.models import Assignment, Read
-    from readerstudy.services.progress import silent_assignments, waiting_sessions
+    from readerstudy.studies.progress import silent_assignments, waiting_sessions
     from tests.test_reading_api import submit
 
-    study = Study.objects.create(title="Attention", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
-                                 primary_arm=Arm.LABELS_ONLY, washout_days=0)
+    study = Study.objects.create(
+        title="Attention",
+        case_set=demo_case_set,
+        arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
+        primary_arm=Arm.LABELS_ONLY,
+        washout_days=0,
+    )
     study.coordinators.add(coordinator)
     add_readers(study, [reader])
     run_and_pin(study)
@@ -158,14 +179,16 @@ def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(c
     assert f"{reader.username}: session 2 is open but not started" in page
 
 
-def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(demo_case_set, coordinator, client,
-                                                                           admin_user):
+def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(
+    demo_case_set, coordinator, client, admin_user
+):
     from readerstudy.models import Assignment
-    from readerstudy.services.lifecycle import move_assignment, revoke_assignment
+    from readerstudy.studies.lifecycle import move_assignment, revoke_assignment
 
     first, second = UserFactory(username="first", roles=["reader"]), UserFactory(username="second", roles=["reader"])
-    study = Study.objects.create(title="Changes", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
-                                 primary_arm=Arm.LABELS_ONLY)
+    study = Study.objects.create(
+        title="Changes", case_set=demo_case_set, arms=[Arm.UNAIDED, Arm.LABELS_ONLY], primary_arm=Arm.LABELS_ONLY
+    )
     add_readers(study, [first, second])
     run_and_pin(study)
     open_study(study, coordinator)
@@ -191,7 +214,11 @@ def test_unopened_assignments_can_be_revoked_or_moved_and_opened_ones_stay(demo_
     moved = Assignment.objects.get(pk=to_move.pk)
     assert (moved.reader, moved.session.reader, moved.session.index, moved.position) == (third, third, 1, last + 1)
     assert [e.action for e in AuditEntry.objects.filter(study=study).order_by("id")] == [
-        "opened", "assignment_revoked", "readers_added", "assignment_moved"]
+        "opened",
+        "assignment_revoked",
+        "readers_added",
+        "assignment_moved",
+    ]
     moved_entry = AuditEntry.objects.get(action="assignment_moved")
     assert moved_entry.reason == "first is on leave" and moved_entry.detail.startswith("Moved the ")
 
@@ -203,8 +230,11 @@ def test_admins_revoke_from_the_django_admin(demo_case_set, coordinator, client,
     add_readers(study, [reader])
     target = Assignment.objects.filter(study=study).first()
     client.force_login(admin_user)
-    response = client.post(reverse("admin:readerstudy_assignment_changelist"),
-                           {"action": "revoke", "_selected_action": [target.pk]}, follow=True)
+    response = client.post(
+        reverse("admin:readerstudy_assignment_changelist"),
+        {"action": "revoke", "_selected_action": [target.pk]},
+        follow=True,
+    )
     assert response.status_code == 200
     assert not Assignment.objects.filter(pk=target.pk).exists()
     assert AuditEntry.objects.get().action == "assignment_revoked"
@@ -213,7 +243,7 @@ def test_admins_revoke_from_the_django_admin(demo_case_set, coordinator, client,
 def test_an_open_study_freezes_its_pins_and_protocol(draft, coordinator, reader, admin_user, rf):
     from django.contrib.admin.sites import site
 
-    from inference.pinning import PinRefused, pin_run
+    from readerstudy.studies.pinning import PinRefused, pin_run
 
     add_readers(draft, [reader])
     run = run_and_pin(draft)
@@ -228,12 +258,22 @@ def test_an_open_study_freezes_its_pins_and_protocol(draft, coordinator, reader,
     # Set at creation, like dry run: the questions are made then.
     assert {"is_dry_run", "asks_abnormality"} <= set(draft_fields)
     frozen = site._registry[Study].get_readonly_fields(request, Study.objects.get(pk=draft.pk))
-    assert {"case_set", "arms", "washout_days", "randomisation_seed", "practice_case_set",
-            "blank_truth", "primary_endpoint", "primary_arm", "primary_versus"} <= set(frozen)
+    assert {
+        "case_set",
+        "arms",
+        "washout_days",
+        "randomisation_seed",
+        "practice_case_set",
+        "blank_truth",
+        "primary_endpoint",
+        "primary_arm",
+        "primary_versus",
+    } <= set(frozen)
 
 
 def test_the_admin_form_checks_the_primary_comparison_in_a_draft_and_leaves_an_open_study_alone(
-        demo_case_set, admin_user, rf):
+    demo_case_set, admin_user, rf
+):
     from django.contrib.admin.sites import site
     from django.forms.models import model_to_dict
 
@@ -245,8 +285,9 @@ def test_the_admin_form_checks_the_primary_comparison_in_a_draft_and_leaves_an_o
     data["arms"] = '["UNAIDED", "LABELS_ONLY"]'
     form = admin.get_form(request, draft)(data=data, instance=draft)
     assert not form.is_valid()
-    assert form.errors["primary_arm"] == ["The primary comparison names arms the study does not run: Full AI "
-                                          "reasoning."]
+    assert form.errors["primary_arm"] == [
+        "The primary comparison names arms the study does not run: Full AI reasoning."
+    ]
     form = admin.get_form(request, draft)(data={**data, "primary_arm": "LABELS_ONLY"}, instance=draft)
     assert form.is_valid(), form.errors
     Study.objects.filter(pk=draft.pk).update(status=Study.Status.OPEN)

@@ -22,21 +22,27 @@ def test_blank_cells_stored_as_unknown_become_blank_and_existing_studies_keep_bl
     old = migrate(BEFORE)
     batch = old.get_model("readerstudy", "ImportBatch").objects.create(source="before")
     case = old.get_model("readerstudy", "Case").objects.create(source_id="a", import_batch=batch)
-    labels = {label.slug: label for label in old.get_model("readerstudy", "Label").objects.filter(
-        slug__in=["cardiomegaly", "edema", "fracture"])}
+    labels = {
+        label.slug: label
+        for label in old.get_model("readerstudy", "Label").objects.filter(
+            slug__in=["cardiomegaly", "edema", "fracture"]
+        )
+    }
     truth = old.get_model("readerstudy", "GroundTruth")
     for slug, value in (("cardiomegaly", "positive"), ("edema", "unknown"), ("fracture", "uncertain")):
         truth.objects.create(case=case, label=labels[slug], value=value)
     case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
-    before = old.get_model("readerstudy", "Study").objects.create(title="Made before", case_set=case_set,
-                                                                  randomisation_seed=1)
-    old.get_model("readerstudy", "StudyAnalysis").objects.create(study=before, requested_version=3,
-                                                                 computed_version=3, result={})
+    before = old.get_model("readerstudy", "Study").objects.create(
+        title="Made before", case_set=case_set, randomisation_seed=1
+    )
+    old.get_model("readerstudy", "StudyAnalysis").objects.create(
+        study=before, requested_version=3, computed_version=3, result={}
+    )
 
     new = migrate(AFTER)
-    assert dict(new.get_model("readerstudy", "GroundTruth").objects.filter(case_id=case.pk)
-                .values_list("label__slug", "value")) == {"cardiomegaly": "positive", "edema": "blank",
-                                                          "fracture": "uncertain"}
+    assert dict(
+        new.get_model("readerstudy", "GroundTruth").objects.filter(case_id=case.pk).values_list("label__slug", "value")
+    ) == {"cardiomegaly": "positive", "edema": "blank", "fracture": "uncertain"}
     studies = new.get_model("readerstudy", "Study").objects
     assert studies.get(title="Made before").blank_truth == "unknown"
     # Scoring changed: the analysis is out of date, so the sweep recomputes it.
@@ -58,7 +64,10 @@ def test_studies_opened_before_the_reading_order_was_enforced_keep_their_free_or
 
     new = migrate([("readerstudy", "0015_free_order")])
     assert dict(new.get_model("readerstudy", "Study").objects.values_list("title", "free_order")) == {
-        "draft": False, "open": True, "closed": True}
+        "draft": False,
+        "open": True,
+        "closed": True,
+    }
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
@@ -71,9 +80,10 @@ def test_every_coordinator_stays_on_every_study_made_before_teams_with_the_addit
     for name, role in (("carol", "coordinator"), ("alice", "coordinator"), ("rita", "reader"), ("ada", "admin")):
         users.create(username=name).groups.add(groups[role])
     case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
-    studies = [old.get_model("readerstudy", "Study").objects.create(title=title, case_set=case_set,
-                                                                    randomisation_seed=seed)
-               for seed, title in enumerate(("first", "second"), start=1)]
+    studies = [
+        old.get_model("readerstudy", "Study").objects.create(title=title, case_set=case_set, randomisation_seed=seed)
+        for seed, title in enumerate(("first", "second"), start=1)
+    ]
 
     new = migrate([("readerstudy", "0016_study_teams")])
     team = new.get_model("readerstudy", "StudyCoordinator").objects
@@ -81,5 +91,7 @@ def test_every_coordinator_stays_on_every_study_made_before_teams_with_the_addit
     for study in studies:
         assert sorted(team.filter(study_id=study.pk).values_list("user__username", flat=True)) == ["alice", "carol"]
         assert sorted(audit.filter(study_id=study.pk).values_list("action", "username", "detail")) == [
-            ("team_joined", "alice", "alice joined the team."), ("team_joined", "carol", "carol joined the team.")]
+            ("team_joined", "alice", "alice joined the team."),
+            ("team_joined", "carol", "carol joined the team."),
+        ]
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

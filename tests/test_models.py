@@ -5,7 +5,7 @@ import uuid
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.core.labels import CHEXPERT_LABELS
 from readerstudy.models import (
     Arm,
     Assignment,
@@ -47,14 +47,26 @@ def test_second_read_of_an_assignment_is_refused_by_the_database():
 def test_second_assignment_of_the_same_case_and_arm_to_a_reader_is_refused():
     first = AssignmentFactory(arm=Arm.LABELS_ONLY)
     with pytest.raises(IntegrityError), transaction.atomic():
-        Assignment.objects.create(study=first.study, reader=first.reader, case=first.case, arm=Arm.LABELS_ONLY,
-                                  session=first.session, position=first.position + 1)
+        Assignment.objects.create(
+            study=first.study,
+            reader=first.reader,
+            case=first.case,
+            arm=Arm.LABELS_ONLY,
+            session=first.session,
+            position=first.position + 1,
+        )
 
 
 def test_the_same_case_under_another_arm_is_allowed():
     first = AssignmentFactory(arm=Arm.UNAIDED)
-    second = Assignment.objects.create(study=first.study, reader=first.reader, case=first.case,
-                                       arm=Arm.FULL_REASONING, session=first.session, position=first.position + 1)
+    second = Assignment.objects.create(
+        study=first.study,
+        reader=first.reader,
+        case=first.case,
+        arm=Arm.FULL_REASONING,
+        session=first.session,
+        position=first.position + 1,
+    )
     assert second.pk != first.pk
 
 
@@ -88,8 +100,9 @@ def test_deleting_a_case_with_assignments_is_refused():
 
 def test_timing_events_are_append_only_in_the_database():
     assignment = AssignmentFactory()
-    event = TimingEvent.objects.create(assignment=assignment, page_load_id=uuid.uuid4(), type="page_shown",
-                                       client_ms=12.5, client_uuid=uuid.uuid4())
+    event = TimingEvent.objects.create(
+        assignment=assignment, page_load_id=uuid.uuid4(), type="page_shown", client_ms=12.5, client_uuid=uuid.uuid4()
+    )
     with pytest.raises(ValueError):
         event.save()
     with pytest.raises(Exception, match="append-only"), transaction.atomic():
@@ -102,18 +115,30 @@ def test_timing_events_are_append_only_in_the_database():
 def test_timing_event_client_uuid_is_unique():
     assignment = AssignmentFactory()
     token = uuid.uuid4()
-    TimingEvent.objects.create(assignment=assignment, page_load_id=uuid.uuid4(), type="hidden", client_ms=1,
-                               client_uuid=token)
+    TimingEvent.objects.create(
+        assignment=assignment, page_load_id=uuid.uuid4(), type="hidden", client_ms=1, client_uuid=token
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
-        TimingEvent.objects.create(assignment=assignment, page_load_id=uuid.uuid4(), type="hidden", client_ms=2,
-                                   client_uuid=token)
+        TimingEvent.objects.create(
+            assignment=assignment, page_load_id=uuid.uuid4(), type="hidden", client_ms=2, client_uuid=token
+        )
 
 
 def test_case_image_rejects_colour_photometric_and_bits_outside_8_to_16():
     case = CaseFactory()
-    fields = dict(case=case, sop_instance_uid="1.2.3", stored_path="x", sha256="a" * 64, byte_size=1,
-                  modality="DX", rows=10, columns=10, bits_stored=12, photometric_interpretation="MONOCHROME2",
-                  original_transfer_syntax_uid="1.2.840.10008.1.2.1")
+    fields = dict(
+        case=case,
+        sop_instance_uid="1.2.3",
+        stored_path="x",
+        sha256="a" * 64,
+        byte_size=1,
+        modality="DX",
+        rows=10,
+        columns=10,
+        bits_stored=12,
+        photometric_interpretation="MONOCHROME2",
+        original_transfer_syntax_uid="1.2.840.10008.1.2.1",
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         CaseImage.objects.create(**{**fields, "photometric_interpretation": "RGB"})
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -169,21 +194,33 @@ def test_a_study_asking_the_abnormality_question_asks_it_in_every_arm_on_0_to_10
     study = StudyFactory(arms=["UNAIDED", "FULL_REASONING"], asks_abnormality=True)
     question = study.questions.get(key="abnormality")
     assert (question.arms, question.scale_min, question.scale_max, question.min_anchor, question.max_anchor) == (
-        ["UNAIDED", "FULL_REASONING"], 0, 100, "Certainly normal", "Certainly abnormal")
+        ["UNAIDED", "FULL_REASONING"],
+        0,
+        100,
+        "Certainly normal",
+        "Certainly abnormal",
+    )
     assert list(study.questions.values_list("key", flat=True))[-1] == "abnormality"
 
 
-@pytest.mark.parametrize("fields, errors", [
-    ({}, {}),
-    ({"primary_arm": "UNAIDED"}, {"primary_versus": ["The primary comparison needs two different arms."]}),
-    ({"arms": ["UNAIDED", "LABELS_ONLY"]},
-     {"primary_arm": ["The primary comparison names arms the study does not run: Full AI reasoning."]}),
-    ({"primary_endpoint": "auc"}, {"primary_endpoint": ["An AUC needs the abnormality question: tick “asks "
-                                                        "abnormality”."]}),
-    ({"primary_endpoint": "auc", "asks_abnormality": True}, {}),
-    ({"arms": ["UNAIDED"]}, {}),  # one arm: no comparison to declare
-    ({"arms": ["UNAIDED", "LABELS_ONLY"], "status": "open"}, {}),  # frozen as it opened
-])
+@pytest.mark.parametrize(
+    "fields, errors",
+    [
+        ({}, {}),
+        ({"primary_arm": "UNAIDED"}, {"primary_versus": ["The primary comparison needs two different arms."]}),
+        (
+            {"arms": ["UNAIDED", "LABELS_ONLY"]},
+            {"primary_arm": ["The primary comparison names arms the study does not run: Full AI reasoning."]},
+        ),
+        (
+            {"primary_endpoint": "auc"},
+            {"primary_endpoint": ["An AUC needs the abnormality question: tick “asks abnormality”."]},
+        ),
+        ({"primary_endpoint": "auc", "asks_abnormality": True}, {}),
+        ({"arms": ["UNAIDED"]}, {}),  # one arm: no comparison to declare
+        ({"arms": ["UNAIDED", "LABELS_ONLY"], "status": "open"}, {}),  # frozen as it opened
+    ],
+)
 def test_the_declared_primary_comparison_must_be_one_the_study_can_make(fields, errors):
     from django.core.exceptions import ValidationError
 
@@ -205,8 +242,9 @@ def test_the_database_refuses_a_primary_comparison_of_an_arm_with_itself():
 def test_rating_scale_must_be_ordered():
     study = StudyFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
-        StudyQuestion.objects.create(study=study, key="odd", text="?", scale_min=5, scale_max=5,
-                                     min_anchor="a", max_anchor="b")
+        StudyQuestion.objects.create(
+            study=study, key="odd", text="?", scale_min=5, scale_max=5, min_anchor="a", max_anchor="b"
+        )
 
 
 def test_enrolment_copies_the_profile_and_later_edits_do_not_rewrite_it():

@@ -1,4 +1,4 @@
-"""MRMC on a study's reads (services/analysis/mrmc.py): hand-made data with known answers, without a database.
+"""MRMC on a study's reads (readerstudy/analysis/mrmc.py): hand-made data with known answers, without a database.
 
 What it adds to orh.py: which reads form each endpoint's table, who is left out, the declared primary
 comparison, the Holm adjustment of every other comparison, and how a free-form study is refused.
@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from readerstudy.analysis.dataset import StudyData
+from readerstudy.analysis.mrmc import mrmc_section
 from readerstudy.models import Study, StudyQuestion
-from readerstudy.services.analysis.dataset import StudyData
-from readerstudy.services.analysis.mrmc import mrmc_section
 
 ARMS = ["UNAIDED", "LABELS_ONLY", "FULL_REASONING"]
 TRUE_LOG_RATIOS = {"UNAIDED": 0.0, "LABELS_ONLY": math.log(0.85), "FULL_REASONING": math.log(0.7)}
@@ -29,23 +29,43 @@ def reads(readers=6, cases=12, seed=3, arms=ARMS):
             for arm in arms:
                 log_s = math.log(60) + reader_effect[r] + case_effect[c] + TRUE_LOG_RATIOS[arm] + rng.normal(0, 0.1)
                 findings = frozenset({"edema"} if (abnormal != (rng.random() < 0.1)) else {"no-finding"})
-                rows.append({"read": len(rows), "reader": f"R{r + 1:02d}", "case": f"c{c:02d}", "case_id": c,
-                             "case_type": "abnormal" if abnormal else "normal", "arm": arm,
-                             "log_active_s": log_s, "findings": findings,
-                             "jaccard": 1.0 if ("edema" in findings) == abnormal else 0.0,
-                             "rating_confidence": float(rng.integers(1, 6))})
+                rows.append(
+                    {
+                        "read": len(rows),
+                        "reader": f"R{r + 1:02d}",
+                        "case": f"c{c:02d}",
+                        "case_id": c,
+                        "case_type": "abnormal" if abnormal else "normal",
+                        "arm": arm,
+                        "log_active_s": log_s,
+                        "findings": findings,
+                        "jaccard": 1.0 if ("edema" in findings) == abnormal else 0.0,
+                        "rating_confidence": float(rng.integers(1, 6)),
+                    }
+                )
     return pd.DataFrame(rows)
 
 
 def study_data(frame, arms=ARMS, **study_fields):
     study = Study(title="Hand-made", arms=arms, **study_fields)
     confidence = StudyQuestion(key="confidence", text="How confident are you?", arms=arms)
-    truths = {case_id: {"edema": "positive" if case_type == "abnormal" else "negative",
-                        "no-finding": "blank"}
-              for case_id, case_type in zip(frame["case_id"], frame["case_type"])}
-    return StudyData(study=study, arms=arms, reads=frame, questions=[confidence],
-                     labels=[("edema", "Edema"), ("no-finding", "No Finding")], truths=truths, outputs={},
-                     annotations={}, submitted=len(frame), excluded={}, blank="negative")
+    truths = {
+        case_id: {"edema": "positive" if case_type == "abnormal" else "negative", "no-finding": "blank"}
+        for case_id, case_type in zip(frame["case_id"], frame["case_type"])
+    }
+    return StudyData(
+        study=study,
+        arms=arms,
+        reads=frame,
+        questions=[confidence],
+        labels=[("edema", "Edema"), ("no-finding", "No Finding")],
+        truths=truths,
+        outputs={},
+        annotations={},
+        submitted=len(frame),
+        excluded={},
+        blank="negative",
+    )
 
 
 def endpoint(section, kind, key=None):
@@ -69,11 +89,18 @@ def section():
 
 def test_every_endpoint_is_analysed_with_pairs_read_later_arm_against_earlier(section):
     assert [(e["kind"], e["key"]) for e in section["endpoints"]] == [
-        ("time", "time"), ("rating", "confidence"), ("jaccard", "jaccard"), ("sensitivity", "sensitivity"),
-        ("specificity", "specificity")]
+        ("time", "time"),
+        ("rating", "confidence"),
+        ("jaccard", "jaccard"),
+        ("sensitivity", "sensitivity"),
+        ("specificity", "specificity"),
+    ]
     time = endpoint(section, "time")
     assert [(p["arm"], p["versus"]) for p in time["pairs"]] == [
-        ("LABELS_ONLY", "UNAIDED"), ("FULL_REASONING", "UNAIDED"), ("FULL_REASONING", "LABELS_ONLY")]
+        ("LABELS_ONLY", "UNAIDED"),
+        ("FULL_REASONING", "UNAIDED"),
+        ("FULL_REASONING", "LABELS_ONLY"),
+    ]
     full = time["pairs"][1]
     assert full["ratio"] == pytest.approx(math.exp(full["estimate"]))
     assert full["ratio_ci_low"] < 0.7 < full["ratio_ci_high"]
@@ -83,8 +110,14 @@ def test_every_endpoint_is_analysed_with_pairs_read_later_arm_against_earlier(se
 
 
 def test_the_declared_primary_comparison_stands_alone_and_every_other_pair_is_holm_adjusted(section):
-    assert section["primary"] == {"endpoint": "time", "arm": "FULL_REASONING", "versus": "UNAIDED",
-                                  "endpoint_name": "Reading time", "found": True, "reason": None}
+    assert section["primary"] == {
+        "endpoint": "time",
+        "arm": "FULL_REASONING",
+        "versus": "UNAIDED",
+        "endpoint_name": "Reading time",
+        "found": True,
+        "reason": None,
+    }
     primary = [(e["key"], p["arm"], p["versus"]) for e in section["endpoints"] for p in e["pairs"] if p["primary"]]
     assert primary == [("time", "FULL_REASONING", "UNAIDED")]
     assert [e["role"] for e in section["endpoints"]] == ["primary"] + ["secondary"] * 4
@@ -96,12 +129,15 @@ def test_the_declared_primary_comparison_stands_alone_and_every_other_pair_is_ho
 
 
 def test_another_declared_comparison_is_read_as_declared():
-    section = mrmc_section(study_data(reads(), primary_endpoint="jaccard", primary_arm="UNAIDED",
-                                      primary_versus="LABELS_ONLY"))
+    section = mrmc_section(
+        study_data(reads(), primary_endpoint="jaccard", primary_arm="UNAIDED", primary_versus="LABELS_ONLY")
+    )
     jaccard = endpoint(section, "jaccard")
     assert [(p["arm"], p["versus"], p["primary"]) for p in jaccard["pairs"]] == [
-        ("UNAIDED", "LABELS_ONLY", True), ("FULL_REASONING", "UNAIDED", False),
-        ("FULL_REASONING", "LABELS_ONLY", False)]
+        ("UNAIDED", "LABELS_ONLY", True),
+        ("FULL_REASONING", "UNAIDED", False),
+        ("FULL_REASONING", "LABELS_ONLY", False),
+    ]
     assert endpoint(section, "time")["role"] == "secondary" and jaccard["role"] == "primary"
 
 
@@ -110,7 +146,9 @@ def test_a_primary_comparison_between_arms_the_study_does_not_run_is_reported_mi
     frame = reads(arms=arms)
     section = mrmc_section(study_data(frame, arms=arms))
     assert (section["primary"]["found"], section["primary"]["reason"]) == (
-        False, "the declared comparison is not among the estimable ones")
+        False,
+        "the declared comparison is not among the estimable ones",
+    )
     assert all(p["p_adjusted"] is not None for e in section["endpoints"] for p in e["pairs"])
 
 
@@ -133,15 +171,19 @@ def test_a_missing_read_leaves_its_case_out_of_that_cell_only():
 
 def test_the_arm_by_case_type_test_and_the_subgroups():
     section = mrmc_section(study_data(reads()))
-    assert [(e["key"], e["role"]) for e in section["interaction"]] == [("time", "interaction"),
-                                                                       ("jaccard", "interaction")]
+    assert [(e["key"], e["role"]) for e in section["interaction"]] == [
+        ("time", "interaction"),
+        ("jaccard", "interaction"),
+    ]
     frame = reads()
     time = section["interaction"][0]
     reader_one = frame[(frame["reader"] == "R01") & (frame["arm"] == "UNAIDED")]
     by_type = reader_one.groupby("case_type")["log_active_s"].mean()
     assert time["reader_foms"]["UNAIDED"]["R01"] == pytest.approx(by_type["abnormal"] - by_type["normal"])
     assert {case_type: [e["cases"] for e in parts] for case_type, parts in section["subgroups"].items()} == {
-        "normal": [6, 6], "abnormal": [6, 6]}
+        "normal": [6, 6],
+        "abnormal": [6, 6],
+    }
     assert {e["role"] for parts in section["subgroups"].values() for e in parts} == {"exploratory"}
     edema = next(row for row in section["per_label"] if row["label"] == "edema")
     assert (edema["sensitivity"]["cases"], edema["specificity"]["cases"]) == (6, 6)
@@ -152,8 +194,10 @@ def test_the_arm_by_case_type_test_and_the_subgroups():
 
 def test_a_free_form_study_is_not_estimable():
     assert mrmc_section(study_data(reads(), is_free_form=True)) == {
-        "estimable": False, "reason": "a free-form study is not a crossover design: its readers and cases are not "
-                                      "crossed with its arms, which MRMC analysis needs"}
+        "estimable": False,
+        "reason": "a free-form study is not a crossover design: its readers and cases are not "
+        "crossed with its arms, which MRMC analysis needs",
+    }
 
 
 def test_one_reader_is_not_estimable_and_says_why():

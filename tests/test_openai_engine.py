@@ -7,8 +7,14 @@ import time
 import pytest
 from PIL import Image
 
-from inference.engines.base import (DEFAULT_PROMPT, DIFFERENTIALS_PROMPT, REPORT_PROMPT, GenerationParams,
-                                    PermanentEngineError, TransientEngineError)
+from inference.engines.base import (
+    DEFAULT_PROMPT,
+    DIFFERENTIALS_PROMPT,
+    REPORT_PROMPT,
+    GenerationParams,
+    PermanentEngineError,
+    TransientEngineError,
+)
 from inference.engines.openai_engine import OpenAIEngine
 from tests.openai_server import PROMPT_TOKENS, TRACE, fake_model_server
 
@@ -70,12 +76,19 @@ def test_follow_ups_resend_the_conversation_with_the_answers_and_the_image_only_
     result = engine_for(server).converse(grey_image(), prompts, GenerationParams())
     first, second, third = server.completions
     assert second["messages"][0] == first["messages"][0]
-    assert second["messages"][1:] == [{"role": "assistant", "content": TRACE},
-                                      {"role": "user", "content": [{"type": "text", "text": REPORT_PROMPT}]}]
+    assert second["messages"][1:] == [
+        {"role": "assistant", "content": TRACE},
+        {"role": "user", "content": [{"type": "text", "text": REPORT_PROMPT}]},
+    ]
     assert [message["role"] for message in third["messages"]] == ["user", "assistant", "user", "assistant", "user"]
     assert third["messages"][3] == {"role": "assistant", "content": REPORT}
-    images = [part for message in third["messages"] if message["role"] == "user"
-              for part in message["content"] if part["type"] == "image_url"]
+    images = [
+        part
+        for message in third["messages"]
+        if message["role"] == "user"
+        for part in message["content"]
+        if part["type"] == "image_url"
+    ]
     assert len(images) == 1
     assert [turn.text for turn in result.turns] == [TRACE, REPORT, "1. Cardiomegaly: cardiomyopathy."]
     assert [turn.prompt for turn in result.turns] == prompts
@@ -148,8 +161,12 @@ def test_a_timeout_is_retried_then_transient(server):
 def test_load_checks_the_model_is_served_and_records_where_it_came_from(server):
     engine = engine_for(server)
     assert engine.load() >= 0
-    assert engine.software_versions() == {"engine": "openai", "server": server.base_url.removeprefix("http://"),
-                                          "served_model": server.model, "served_from": f"/models/{server.model}"}
+    assert engine.software_versions() == {
+        "engine": "openai",
+        "server": server.base_url.removeprefix("http://"),
+        "served_model": server.model,
+        "served_from": f"/models/{server.model}",
+    }
 
 
 def test_load_names_the_missing_model_and_what_the_server_serves(server):

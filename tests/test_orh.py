@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from readerstudy.services.analysis.orh import NotEstimable, Table, auc_fom, difference_fom, mean_fom, orh
+from readerstudy.analysis.orh import NotEstimable, Table, auc_fom, difference_fom, mean_fom, orh
 
 VAN_DYKE = Path(__file__).resolve().parent / "data" / "vandyke_roc.csv"  # see tests/data/README.md
 
@@ -47,23 +47,38 @@ def test_van_dyke_reader_aucs_and_modality_means(van_dyke):
 def test_van_dyke_random_readers_and_cases(van_dyke):
     overall = van_dyke["overall"]
     assert (overall["f"], overall["ndf"], overall["ddf"], overall["p"]) == (
-        rel(4.456319), 1, rel(15.259675), rel(0.05166569))
+        rel(4.456319),
+        1,
+        rel(15.259675),
+        rel(0.05166569),
+    )
     [pair] = van_dyke["pairs"]
     assert (pair["arm"], pair["versus"]) == (0, 1)
     assert (pair["estimate"], pair["se"], pair["df"], pair["p"]) == (
-        rel(-0.04380032), rel(0.02074862), rel(15.259675), rel(0.05166569))
+        rel(-0.04380032),
+        rel(0.02074862),
+        rel(15.259675),
+        rel(0.05166569),
+    )
     assert (pair["ci_low"], pair["ci_high"]) == (rel(-0.08795950), rel(0.00035885))
 
 
 def test_van_dyke_variance_components(van_dyke):
     assert van_dyke["variance_components"] == {
-        "var_r": rel(0.00153500), "var_tr": rel(0.00020040), "cov1": rel(0.00034661), "cov2": rel(0.00034407),
-        "cov3": rel(0.00023903), "var_error": rel(0.00080229)}
+        "var_r": rel(0.00153500),
+        "var_tr": rel(0.00020040),
+        "cov1": rel(0.00034661),
+        "cov2": rel(0.00034407),
+        "cov3": rel(0.00023903),
+        "var_error": rel(0.00080229),
+    }
 
 
 def test_van_dyke_single_modality(van_dyke):
     assert [(arm["se"], arm["df"]) for arm in van_dyke["per_arm"]] == [
-        (rel(0.03317360), rel(12.744648)), (rel(0.02156637), rel(12.710190))]
+        (rel(0.03317360), rel(12.744648)),
+        (rel(0.02156637), rel(12.710190)),
+    ]
 
 
 def test_van_dyke_fixed_readers(van_dyke):
@@ -74,6 +89,7 @@ def test_van_dyke_fixed_readers(van_dyke):
 
 
 # --- three arms: an independent implementation -------------------------------------------------------------
+
 
 def three_arm_table(seed=7):
     """Van Dyke's two modalities and a third made from the first with seeded noise (ratings 1–5)."""
@@ -107,11 +123,19 @@ def dbm(table):
     ms_tr = c * ((m_tr - m_t[:, None] - m_r[None, :] + grand) ** 2).sum() / ((t - 1) * (r - 1))
     ms_tc = r * ((m_tc - m_t[:, None] - m_c[None, :] + grand) ** 2).sum() / ((t - 1) * (c - 1))
     m_rc = pseudo.mean(axis=0)
-    residual = (pseudo - m_tr[:, :, None] - m_tc[:, None, :] - m_rc[None, :, :] + m_t[:, None, None]
-                + m_r[None, :, None] + m_c[None, None, :] - grand)
-    ms_trc = (residual ** 2).sum() / ((t - 1) * (r - 1) * (c - 1))
+    residual = (
+        pseudo
+        - m_tr[:, :, None]
+        - m_tc[:, None, :]
+        - m_rc[None, :, :]
+        + m_t[:, None, None]
+        + m_r[None, :, None]
+        + m_c[None, None, :]
+        - grand
+    )
+    ms_trc = (residual**2).sum() / ((t - 1) * (r - 1) * (c - 1))
     denominator = ms_tr + max(ms_tc - ms_trc, 0)
-    ddf = denominator ** 2 / (ms_tr ** 2 / ((t - 1) * (r - 1)))
+    ddf = denominator**2 / (ms_tr**2 / ((t - 1) * (r - 1)))
     pairs = {}
     for a in range(t):
         for b in range(a + 1, t):
@@ -125,9 +149,14 @@ def dbm(table):
         ms_c_i = r * ((y.mean(axis=0) - y.mean()) ** 2).sum() / (c - 1)
         ms_rc_i = ((y - y.mean(axis=1)[:, None] - y.mean(axis=0)[None, :] + y.mean()) ** 2).sum() / ((r - 1) * (c - 1))
         term = ms_r_i + max(ms_c_i - ms_rc_i, 0)
-        single.append((math.sqrt(term / (r * c)), term ** 2 / (ms_r_i ** 2 / (r - 1))))
-    return {"f": ms_t / denominator, "ddf": ddf, "p": stats.f.sf(ms_t / denominator, t - 1, ddf), "pairs": pairs,
-            "single": single}
+        single.append((math.sqrt(term / (r * c)), term**2 / (ms_r_i**2 / (r - 1))))
+    return {
+        "f": ms_t / denominator,
+        "ddf": ddf,
+        "p": stats.f.sf(ms_t / denominator, t - 1, ddf),
+        "pairs": pairs,
+        "single": single,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -140,14 +169,23 @@ def test_three_arms_match_the_dbm_pseudovalue_anova(three):
     _, result, independent = three
     overall = result["overall"]
     assert (overall["f"], overall["ndf"], overall["ddf"], overall["p"]) == (
-        rel(independent["f"]), 2, rel(independent["ddf"]), rel(independent["p"]))
+        rel(independent["f"]),
+        2,
+        rel(independent["ddf"]),
+        rel(independent["p"]),
+    )
     assert len(result["pairs"]) == 3
     for pair in result["pairs"]:
         difference, se, p = independent["pairs"][(pair["arm"], pair["versus"])]
-        assert (pair["estimate"], pair["se"], pair["df"], pair["p"]) == (rel(difference), rel(se),
-                                                                         rel(independent["ddf"]), rel(p))
-    assert [(arm["se"], arm["df"]) for arm in result["per_arm"]] == [(rel(se), rel(df))
-                                                                     for se, df in independent["single"]]
+        assert (pair["estimate"], pair["se"], pair["df"], pair["p"]) == (
+            rel(difference),
+            rel(se),
+            rel(independent["ddf"]),
+            rel(p),
+        )
+    assert [(arm["se"], arm["df"]) for arm in result["per_arm"]] == [
+        (rel(se), rel(df)) for se, df in independent["single"]
+    ]
 
 
 def test_a_pair_analysed_alone_equals_the_two_arm_analysis_and_keeps_its_estimate_among_three(three):
@@ -161,15 +199,18 @@ def test_a_pair_analysed_alone_equals_the_two_arm_analysis_and_keeps_its_estimat
     # Its SE and df come from the error term of all three arms, so they differ.
     assert among_three["df"] == result["overall"]["ddf"] != pair_alone["df"]
     # The first two arms alone are the Van Dyke analysis itself.
-    assert orh(Table(table.values[:2], table.truth, (0, 1), table.readers, table.cases),
-               auc_fom)["overall"]["f"] == rel(4.456319)
+    assert orh(Table(table.values[:2], table.truth, (0, 1), table.readers, table.cases), auc_fom)["overall"][
+        "f"
+    ] == rel(4.456319)
 
 
 # --- means, missing reads and what cannot be estimated ---------------------------------------------------
 
+
 def test_the_jackknife_of_a_mean_leaves_a_case_out_only_where_it_was_read():
-    values = np.array([[[1.0, 2.0, 3.0, np.nan], [2.0, 2.0, 4.0, 6.0]],
-                       [[0.5, 1.0, np.nan, 2.0], [1.0, 1.5, 2.5, 3.0]]])
+    values = np.array(
+        [[[1.0, 2.0, 3.0, np.nan], [2.0, 2.0, 4.0, 6.0]], [[0.5, 1.0, np.nan, 2.0], [1.0, 1.5, 2.5, 3.0]]]
+    )
     result = orh(Table(values, np.array([0, 1, 0, 1]), ("A", "B"), ("R1", "R2"), ("a", "b", "c", "d")), mean_fom)
     assert result["reader_foms"] == {"A": {"R1": 2.0, "R2": 3.5}, "B": {"R1": pytest.approx(3.5 / 3), "R2": 2.0}}
     assert result["pairs"][0]["estimate"] == pytest.approx((2.0 + 3.5) / 2 - (3.5 / 3 + 2.0) / 2)
@@ -185,8 +226,9 @@ def test_what_cannot_be_estimated_says_why():
     with pytest.raises(NotEstimable, match="^needs at least 2 readers with reads in every arm \\(has 1\\)$"):
         orh(Table(values, np.array([0, 1, 1]), ("A", "B"), ("R1",), ("a", "b", "c")), mean_fom)
     one_normal = Table(np.ones((2, 2, 3)), np.array([0, 1, 1]), ("A", "B"), ("R1", "R2"), ("a", "b", "c"))
-    with pytest.raises(NotEstimable, match="^the figure of merit cannot be computed for every reader and arm with "
-                                           "each case left out$"):
+    with pytest.raises(
+        NotEstimable, match="^the figure of merit cannot be computed for every reader and arm with each case left out$"
+    ):
         orh(one_normal, auc_fom)
 
 

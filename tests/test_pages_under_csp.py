@@ -17,11 +17,20 @@ def test_the_coordinators_and_admins_pages_work_under_the_policy(live_server, ad
     admin_user.save()
     study, _ = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED, Arm.LABELS_ONLY])
     case = demo_case_set.ordered_cases()[0]
-    paths = [reverse("home"), reverse("study-detail", args=[study.pk]), reverse("study-analysis", args=[study.pk]),
-             reverse("people"), reverse("import-cases"), reverse("inference:runs"), reverse("admin:index"),
-             reverse("admin:readerstudy_study_change", args=[study.pk]), reverse("admin:readerstudy_study_add"),
-             reverse("admin:readerstudy_case_change", args=[case.pk]), reverse("admin:auth_user_changelist"),
-             reverse("admin:axes_accessattempt_changelist")]
+    paths = [
+        reverse("home"),
+        reverse("study-detail", args=[study.pk]),
+        reverse("study-analysis", args=[study.pk]),
+        reverse("people"),
+        reverse("import-cases"),
+        reverse("inference:runs"),
+        reverse("admin:index"),
+        reverse("admin:readerstudy_study_change", args=[study.pk]),
+        reverse("admin:readerstudy_study_add"),
+        reverse("admin:readerstudy_case_change", args=[case.pk]),
+        reverse("admin:auth_user_changelist"),
+        reverse("admin:axes_accessattempt_changelist"),
+    ]
     with chromium() as browser, settled_context(browser) as context:
         page = context.new_page()
         log_in(page, live_server.url, admin_user.username)

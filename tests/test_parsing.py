@@ -8,8 +8,20 @@ import pytest
 from inference.parsing import parse_output, region_of
 from inference.trace_format import OTHER_REGION, REFUSAL_TEXT
 
-REVIEW_ORDER = ["image-quality", "devices", "central-airways", "right-lung", "left-lung", "pleura", "mediastinum",
-                "hila", "heart", "upper-abdomen", "bones", "overall"]
+REVIEW_ORDER = [
+    "image-quality",
+    "devices",
+    "central-airways",
+    "right-lung",
+    "left-lung",
+    "pleura",
+    "mediastinum",
+    "hila",
+    "heart",
+    "upper-abdomen",
+    "bones",
+    "overall",
+]
 
 # Blank-line separated paragraphs, dictated as prose without headings.
 NORMAL = """<think>
@@ -113,20 +125,22 @@ def test_a_realistic_trace_gives_twelve_steps_in_review_order_with_exact_offsets
     assert [step.region for step in parsed.steps] == REVIEW_ORDER
     assert [step.index for step in parsed.steps] == list(range(12))
     for step in parsed.steps:
-        assert raw[step.start:step.end] == step.text == step.text.strip() != ""
+        assert raw[step.start : step.end] == step.text == step.text.strip() != ""
     assert (parsed.labels, parsed.unknown_labels) == (labels, [])
-    assert raw[parsed.reasoning_start:parsed.reasoning_end] == parsed.reasoning
+    assert raw[parsed.reasoning_start : parsed.reasoning_end] == parsed.reasoning
     assert parsed.reasoning == raw.split("<think>")[1].split("</think>")[0]
-    assert raw[parsed.answer_start:parsed.answer_end] == raw.split("<answer>")[1].split("</answer>")[0]
+    assert raw[parsed.answer_start : parsed.answer_end] == raw.split("<answer>")[1].split("</answer>")[0]
 
 
 def test_step_texts_are_the_paragraphs_lines_or_sentences_as_written():
     assert parse_output(NORMAL).steps[8].text == "The heart is normal in size, with a cardiothoracic ratio below 0.5."
     assert parse_output(CARDIOMEGALY_EFFUSION).steps[0].text == (
-        "Image quality: AP semi-erect projection, mildly rotated; inspiration ≥ 8 posterior ribs.")
+        "Image quality: AP semi-erect projection, mildly rotated; inspiration ≥ 8 posterior ribs."
+    )
     sentences = parse_output(NODULE_CONSOLIDATION).steps
-    assert sentences[3].text == ("In the right lung there is a well-circumscribed 1.5 cm nodule projecting over the "
-                                 "right upper lobe.")
+    assert sentences[3].text == (
+        "In the right lung there is a well-circumscribed 1.5 cm nodule projecting over the right upper lobe."
+    )
     assert sentences[11].text.startswith("In summary, a right upper lobe") and sentences[11].text.endswith("setting.")
 
 
@@ -139,17 +153,22 @@ def test_offsets_count_code_points_not_bytes_or_utf16_units():
     assert (parsed.answer_start, parsed.answer_end) == (43, 55)
     assert len(raw[:13].encode("utf-8")) == 19 and len(raw[:13].encode("utf-16-le")) // 2 == 14
     heart = parse_output(CARDIOMEGALY_EFFUSION).steps[8]
-    assert heart.start == CARDIOMEGALY_EFFUSION.index("Heart: enlarged") != len(
-        CARDIOMEGALY_EFFUSION[:heart.start].encode("utf-8"))
+    assert (
+        heart.start
+        == CARDIOMEGALY_EFFUSION.index("Heart: enlarged")
+        != len(CARDIOMEGALY_EFFUSION[: heart.start].encode("utf-8"))
+    )
 
 
 def test_stray_whitespace_text_outside_the_tags_and_upper_case_tags_are_tolerated():
-    raw = ("Sure, here is my read.\r\n  <THINK>  \n\n\n   Heart: enlarged.  \n \n\n\tBones: intact. \n\n </Think >"
-           "\n\n  < ANSWER >\n\n cardiomegaly ,  edema.\n</ANSWER> Thanks for asking!")
+    raw = (
+        "Sure, here is my read.\r\n  <THINK>  \n\n\n   Heart: enlarged.  \n \n\n\tBones: intact. \n\n </Think >"
+        "\n\n  < ANSWER >\n\n cardiomegaly ,  edema.\n</ANSWER> Thanks for asking!"
+    )
     parsed = parse_output(raw)
     assert parsed.status == "ok"
     assert [(s.text, s.region) for s in parsed.steps] == [("Heart: enlarged.", "heart"), ("Bones: intact.", "bones")]
-    assert all(raw[s.start:s.end] == s.text for s in parsed.steps)
+    assert all(raw[s.start : s.end] == s.text for s in parsed.steps)
     assert parsed.labels == ["cardiomegaly", "edema"]
 
 
@@ -165,7 +184,9 @@ def test_reasoning_cut_by_the_token_limit_is_truncated_and_keeps_what_was_writte
     parsed = parse_output(raw)
     assert parsed.status == "truncated"
     assert [(s.text, s.region) for s in parsed.steps] == [
-        ("Image quality: adequate.", "image-quality"), ("Heart: the cardiac silh", "heart")]
+        ("Image quality: adequate.", "image-quality"),
+        ("Heart: the cardiac silh", "heart"),
+    ]
     assert (parsed.reasoning_end, parsed.labels, parsed.answer_start) == (raw.index("Heart") + 23, [], None)
 
 
@@ -173,7 +194,7 @@ def test_an_answer_cut_by_the_token_limit_is_truncated_and_gives_no_labels():
     raw = "<think>\nHeart: normal.\n</think>\n<answer> Cardiomegaly, Pleural Eff"
     parsed = parse_output(raw)
     assert (parsed.status, parsed.labels, parsed.unknown_labels) == ("truncated", [], [])
-    assert raw[parsed.answer_start:parsed.answer_end] == " Cardiomegaly, Pleural Eff"
+    assert raw[parsed.answer_start : parsed.answer_end] == " Cardiomegaly, Pleural Eff"
 
 
 @pytest.mark.parametrize(
@@ -195,8 +216,11 @@ def test_what_follows_the_reasoning_decides_between_truncated_and_malformed(raw,
 def test_a_forgotten_closing_think_before_a_complete_answer_is_ok():
     raw = "<think>\nHeart: enlarged.\n<answer>Cardiomegaly</answer>"
     parsed = parse_output(raw)
-    assert (parsed.status, parsed.labels, [s.text for s in parsed.steps]) == ("ok", ["cardiomegaly"],
-                                                                               ["Heart: enlarged."])
+    assert (parsed.status, parsed.labels, [s.text for s in parsed.steps]) == (
+        "ok",
+        ["cardiomegaly"],
+        ["Heart: enlarged."],
+    )
 
 
 def test_a_closing_think_without_an_opening_one_starts_the_reasoning_at_the_beginning():
@@ -228,17 +252,35 @@ def test_a_request_that_is_not_the_refusal_sentence_is_malformed():
 @pytest.mark.parametrize(
     ("item", "slug"),
     [
-        ("effusion", "pleural-effusion"), ("Pleural Effusions", "pleural-effusion"),
-        ("enlarged heart", "cardiomegaly"), ("CARDIOMEGALY", "cardiomegaly"), ("pneumonia", "pneumonia"),
-        ("lung nodule", "lung-lesion"), ("Nodule", "lung-lesion"), ("mass", "lung-lesion"),
-        ("opacity", "lung-opacity"), ("Airspace opacity", "lung-opacity"), ("Lung Opacities", "lung-opacity"),
-        ("tube", "support-devices"), ("lines", "support-devices"), ("catheter", "support-devices"),
-        ("Support Device", "support-devices"), ("support devices", "support-devices"),
-        ("normal", "no-finding"), ("no findings", "no-finding"), ("No acute findings", "no-finding"),
-        ("PTX", "pneumothorax"), ("fractures", "fracture"), ("Fracture", "fracture"),
-        ("atelectasis", "atelectasis"), ("edema", "edema"), ("pulmonary edema", "edema"),
-        ("consolidation", "consolidation"), ("enlarged   cardiomediastinum", "enlarged-cardiomediastinum"),
-        ("widened mediastinum", "enlarged-cardiomediastinum"), ("pleural thickening", "pleural-other"),
+        ("effusion", "pleural-effusion"),
+        ("Pleural Effusions", "pleural-effusion"),
+        ("enlarged heart", "cardiomegaly"),
+        ("CARDIOMEGALY", "cardiomegaly"),
+        ("pneumonia", "pneumonia"),
+        ("lung nodule", "lung-lesion"),
+        ("Nodule", "lung-lesion"),
+        ("mass", "lung-lesion"),
+        ("opacity", "lung-opacity"),
+        ("Airspace opacity", "lung-opacity"),
+        ("Lung Opacities", "lung-opacity"),
+        ("tube", "support-devices"),
+        ("lines", "support-devices"),
+        ("catheter", "support-devices"),
+        ("Support Device", "support-devices"),
+        ("support devices", "support-devices"),
+        ("normal", "no-finding"),
+        ("no findings", "no-finding"),
+        ("No acute findings", "no-finding"),
+        ("PTX", "pneumothorax"),
+        ("fractures", "fracture"),
+        ("Fracture", "fracture"),
+        ("atelectasis", "atelectasis"),
+        ("edema", "edema"),
+        ("pulmonary edema", "edema"),
+        ("consolidation", "consolidation"),
+        ("enlarged   cardiomediastinum", "enlarged-cardiomediastinum"),
+        ("widened mediastinum", "enlarged-cardiomediastinum"),
+        ("pleural thickening", "pleural-other"),
         ("pleural-other", "pleural-other"),
     ],
 )
@@ -247,8 +289,10 @@ def test_answer_synonyms_map_to_vocabulary_slugs(item, slug):
 
 
 def test_separators_duplicates_and_unknown_labels():
-    parsed = parse_output("<think>x</think><answer> effusion; Pleural Effusion, PTX\n- lung nodule, Unicorn sign, "
-                          "support devices,, Unicorn sign, No Finding. </answer>")
+    parsed = parse_output(
+        "<think>x</think><answer> effusion; Pleural Effusion, PTX\n- lung nodule, Unicorn sign, "
+        "support devices,, Unicorn sign, No Finding. </answer>"
+    )
     assert parsed.labels == ["pleural-effusion", "pneumothorax", "lung-lesion", "support-devices", "no-finding"]
     assert parsed.unknown_labels == ["Unicorn sign"]
     assert parsed.status == "ok"

@@ -5,15 +5,17 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from readerstudy.roles import has_role
+from readerstudy.core.roles import has_role
 from tests.factories import UserFactory
 from tests.login import logs_in
 
 pytestmark = pytest.mark.django_db
 
-GOOD = ("username,name,email,years_experience,subspecialty\n"
-        "ahmed,Ahmed Khan,ahmed@example.org,12,Thoracic\n"
-        "bea,Bea Lund,,3,\n")
+GOOD = (
+    "username,name,email,years_experience,subspecialty\n"
+    "ahmed,Ahmed Khan,ahmed@example.org,12,Thoracic\n"
+    "bea,Bea Lund,,3,\n"
+)
 
 
 def upload(client, text):
@@ -26,7 +28,11 @@ def test_a_csv_creates_readers_with_profiles_and_one_time_links(client, admin_us
     assert response.status_code == 200
     ahmed = User.objects.get(username="ahmed")
     assert (ahmed.first_name, ahmed.last_name, ahmed.email, ahmed.has_usable_password()) == (
-        "Ahmed", "Khan", "ahmed@example.org", False)
+        "Ahmed",
+        "Khan",
+        "ahmed@example.org",
+        False,
+    )
     assert has_role(ahmed, "reader") and not has_role(ahmed, "coordinator")
     assert (ahmed.reader_profile.years_experience, ahmed.reader_profile.subspecialty) == (12, "Thoracic")
     assert User.objects.get(username="bea").reader_profile.years_experience == 3
@@ -37,8 +43,9 @@ def test_a_csv_creates_readers_with_profiles_and_one_time_links(client, admin_us
     client.logout()
     form = client.get(link, follow=True)
     assert form.status_code == 200 and form.context["validlink"]
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "a long new secret 42",
-                                                     "new_password2": "a long new secret 42"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "a long new secret 42", "new_password2": "a long new secret 42"}
+    )
     assert done.status_code == 302
     assert logs_in(client, "ahmed", "a long new secret 42")
     client.logout()
@@ -48,11 +55,13 @@ def test_a_csv_creates_readers_with_profiles_and_one_time_links(client, admin_us
 def test_errors_are_reported_by_line_and_nothing_is_created(client, admin_user):
     UserFactory(username="taken")
     client.force_login(admin_user)
-    text = ("username,name,email,years_experience,subspecialty\n"
-            "ok1,Fine Person,fine@example.org,5,\n"
-            "taken,Someone,,1,\n"
-            "bad name!,X,not-an-email,many,\n"
-            "ok1,Again,,2,\n")
+    text = (
+        "username,name,email,years_experience,subspecialty\n"
+        "ok1,Fine Person,fine@example.org,5,\n"
+        "taken,Someone,,1,\n"
+        "bad name!,X,not-an-email,many,\n"
+        "ok1,Again,,2,\n"
+    )
     response = upload(client, text)
     assert response.status_code == 400
     assert response.context["problems"] == [
@@ -65,12 +74,20 @@ def test_errors_are_reported_by_line_and_nothing_is_created(client, admin_user):
     assert not User.objects.filter(username="ok1").exists()
 
 
-@pytest.mark.parametrize("text,problem", [
-    ("user,name\nx,y\n", "line 1: missing column(s) username, email, years_experience, subspecialty; expected "
-                         "username, name, email, years_experience, subspecialty"),
-    ("username,name,email,years_experience,subspecialty\n", "the file has no readers (a header line and one line "
-                                                            "per reader)"),
-])
+@pytest.mark.parametrize(
+    "text,problem",
+    [
+        (
+            "user,name\nx,y\n",
+            "line 1: missing column(s) username, email, years_experience, subspecialty; expected "
+            "username, name, email, years_experience, subspecialty",
+        ),
+        (
+            "username,name,email,years_experience,subspecialty\n",
+            "the file has no readers (a header line and one line per reader)",
+        ),
+    ],
+)
 def test_a_malformed_file_gets_one_clear_message(client, admin_user, text, problem):
     client.force_login(admin_user)
     assert upload(client, text).context["problems"] == [problem]

@@ -49,6 +49,7 @@ def ramp(low, high, shape=(200, 200)):
 
 # ---- modality LUT -----------------------------------------------------------------------------------------
 
+
 def test_rescale_slope_and_intercept_are_applied_exactly():
     dataset = dicom([[0, 100], [1000, 4095]], RescaleSlope=2, RescaleIntercept=-1024)
     assert modality_values(dataset).tolist() == [[-1024, -824], [976, 7166]]
@@ -72,6 +73,7 @@ def test_a_multi_frame_image_is_refused_with_its_shape():
 
 
 # ---- VOI: window, VOI LUT, percentile fallback ------------------------------------------------------------
+
 
 def test_a_window_maps_its_centre_to_mid_grey_and_clips_outside_it():
     pixels = np.repeat([[700, 800, 900, 1000, 1100, 1200, 1300]], 140, axis=0).repeat(20, axis=1)
@@ -119,6 +121,7 @@ def test_a_flat_image_comes_out_black_rather_than_failing():
 
 # ---- photometric interpretation ---------------------------------------------------------------------------
 
+
 def test_monochrome1_is_inverted_so_that_bone_is_white():
     pixels = ramp(0, 4095)
     normal = grey(dicom_to_model_image(dicom(pixels, "MONOCHROME2")))
@@ -137,19 +140,23 @@ def test_monochrome1_is_inverted_after_its_window():
 
 # ---- output: RGB, 8 bits, pixel budget ---------------------------------------------------------------------
 
+
 def test_the_output_is_an_8_bit_rgb_image():
     image = dicom_to_model_image(dicom(ramp(0, 4095)))
     assert image.mode == "RGB"
     assert np.asarray(image).dtype == np.uint8
 
 
-@pytest.mark.parametrize("rows, columns", [
-    (3000, 2500),  # a full-size radiograph: shrunk
-    (40, 60),  # a thumbnail: enlarged
-    (100, 4000),  # 40:1 and over budget
-    (8, 700),  # 87:1 and under budget
-    (300, 400),  # already within budget: untouched
-])
+@pytest.mark.parametrize(
+    "rows, columns",
+    [
+        (3000, 2500),  # a full-size radiograph: shrunk
+        (40, 60),  # a thumbnail: enlarged
+        (100, 4000),  # 40:1 and over budget
+        (8, 700),  # 87:1 and under budget
+        (300, 400),  # already within budget: untouched
+    ],
+)
 def test_the_pixel_budget_is_respected_and_the_aspect_ratio_kept(rows, columns):
     image = dicom_to_model_image(dicom(np.zeros((rows, columns))))
     assert MIN_PIXELS <= image.width * image.height <= MAX_PIXELS
@@ -185,16 +192,20 @@ def test_a_file_path_is_read_like_a_dataset(tmp_path):
 
 # ---- which image of a case ---------------------------------------------------------------------------------
 
+
 def images(*view_positions):
     return [SimpleNamespace(view_position=view) for view in view_positions]
 
 
-@pytest.mark.parametrize("views, expected", [
-    (("LL", "PA"), 1),
-    (("ap", "PA"), 0),  # DICOM allows any case in practice
-    (("LATERAL", "", "AP"), 2),
-    (("LL", ""), 0),  # no frontal view: the first image
-])
+@pytest.mark.parametrize(
+    "views, expected",
+    [
+        (("LL", "PA"), 1),
+        (("ap", "PA"), 0),  # DICOM allows any case in practice
+        (("LATERAL", "", "AP"), 2),
+        (("LL", ""), 0),  # no frontal view: the first image
+    ],
+)
 def test_the_first_frontal_view_is_chosen(views, expected):
     case_images = images(*views)
     assert frontal_image(case_images) is case_images[expected]
@@ -206,6 +217,8 @@ def test_a_case_without_images_has_no_frontal_image():
 
 def test_preprocessing_does_not_import_torch():
     """The web tier prepares nothing with torch: importing these modules must not pull it in."""
-    code = ("import sys, inference.preprocess, inference.engines.base, inference.trace_format; "
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, inference.preprocess, inference.engines.base, inference.trace_format; "
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

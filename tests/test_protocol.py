@@ -20,9 +20,9 @@ from readerstudy.models import (
     StudyAnalysis,
     StudyQuestion,
 )
-from readerstudy.services.designer import add_readers
-from readerstudy.services.lifecycle import open_study
-from readerstudy.services.truth import CorrectionRefused, correct_ground_truth
+from readerstudy.studies.enrolment import add_readers
+from readerstudy.studies.lifecycle import open_study
+from readerstudy.studies.truth import CorrectionRefused, correct_ground_truth
 from tests.factories import UserFactory
 from tests.reading_setup import run_and_pin
 
@@ -54,12 +54,16 @@ def admin_post_data(response):
             value = form.initial.get(name, field.initial)
             if value is None or value is False:
                 continue
-            data[form.add_prefix(name)] = value.pk if hasattr(value, "pk") else (
-                str(value).replace("'", '"') if isinstance(value, list) else value)
+            data[form.add_prefix(name)] = (
+                value.pk
+                if hasattr(value, "pk")
+                else (str(value).replace("'", '"') if isinstance(value, list) else value)
+            )
     return data
 
 
 # --- the rules on the models ----------------------------------------------------------------------------------
+
 
 def test_an_open_studys_protocol_and_status_change_only_through_the_services(opened):
     opened.arms = ["UNAIDED"]
@@ -70,8 +74,9 @@ def test_an_open_studys_protocol_and_status_change_only_through_the_services(ope
     study.title = "Renamed"  # not part of the protocol
     study.save()
     study.status = Study.Status.CLOSED
-    with frozen("A study opens and closes only with Open and Close on its page, which check it and write the "
-                "audit log."):
+    with frozen(
+        "A study opens and closes only with Open and Close on its page, which check it and write the audit log."
+    ):
         study.save()
     assert Study.objects.get(pk=opened.pk).status == Study.Status.OPEN
 
@@ -79,8 +84,9 @@ def test_an_open_studys_protocol_and_status_change_only_through_the_services(ope
 def test_a_draft_cannot_be_opened_by_saving_it(demo_case_set):
     draft = Study.objects.create(title="Draft", case_set=demo_case_set)
     draft.status = Study.Status.OPEN
-    with frozen("A study opens and closes only with Open and Close on its page, which check it and write the "
-                "audit log."):
+    with frozen(
+        "A study opens and closes only with Open and Close on its page, which check it and write the audit log."
+    ):
         draft.save()
 
 
@@ -92,8 +98,10 @@ def test_questions_case_sets_ground_truth_and_pins_of_a_running_study_are_frozen
     case = demo_case_set.ordered_cases().first()
     with frozen("Case set “demo” belongs to study “Running”, which is open: its cases are frozen."):
         CaseSetMembership.objects.get(case_set=demo_case_set, case=case).delete()
-    truth_rule = (f"Case {case} is read in study “Running”, which is open: its ground truth changes only through "
-                  "“Correct ground truth”, with a reason (audited).")
+    truth_rule = (
+        f"Case {case} is read in study “Running”, which is open: its ground truth changes only through "
+        "“Correct ground truth”, with a reason (audited)."
+    )
     row = case.ground_truth.first()
     row.value = "positive"
     with frozen(truth_rule):
@@ -104,8 +112,9 @@ def test_questions_case_sets_ground_truth_and_pins_of_a_running_study_are_frozen
         StudyOutputPin.objects.filter(study=opened).first().delete()
 
 
-def test_a_ground_truth_correction_needs_a_reason_is_audited_and_marks_the_analysis_stale(opened, demo_case_set,
-                                                                                         admin_user):
+def test_a_ground_truth_correction_needs_a_reason_is_audited_and_marks_the_analysis_stale(
+    opened, demo_case_set, admin_user
+):
     case = demo_case_set.ordered_cases().first()
     StudyAnalysis.objects.create(study=opened, requested_version=2, computed_version=2)
     with pytest.raises(CorrectionRefused, match="^Say why the ground truth is corrected.$"):
@@ -116,16 +125,21 @@ def test_a_ground_truth_correction_needs_a_reason_is_audited_and_marks_the_analy
     assert case.ground_truth.get(label__slug="pneumothorax").value == after
     entry = AuditEntry.objects.get(action="truth_corrected")
     assert (entry.study, entry.username, entry.detail, entry.reason) == (
-        opened, admin_user.username, f"Ground truth of case {case}: Pneumothorax {before} → {after}.",
-        "Missed on the labels file.")
+        opened,
+        admin_user.username,
+        f"Ground truth of case {case}: Pneumothorax {before} → {after}.",
+        "Missed on the labels file.",
+    )
     assert StudyAnalysis.objects.get(study=opened).requested_version == 3
     latest = GroundTruth.history.filter(case=case, label__slug="pneumothorax").latest("history_date")
     assert (latest.history_type, latest.history_change_reason) == ("~", "Missed on the labels file.")
     assert [(c.field, c.old, c.new) for c in latest.diff_against(latest.prev_record).changes] == [
-        ("value", before, after)]
+        ("value", before, after)
+    ]
 
 
 # --- the admin ------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", ["coordinator", "admin"])
 def test_the_admin_shows_a_running_studys_protocol_read_only_with_the_rule(client, opened, demo_case_set, role):
@@ -142,8 +156,10 @@ def test_the_admin_shows_a_running_studys_protocol_read_only_with_the_rule(clien
     assert study.questions.count() == 5
 
     case_set_page = client.get(reverse("admin:readerstudy_caseset_change", args=[demo_case_set.pk]))
-    assert ("Case set “demo” belongs to study “Running”, which is open: its cases are frozen."
-            in case_set_page.content.decode())
+    assert (
+        "Case set “demo” belongs to study “Running”, which is open: its cases are frozen."
+        in case_set_page.content.decode()
+    )
     case = demo_case_set.ordered_cases().first()
     case_page = client.get(reverse("admin:readerstudy_case_change", args=[case.pk]))
     text = case_page.content.decode()
@@ -169,7 +185,9 @@ def test_opening_a_draft_in_the_admin_is_impossible(client, demo_case_set):
     assert (draft.title, draft.status) == ("Draft, renamed", "draft")
     change = draft.history.latest("history_date")
     assert (change.history_user.username.startswith("user"), change.history_change_reason) == (
-        True, "Renamed for the registry.")
+        True,
+        "Renamed for the registry.",
+    )
     assert [c.field for c in change.diff_against(change.prev_record).changes] == ["title"]
 
 
@@ -185,18 +203,25 @@ def test_only_admins_correct_ground_truth_through_the_admin(client, opened, demo
     assert done.status_code == 302 and case.ground_truth.get(label__slug="edema").value == "uncertain"
     page = client.get(reverse("study-detail", args=[opened.pk])).content.decode()
     assert "Ground truth of case" in page and "Reason: Reviewed by two radiologists." in page
-    assert re.search(r"ground truth [^·]*: Edema uncertain changed: value: \w+ → uncertain Reason: Reviewed by two "
-                     r"radiologists.", page)
+    assert re.search(
+        r"ground truth [^·]*: Edema uncertain changed: value: \w+ → uncertain Reason: Reviewed by two "
+        r"radiologists.",
+        page,
+    )
 
 
 # --- the audit trail ------------------------------------------------------------------------------------------
 
+
 def test_audit_entries_cannot_be_updated_deleted_or_truncated_in_postgresql(opened):
     assert AuditEntry.objects.filter(study=opened).exists()
-    for statement in ("UPDATE readerstudy_auditentry SET detail = 'rewritten'", "DELETE FROM readerstudy_auditentry",
-                      # Pending foreign-key checks would refuse a TRUNCATE before the trigger: run them first.
-                      "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL readerstudy.allow_truncate = off; "
-                      "TRUNCATE readerstudy_auditentry CASCADE"):
+    for statement in (
+        "UPDATE readerstudy_auditentry SET detail = 'rewritten'",
+        "DELETE FROM readerstudy_auditentry",
+        # Pending foreign-key checks would refuse a TRUNCATE before the trigger: run them first.
+        "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL readerstudy.allow_truncate = off; "
+        "TRUNCATE readerstudy_auditentry CASCADE",
+    ):
         with pytest.raises(DatabaseError, match="audit entries are append-only"), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(statement)
@@ -212,8 +237,10 @@ def test_a_user_with_audit_entries_is_deactivated_never_deleted(client, opened, 
         coordinator.delete()
     client.force_login(UserFactory(roles=["admin"], is_staff=True, is_superuser=True))
     response = client.post(reverse("admin:auth_user_delete", args=[coordinator.pk]), {"post": "yes"}, follow=True)
-    assert [str(m) for m in response.context["messages"]] == [f"{coordinator.username} holds study data (1 audit entries): users who hold study data are never "
-            "deleted. Deactivate the account instead (untick “Active”)."]
+    assert [str(m) for m in response.context["messages"]] == [
+        f"{coordinator.username} holds study data (1 audit entries): users who hold study data are never "
+        "deleted. Deactivate the account instead (untick “Active”)."
+    ]
     coordinator.refresh_from_db()
     assert coordinator.is_active
     # A user without study data can still be removed (a mistyped account, say).
@@ -228,15 +255,23 @@ def test_admin_changes_to_cases_case_sets_and_their_rows_leave_history_with_who_
     case = demo_case_set.ordered_cases().first()
     page = client.get(reverse("admin:readerstudy_case_change", args=[case.pk]))
     data = admin_post_data(page)
-    edema = next(key for key, value in data.items()
-                 if key.startswith("ground_truth-") and key.endswith("-label") and value == Label.objects.get(
-                     vocabulary="chexpert", slug="edema").pk)
+    edema = next(
+        key
+        for key, value in data.items()
+        if key.startswith("ground_truth-")
+        and key.endswith("-label")
+        and value == Label.objects.get(vocabulary="chexpert", slug="edema").pk
+    )
     data[edema.replace("-label", "-value")] = "uncertain"
     data["change_reason"] = "Second reading of the draft's labels."
     assert client.post(reverse("admin:readerstudy_case_change", args=[case.pk]), data).status_code == 302
     row = GroundTruth.history.filter(case=case, label__slug="edema").latest("history_date")
     assert (row.value, row.history_type, row.history_user, row.history_change_reason) == (
-        "uncertain", "~", admin_user, "Second reading of the draft's labels.")
+        "uncertain",
+        "~",
+        admin_user,
+        "Second reading of the draft's labels.",
+    )
 
     page = client.get(reverse("admin:readerstudy_caseset_change", args=[demo_case_set.pk]))
     data = admin_post_data(page)
@@ -246,4 +281,5 @@ def test_admin_changes_to_cases_case_sets_and_their_rows_leave_history_with_who_
     change = demo_case_set.history.latest("history_date")
     assert (change.history_user, change.history_change_reason) == (admin_user, "Described for the protocol.")
     assert [(c.field, c.new) for c in change.diff_against(change.prev_record).changes] == [
-        ("description", "Six synthetic radiographs.")]
+        ("description", "Six synthetic radiographs.")
+    ]

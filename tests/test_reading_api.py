@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from readerstudy.core import dicom_store
 from readerstudy.models import Arm, Assignment, Read, Study, TimingEvent, TraceAnnotation
-from readerstudy.services import dicom_store
 from tests.factories import UserFactory
 from tests.reading_setup import open_study_with_assignments
 
@@ -39,8 +39,7 @@ def url(name, assignment, *args):
 
 
 def event(type_, ms, page_load_id="7d1f3c52-8f0e-4c51-9d8b-2a6f8e0c1a11", **payload):
-    return {"uuid": str(uuid.uuid4()), "page_load_id": page_load_id, "type": type_, "client_ms": ms,
-            "payload": payload}
+    return {"uuid": str(uuid.uuid4()), "page_load_id": page_load_id, "type": type_, "client_ms": ms, "payload": payload}
 
 
 def post(client, path, body):
@@ -62,12 +61,17 @@ def full_report(assignment):
 
 
 def submit(client, assignment, submission_uuid=None, events=(), **report):
-    body = {**full_report(assignment), **report, "submission_uuid": str(submission_uuid or uuid.uuid4()),
-            "events": list(events)}
+    body = {
+        **full_report(assignment),
+        **report,
+        "submission_uuid": str(submission_uuid or uuid.uuid4()),
+        "events": list(events),
+    }
     return post(client, url("api-submit", assignment), body)
 
 
 # --- access -------------------------------------------------------------------------------------------------
+
 
 def test_anonymous_requests_get_401_so_the_page_can_ask_for_a_new_login(client, assignments):
     response = client.get(url("api-assignment", assignments[Arm.UNAIDED]))
@@ -75,8 +79,10 @@ def test_anonymous_requests_get_401_so_the_page_can_ask_for_a_new_login(client, 
     assert response.json()["detail"] == "Authentication credentials were not provided."
 
 
-@pytest.mark.parametrize("name,args", [("api-assignment", ()), ("api-ai", ()), ("api-draft", ()),
-                                       ("api-annotations", ()), ("api-image", (1,))])
+@pytest.mark.parametrize(
+    "name,args",
+    [("api-assignment", ()), ("api-ai", ()), ("api-draft", ()), ("api-annotations", ()), ("api-image", (1,))],
+)
 def test_another_reader_cannot_reach_an_assignment(client, assignments, name, args):
     other = UserFactory(roles=["reader"])
     client.force_login(other)
@@ -126,8 +132,9 @@ def test_a_session_that_has_not_opened_serves_nothing(reader_client, assignments
         assert response.json()["detail"].startswith("This session opens on ")
 
 
-def test_a_submitted_read_closes_its_images_and_draft(reader_client, assignments, dicom_store,
-                                                      django_capture_on_commit_callbacks):
+def test_a_submitted_read_closes_its_images_and_draft(
+    reader_client, assignments, dicom_store, django_capture_on_commit_callbacks
+):
     assignment = assignments[Arm.UNAIDED]
     assert reader_client.get(url("api-image", assignment, 1)).status_code == 200
     served = dicom_store / "served" / assignment.public_id
@@ -166,6 +173,7 @@ def test_image_addresses_differ_between_assignments_of_the_same_case(demo_case_s
 
 # --- assignment detail and AI content ------------------------------------------------------------------------
 
+
 def test_the_detail_lists_images_vocabulary_the_arms_questions_and_the_next_case(reader_client, assignments):
     assignment = assignments[Arm.LABELS_ONLY]
     body = reader_client.get(url("api-assignment", assignment)).json()
@@ -173,8 +181,9 @@ def test_the_detail_lists_images_vocabulary_the_arms_questions_and_the_next_case
     assert body["arm_name"] == "AI labels only"
     assert (body["session"], body["position"], body["session_done"], body["session_total"]) == (1, 2, 0, 3)
     views = list(assignment.case.images.order_by("index").values_list("view_position", flat=True))
-    assert body["images"] == [{"url": url("api-image", assignment, n), "label": view}
-                              for n, view in enumerate(views, start=1)]
+    assert body["images"] == [
+        {"url": url("api-image", assignment, n), "label": view} for n, view in enumerate(views, start=1)
+    ]
     assert [label["slug"] for label in body["labels"]][:3] == ["atelectasis", "cardiomegaly", "consolidation"]
     assert len(body["labels"]) == 14
     assert [q["key"] for q in body["questions"]] == ["confidence", "usefulness", "trust"]
@@ -187,15 +196,25 @@ def test_the_detail_lists_images_vocabulary_the_arms_questions_and_the_next_case
 def test_the_ai_content_waits_for_the_first_rendered_image(reader_client, assignments):
     assignment = assignments[Arm.FULL_REASONING]
     response = reader_client.get(url("api-ai", assignment))
-    assert (response.status_code, response.json()["detail"]) == (409, "The AI output is shown once the image has appeared.")
+    assert (response.status_code, response.json()["detail"]) == (
+        409,
+        "The AI output is shown once the image has appeared.",
+    )
     post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 900)]})
     body = reader_client.get(url("api-ai", assignment)).json()
     assert set(body) == {"labels", "reasoning", "report"}
     assert [label["name"] for label in body["labels"]] == ["Consolidation", "Pleural Effusion", "Pneumonia"]
     assert [s["region_name"] for s in body["reasoning"]["steps"]] == [
-        "Image quality", "Devices", "Right lung", "Left lung", "Pleura", "Heart", "Overall"]
+        "Image quality",
+        "Devices",
+        "Right lung",
+        "Left lung",
+        "Pleura",
+        "Heart",
+        "Overall",
+    ]
     first = body["reasoning"]["steps"][0]
-    assert body["reasoning"]["text"][first["start"]:first["end"]].startswith("Image quality: the frontal")
+    assert body["reasoning"]["text"][first["start"] : first["end"]].startswith("Image quality: the frontal")
     assert body["report"]["turn"] == 1 and body["report"]["text"].startswith("FINDINGS:")
 
 
@@ -203,14 +222,19 @@ def test_labels_only_gets_labels_alone_and_unaided_gets_404(reader_client, assig
     for arm in (Arm.LABELS_ONLY, Arm.UNAIDED):
         post(reader_client, url("api-events", assignments[arm]), {"events": [event("image_rendered", 5)]})
     body = reader_client.get(url("api-ai", assignments[Arm.LABELS_ONLY])).json()
-    assert body == {"labels": [{"slug": "consolidation", "name": "Consolidation"},
-                               {"slug": "pleural-effusion", "name": "Pleural Effusion"},
-                               {"slug": "pneumonia", "name": "Pneumonia"}]}
+    assert body == {
+        "labels": [
+            {"slug": "consolidation", "name": "Consolidation"},
+            {"slug": "pleural-effusion", "name": "Pleural Effusion"},
+            {"slug": "pneumonia", "name": "Pneumonia"},
+        ]
+    }
     response = reader_client.get(url("api-ai", assignments[Arm.UNAIDED]))
     assert (response.status_code, response.json()["detail"]) == (404, "This reading has no AI output.")
 
 
 # --- events -------------------------------------------------------------------------------------------------
+
 
 def test_events_are_stored_with_the_servers_time_and_duplicates_are_ignored(reader_client, assignments):
     assignment = assignments[Arm.UNAIDED]
@@ -220,7 +244,9 @@ def test_events_are_stored_with_the_servers_time_and_duplicates_are_ignored(read
     assert post(reader_client, url("api-events", assignment), {"events": batch}).json() == {"stored": 0}
     stored = list(TimingEvent.objects.filter(assignment=assignment).order_by("client_ms"))
     assert [(e.type, e.client_ms, e.payload) for e in stored] == [
-        ("page_shown", 0.0, {"visibility": "visible"}), ("image_rendered", 812.5, {})]
+        ("page_shown", 0.0, {"visibility": "visible"}),
+        ("image_rendered", 812.5, {}),
+    ]
     assert all(e.server_at >= before for e in stored)
     assert Read.objects.get(assignment=assignment).first_image_at == stored[1].server_at
 
@@ -230,8 +256,12 @@ def test_a_bad_event_batch_is_refused_whole(reader_client, assignments):
     batch = [event("image_rendered", 1), event("teleported", 2), {**event("input", -5)}]
     response = post(reader_client, url("api-events", assignment), {"events": batch})
     assert response.status_code == 400
-    assert response.json() == {"events": {"1": {"type": ['"teleported" is not a valid choice.']},
-                                          "2": {"client_ms": ["Ensure this value is greater than or equal to 0."]}}}
+    assert response.json() == {
+        "events": {
+            "1": {"type": ['"teleported" is not a valid choice.']},
+            "2": {"client_ms": ["Ensure this value is greater than or equal to 0."]},
+        }
+    }
     assert not TimingEvent.objects.exists()
 
 
@@ -244,10 +274,17 @@ def test_events_after_submission_are_refused(reader_client, assignments):
 
 # --- drafts -------------------------------------------------------------------------------------------------
 
+
 def test_a_draft_is_saved_and_restored(reader_client, assignments):
     assignment = assignments[Arm.FULL_REASONING]
-    draft = {"findings": ["pneumothorax"], "report_findings": "Apical pneumothorax?", "report_impression": "",
-             "ratings": {"confidence": 2}, "problem_flagged": False, "problem_reason": ""}
+    draft = {
+        "findings": ["pneumothorax"],
+        "report_findings": "Apical pneumothorax?",
+        "report_impression": "",
+        "ratings": {"confidence": 2},
+        "problem_flagged": False,
+        "problem_reason": "",
+    }
     response = reader_client.put(url("api-draft", assignment), draft, content_type="application/json")
     assert response.status_code == 200
     assert reader_client.get(url("api-draft", assignment)).json() == draft
@@ -259,23 +296,32 @@ def test_a_draft_is_saved_and_restored(reader_client, assignments):
 
 
 def test_a_draft_with_conflicting_findings_is_refused_with_a_message(reader_client, assignments):
-    response = reader_client.put(url("api-draft", assignments[Arm.UNAIDED]),
-                                 {"findings": ["no-finding", "edema"]}, content_type="application/json")
+    response = reader_client.put(
+        url("api-draft", assignments[Arm.UNAIDED]),
+        {"findings": ["no-finding", "edema"]},
+        content_type="application/json",
+    )
     assert response.status_code == 400
     assert response.json()["errors"] == {
-        "findings": "“No Finding” cannot be combined with other findings except Support Devices."}
+        "findings": "“No Finding” cannot be combined with other findings except Support Devices."
+    }
 
 
 # --- submit -------------------------------------------------------------------------------------------------
 
+
 def test_submit_stores_the_read_with_times_derived_from_its_events(reader_client, assignments):
     assignment = assignments[Arm.UNAIDED]
-    post(reader_client, url("api-events", assignment),
-         {"events": [event("page_shown", 0), event("image_rendered", 1_000), event("hidden", 11_000)]})
+    post(
+        reader_client,
+        url("api-events", assignment),
+        {"events": [event("page_shown", 0), event("image_rendered", 1_000), event("hidden", 11_000)]},
+    )
     events = [event("visible", 16_000), event("input", 20_000), event("submit", 31_000)]
     client_times = {"total_ms": 30_000, "hidden_ms": 5_000, "idle_ms": 0, "active_ms": 25_000}
-    response = submit(reader_client, assignment, events=events, client_times=client_times,
-                      findings=["no-finding", "support-devices"])
+    response = submit(
+        reader_client, assignment, events=events, client_times=client_times, findings=["no-finding", "support-devices"]
+    )
     assert response.status_code == 201
     assert response.json()["active_ms"] == 25_000
     assert response.json()["next_url"] == reverse("workstation", args=[assignments[Arm.LABELS_ONLY].public_id])
@@ -312,33 +358,62 @@ def test_a_submission_id_cannot_finalise_a_second_read(reader_client, assignment
 
 def test_an_incomplete_read_is_refused_with_a_message_per_field(reader_client, assignments):
     assignment = assignments[Arm.FULL_REASONING]
-    response = submit(reader_client, assignment, findings=[], report_findings=" ", report_impression="",
-                      ratings={"confidence": 9, "usefulness": 2})
+    response = submit(
+        reader_client,
+        assignment,
+        findings=[],
+        report_findings=" ",
+        report_impression="",
+        ratings={"confidence": 9, "usefulness": 2},
+    )
     assert response.status_code == 400
-    assert response.json() == {"detail": "Please correct the marked fields.", "errors": {
-        "findings": "Choose at least one finding, or “No Finding”.",
-        "report_findings": "Write the report: findings, impression or both.",
-        "ratings.confidence": "Choose a whole number from 1 to 5.",
-        "ratings.trust": "Answer this question.",
-        "ratings.reasoning_accuracy": "Answer this question.",
-        "ratings.uncertainty_qualified": "Answer this question.",
-    }}
+    assert response.json() == {
+        "detail": "Please correct the marked fields.",
+        "errors": {
+            "findings": "Choose at least one finding, or “No Finding”.",
+            "report_findings": "Write the report: findings, impression or both.",
+            "ratings.confidence": "Choose a whole number from 1 to 5.",
+            "ratings.trust": "Answer this question.",
+            "ratings.reasoning_accuracy": "Answer this question.",
+            "ratings.uncertainty_qualified": "Answer this question.",
+        },
+    }
     assert not Read.objects.filter(submitted_at__isnull=False).exists()
 
 
 def test_unknown_findings_and_questions_of_other_arms_are_refused(reader_client, assignments):
-    response = submit(reader_client, assignments[Arm.UNAIDED], findings=["dragon"], ratings={"confidence": 3, "trust": 4})
-    assert response.json()["errors"] == {"findings": "Unknown finding(s): dragon.",
-                                         "ratings.trust": "This question is not asked in this reading."}
+    response = submit(
+        reader_client, assignments[Arm.UNAIDED], findings=["dragon"], ratings={"confidence": 3, "trust": 4}
+    )
+    assert response.json()["errors"] == {
+        "findings": "Unknown finding(s): dragon.",
+        "ratings.trust": "This question is not asked in this reading.",
+    }
 
 
 def test_a_flagged_case_needs_only_its_reason(reader_client, assignments):
     assignment = assignments[Arm.UNAIDED]
-    response = submit(reader_client, assignment, findings=[], report_findings="", report_impression="", ratings={},
-                      problem_flagged=True, problem_reason="")
+    response = submit(
+        reader_client,
+        assignment,
+        findings=[],
+        report_findings="",
+        report_impression="",
+        ratings={},
+        problem_flagged=True,
+        problem_reason="",
+    )
     assert response.json()["errors"] == {"problem_reason": "Say what is wrong with this case."}
-    response = submit(reader_client, assignment, findings=[], report_findings="", report_impression="", ratings={},
-                      problem_flagged=True, problem_reason="Image cut off at the bases.")
+    response = submit(
+        reader_client,
+        assignment,
+        findings=[],
+        report_findings="",
+        report_impression="",
+        ratings={},
+        problem_flagged=True,
+        problem_reason="Image cut off at the bases.",
+    )
     assert response.status_code == 201
     read = Read.objects.get(assignment=assignment)
     assert (read.problem_flagged, read.problem_reason) == (True, "Image cut off at the bases.")
@@ -352,6 +427,7 @@ def test_malformed_payloads_get_400_not_500(reader_client, assignments):
 
 
 # --- annotations --------------------------------------------------------------------------------------------
+
 
 def annotation(**fields):
     return {"id": str(uuid.uuid4()), "category": "false_finding", "clinically_significant": True, **fields}
@@ -369,14 +445,25 @@ def test_a_text_annotation_stores_exact_offsets_and_the_quoted_text(reader_clien
     ai = reader_client.get(url("api-ai", assignment)).json()
     text = ai["reasoning"]["text"]
     start = text.index("a rounded opacity")
-    body = annotation(target="text", turn=0, start=start, end=start + len("a rounded opacity"), label="lung-lesion",
-                      comment="It is consolidation.")
+    body = annotation(
+        target="text",
+        turn=0,
+        start=start,
+        end=start + len("a rounded opacity"),
+        label="lung-lesion",
+        comment="It is consolidation.",
+    )
     first = post(reader_client, url("api-annotations", assignment), body)
     again = post(reader_client, url("api-annotations", assignment), body)
     assert (first.status_code, again.status_code) == (201, 200)
     stored = TraceAnnotation.objects.get()
     assert (stored.target, stored.turn, stored.start, stored.quote, stored.label.slug) == (
-        "text", 0, start, "a rounded opacity", "lung-lesion")
+        "text",
+        0,
+        start,
+        "a rounded opacity",
+        "lung-lesion",
+    )
     assert first.json()["category_name"] == "False finding"
 
 
@@ -385,22 +472,29 @@ def test_an_annotation_in_the_report_turn_and_on_a_step_and_the_whole_output(rea
     post(reader_client, url("api-events", assignment), {"events": [event("image_rendered", 5)]})
     report = reader_client.get(url("api-ai", assignment)).json()["report"]["text"]
     start = report.index("parapneumonic")
-    for body in (annotation(target="text", turn=1, start=start, end=start + 13, category="wrong_severity"),
-                 annotation(target="step", step=4, category="faulty_reasoning"),
-                 annotation(target="output", category="missed_finding", label="cardiomegaly",
-                            clinically_significant=False)):
+    for body in (
+        annotation(target="text", turn=1, start=start, end=start + 13, category="wrong_severity"),
+        annotation(target="step", step=4, category="faulty_reasoning"),
+        annotation(target="output", category="missed_finding", label="cardiomegaly", clinically_significant=False),
+    ):
         assert post(reader_client, url("api-annotations", assignment), body).status_code == 201
     assert [(a.target, a.quote, a.step) for a in TraceAnnotation.objects.order_by("id")] == [
-        ("text", "parapneumonic", None), ("step", "", 4), ("output", "", None)]
+        ("text", "parapneumonic", None),
+        ("step", "", 4),
+        ("output", "", None),
+    ]
 
 
-@pytest.mark.parametrize("body,field", [
-    (annotation(target="text", turn=0, start=10, end=5000), "start"),
-    (annotation(target="text", turn=2, start=0, end=5), "turn"),
-    (annotation(target="step", step=99), "step"),
-    (annotation(target="label", label="broken-heart"), "label"),
-    (annotation(target="label"), "label"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        (annotation(target="text", turn=0, start=10, end=5000), "start"),
+        (annotation(target="text", turn=2, start=0, end=5), "turn"),
+        (annotation(target="step", step=99), "step"),
+        (annotation(target="label", label="broken-heart"), "label"),
+        (annotation(target="label"), "label"),
+    ],
+)
 def test_annotations_outside_what_was_shown_are_refused(reader_client, assignments, body, field):
     show_image(reader_client, assignments[Arm.FULL_REASONING])
     response = post(reader_client, url("api-annotations", assignments[Arm.FULL_REASONING]), body)
@@ -424,7 +518,9 @@ def test_annotations_are_editable_until_submit_and_final_after(reader_client, as
     body = annotation(target="label", label="pneumonia")
     post(reader_client, url("api-annotations", assignment), body)
     detail = url("api-annotation", assignment, body["id"])
-    response = reader_client.patch(detail, {"category": "other", "comment": "Unclear."}, content_type="application/json")
+    response = reader_client.patch(
+        detail, {"category": "other", "comment": "Unclear."}, content_type="application/json"
+    )
     assert (response.status_code, response.json()["category"], response.json()["comment"]) == (200, "other", "Unclear.")
     second = annotation(target="output", category="missed_finding")
     post(reader_client, url("api-annotations", assignment), second)
@@ -439,16 +535,21 @@ def test_before_the_first_image_no_answer_tells_anything_of_the_ai_output(reader
     """Not its text, its length or its labels: every annotation request waits for the image, like /ai/."""
     full = assignments[Arm.FULL_REASONING]
     waiting = (409, {"detail": "The AI output is shown once the image has appeared."})
-    probes = [annotation(target="text", turn=0, start=0, end=100_000), annotation(target="text", turn=0, start=0,
-                                                                                  end=934),
-              annotation(target="label", label="pneumonia"), annotation(target="label", label="fracture"),
-              annotation(target="step", step=3), annotation(target="output", category="missed_finding")]
+    probes = [
+        annotation(target="text", turn=0, start=0, end=100_000),
+        annotation(target="text", turn=0, start=0, end=934),
+        annotation(target="label", label="pneumonia"),
+        annotation(target="label", label="fracture"),
+        annotation(target="step", step=3),
+        annotation(target="output", category="missed_finding"),
+    ]
     for body in probes:
         response = post(reader_client, url("api-annotations", full), body)
         assert (response.status_code, response.json()) == waiting
     listed = reader_client.get(url("api-annotations", full))
-    edited = reader_client.patch(url("api-annotation", full, uuid.uuid4()), {"comment": "x"},
-                                 content_type="application/json")
+    edited = reader_client.patch(
+        url("api-annotation", full, uuid.uuid4()), {"comment": "x"}, content_type="application/json"
+    )
     removed = reader_client.delete(url("api-annotation", full, uuid.uuid4()))
     assert [(r.status_code, r.json()) for r in (listed, edited, removed)] == [waiting] * 3
     assert reader_client.get(url("api-ai", full)).json() == waiting[1]
@@ -458,21 +559,30 @@ def test_before_the_first_image_no_answer_tells_anything_of_the_ai_output(reader
     # the same, so it cannot be used to find out which labels the AI gave.
     show_image(reader_client, full)
     predicted = post(reader_client, url("api-annotations", full), annotation(target="label", label="pneumonia"))
-    not_predicted = post(reader_client, url("api-annotations", full),
-                         annotation(target="label", label="fracture", category="missed_finding"))
+    not_predicted = post(
+        reader_client,
+        url("api-annotations", full),
+        annotation(target="label", label="fracture", category="missed_finding"),
+    )
     assert (predicted.status_code, not_predicted.status_code) == (201, 201)
 
 
 def test_the_openapi_schema_documents_the_reading_api(reader_client):
     schema = reader_client.get(reverse("api-schema"), HTTP_ACCEPT="application/json").json()
-    assert {"/api/assignments/", "/api/assignments/{public_id}/submit/", "/api/assignments/{public_id}/events/",
-            "/api/assignments/{public_id}/draft/", "/api/assignments/{public_id}/ai/",
-            "/api/assignments/{public_id}/annotations/",
-            "/api/assignments/{public_id}/images/{position}/"} <= set(schema["paths"])
+    assert {
+        "/api/assignments/",
+        "/api/assignments/{public_id}/submit/",
+        "/api/assignments/{public_id}/events/",
+        "/api/assignments/{public_id}/draft/",
+        "/api/assignments/{public_id}/ai/",
+        "/api/assignments/{public_id}/annotations/",
+        "/api/assignments/{public_id}/images/{position}/",
+    } <= set(schema["paths"])
 
 
 def test_one_case_served_to_two_readers_or_under_two_arms_carries_different_uids_and_names(
-        demo_case_set, reader, client, dicom_store):
+    demo_case_set, reader, client, dicom_store
+):
     """A reader who compares headers across arms or sessions cannot recognise the case."""
     other_reader = UserFactory(roles=["reader"])
     study, mine = open_study_with_assignments(demo_case_set, reader)
@@ -495,8 +605,10 @@ def test_one_case_served_to_two_readers_or_under_two_arms_carries_different_uids
         assert len(values) == 3 and str(getattr(original, keyword)) not in values, keyword
     for _, ds in served:
         assert ds.PixelData == original.PixelData
-        assert (ds.SOPClassUID, ds.file_meta.TransferSyntaxUID) == (original.SOPClassUID,
-                                                                    original.file_meta.TransferSyntaxUID)
+        assert (ds.SOPClassUID, ds.file_meta.TransferSyntaxUID) == (
+            original.SOPClassUID,
+            original.file_meta.TransferSyntaxUID,
+        )
         assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
     # Asked again, the same copy: the same UIDs for the same assignment.
     client.force_login(reader)

@@ -29,13 +29,16 @@ def requests_for(assignment):
         "detail": lambda c: c.get(url("api-assignment", assignment)),
         "ai": lambda c: c.get(url("api-ai", assignment)),
         "draft": lambda c: c.get(url("api-draft", assignment)),
-        "autosave": lambda c: c.put(url("api-draft", assignment), full_report(assignment),
-                                    content_type="application/json"),
+        "autosave": lambda c: c.put(
+            url("api-draft", assignment), full_report(assignment), content_type="application/json"
+        ),
         "events": lambda c: post(c, url("api-events", assignment), {"events": [event("page_shown", 1.0)]}),
         "annotations": lambda c: c.get(url("api-annotations", assignment)),
-        "annotate": lambda c: post(c, url("api-annotations", assignment),
-                                   {"id": str(uuid.uuid4()), "target": "output", "category": "other",
-                                    "clinically_significant": False}),
+        "annotate": lambda c: post(
+            c,
+            url("api-annotations", assignment),
+            {"id": str(uuid.uuid4()), "target": "output", "category": "other", "clinically_significant": False},
+        ),
         "submit": lambda c: submit(c, assignment),
     }
 
@@ -62,8 +65,9 @@ def test_the_cases_are_read_one_after_another(ordered):
     assert client.get(url("api-assignment", second)).status_code == 200
     assert submit(client, second).status_code == 201
     assert submit(client, third).status_code == 201
-    assert set(Assignment.objects.filter(session=first.session).values_list("status", flat=True)) \
-        == {Assignment.Status.SUBMITTED}
+    assert set(Assignment.objects.filter(session=first.session).values_list("status", flat=True)) == {
+        Assignment.Status.SUBMITTED
+    }
 
 
 def test_only_the_next_cases_images_may_be_fetched_ahead(ordered):
@@ -118,4 +122,3 @@ def test_free_order_is_part_of_the_frozen_protocol(demo_case_set, reader):
     study.free_order = True
     with pytest.raises(ProtocolFrozen):
         study.save()
-

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def reading(demo_case_set, reader, client):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED, Arm.LABELS_ONLY],
-                                                     free_order=True)
+    study, assignments = open_study_with_assignments(
+        demo_case_set, reader, arms=[Arm.UNAIDED, Arm.LABELS_ONLY], free_order=True
+    )
     client.force_login(reader)
     return client, study, assignments
 
@@ -33,19 +34,23 @@ def test_the_worklist_shows_progress_and_continues_at_the_next_unread_case(readi
     submit(client, assignments[Arm.UNAIDED])
     page = client.get(reverse("worklist")).content.decode()
     assert "1 / 2" in page and "Continue" in page
-    assert f'data-testid="continue" href="{reverse("workstation", args=[assignments[Arm.LABELS_ONLY].public_id])}"' in page
+    assert (
+        f'data-testid="continue" href="{reverse("workstation", args=[assignments[Arm.LABELS_ONLY].public_id])}"' in page
+    )
     assert '<details class="instructions" data-testid="instructions">' in page
 
 
 def test_a_session_not_yet_open_shows_its_date_and_no_continue_link(reading, reader):
     client, study, assignments = reading
-    later = ReadingSession.objects.create(study=study, reader=reader, index=2,
-                                          opens_at=timezone.now() + timedelta(days=28))
-    Assignment.objects.create(study=study, reader=reader, case=assignments[Arm.UNAIDED].case, arm=Arm.LABELS_ONLY,
-                              session=later, position=1)
+    later = ReadingSession.objects.create(
+        study=study, reader=reader, index=2, opens_at=timezone.now() + timedelta(days=28)
+    )
+    Assignment.objects.create(
+        study=study, reader=reader, case=assignments[Arm.UNAIDED].case, arm=Arm.LABELS_ONLY, session=later, position=1
+    )
     page = client.get(reverse("worklist")).content.decode()
-    row = page[page.index('data-testid="session-2"'):]
-    row = row[:row.index("</tr>")]
+    row = page[page.index('data-testid="session-2"') :]
+    row = row[: row.index("</tr>")]
     assert f"Opens on {timezone.localtime(later.opens_at).strftime('%-d %b %Y, %H:%M')}" in row
     assert "continue" not in row
 
@@ -94,11 +99,12 @@ def test_only_the_assigned_reader_opens_the_workstation(reading, client, who, st
 def test_without_a_washout_the_next_session_opens_when_the_previous_one_is_done(demo_case_set, reader, client):
     study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], washout_days=0)
     later = ReadingSession.objects.create(study=study, reader=reader, index=2)
-    Assignment.objects.create(study=study, reader=reader, case=assignments[Arm.UNAIDED].case, arm=Arm.LABELS_ONLY,
-                              session=later, position=1)
+    Assignment.objects.create(
+        study=study, reader=reader, case=assignments[Arm.UNAIDED].case, arm=Arm.LABELS_ONLY, session=later, position=1
+    )
     client.force_login(reader)
     assert "Opens when you finish session 1" in client.get(reverse("worklist")).content.decode()
     submit(client, assignments[Arm.UNAIDED])
     page = client.get(reverse("worklist")).content.decode()
-    row = page[page.index('data-testid="session-2"'):]
-    assert 'data-testid="continue"' in row[:row.index("</tr>")]
+    row = page[page.index('data-testid="session-2"') :]
+    assert 'data-testid="continue"' in row[: row.index("</tr>")]

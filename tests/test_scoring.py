@@ -6,14 +6,13 @@ DB-free: run with `pytest -p no:django --noconftest tests/test_scoring.py` or wi
 import csv
 import io
 import json
+from functools import partial
 
 import pytest
 
-from functools import partial
-
-from inference import scoring
-from inference.scoring import LabelError, has_truth, metrics_as_dict, metrics_to_rows, resolve_truth
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.core import scoring
+from readerstudy.core.labels import CHEXPERT_LABELS
+from readerstudy.core.scoring import LabelError, has_truth, metrics_as_dict, metrics_to_rows, resolve_truth
 
 P, N, U, X, B = "positive", "negative", "uncertain", "unknown", "blank"
 # The default rule (blank scores as negative) unless a test says otherwise.
@@ -111,13 +110,13 @@ def test_partial_overlap_names_each_error():
 
 
 ITEMS = [
-    ({"cardiomegaly"}, {"cardiomegaly": P, "edema": N}, "ok"),                        # A: tp, tn; J 1, exact
-    ({"cardiomegaly", "edema"}, {"cardiomegaly": N, "edema": P}, "ok"),               # B: fp, tp; J 1/2
-    (set(), {"cardiomegaly": P, "edema": N, "no-finding": U}, "ok"),                  # C: fn, tn, NF tn; J 0
-    ({"no-finding"}, {"no-finding": P, "cardiomegaly": N}, "ok"),                     # D: tp, tn; J 1, exact
-    ({"cardiomegaly"}, {"cardiomegaly": P}, "refused"),                               # E: as empty, J 0
-    (set(), {"cardiomegaly": N}, "truncated"),                                        # F: as empty, J 1
-    (set(), {"edema": P}, "failed"),                                                  # G: as empty, J 0
+    ({"cardiomegaly"}, {"cardiomegaly": P, "edema": N}, "ok"),  # A: tp, tn; J 1, exact
+    ({"cardiomegaly", "edema"}, {"cardiomegaly": N, "edema": P}, "ok"),  # B: fp, tp; J 1/2
+    (set(), {"cardiomegaly": P, "edema": N, "no-finding": U}, "ok"),  # C: fn, tn, NF tn; J 0
+    ({"no-finding"}, {"no-finding": P, "cardiomegaly": N}, "ok"),  # D: tp, tn; J 1, exact
+    ({"cardiomegaly"}, {"cardiomegaly": P}, "refused"),  # E: as empty, J 0
+    (set(), {"cardiomegaly": N}, "truncated"),  # F: as empty, J 1
+    (set(), {"edema": P}, "failed"),  # G: as empty, J 0
 ]
 
 
@@ -150,18 +149,30 @@ def test_summary_numbers_and_unscored_outputs():
 def test_labels_with_no_positive_and_no_prediction_are_not_estimable_and_left_out_of_macro_f1():
     data = metrics_as_dict(score_set(ITEMS))
     assert data["estimable_labels"] == ["cardiomegaly", "edema", "no-finding"]
-    assert data["not_estimable_labels"] == [slug for slug, _ in CHEXPERT_LABELS
-                                            if slug not in ("cardiomegaly", "edema", "no-finding")]
+    assert data["not_estimable_labels"] == [
+        slug for slug, _ in CHEXPERT_LABELS if slug not in ("cardiomegaly", "edema", "no-finding")
+    ]
     assert per_label(data, "pneumothorax")["f1"] is None and per_label(data, "pneumothorax")["estimable"] is False
 
 
 def test_division_by_zero_gives_none_never_an_exception():
     empty = metrics_as_dict(score_set([]))
-    assert [empty[k] for k in ("macro_f1", "micro_f1", "mean_jaccard", "mean_jaccard_unscored_as_empty",
-                               "exact_match_rate")] == [None] * 5
-    assert per_label(empty, "edema") == {"label": "edema", "support": 0, "tp": 0, "fp": 0, "fn": 0, "tn": 0,
-                                         "precision": None, "recall": None, "specificity": None, "f1": None,
-                                         "estimable": False}
+    assert [
+        empty[k] for k in ("macro_f1", "micro_f1", "mean_jaccard", "mean_jaccard_unscored_as_empty", "exact_match_rate")
+    ] == [None] * 5
+    assert per_label(empty, "edema") == {
+        "label": "edema",
+        "support": 0,
+        "tp": 0,
+        "fp": 0,
+        "fn": 0,
+        "tn": 0,
+        "precision": None,
+        "recall": None,
+        "specificity": None,
+        "f1": None,
+        "estimable": False,
+    }
     only_negatives = metrics_as_dict(score_set([(set(), {"edema": N}, "ok")]))
     assert (only_negatives["macro_f1"], only_negatives["micro_f1"]) == (None, None)
     assert (only_negatives["mean_jaccard"], only_negatives["exact_match_rate"]) == (1.0, 1.0)

@@ -4,12 +4,18 @@ import re
 
 import pytest
 
-from inference.engines.base import (DEFAULT_PROMPT, DIFFERENTIALS_PROMPT, REPORT_PROMPT, CaseContext,
-                                    GenerationParams, PermanentEngineError)
+from inference.engines.base import (
+    DEFAULT_PROMPT,
+    DIFFERENTIALS_PROMPT,
+    REPORT_PROMPT,
+    CaseContext,
+    GenerationParams,
+    PermanentEngineError,
+)
 from inference.engines.simulated import REGION_TEXT, SimulatedEngine
 from inference.parsing import parse_output
 from inference.trace_format import REGION_SLUGS, REVIEW_REGIONS
-from readerstudy.labels import CHEXPERT_LABELS
+from readerstudy.core.labels import CHEXPERT_LABELS
 
 NAMES = dict(CHEXPERT_LABELS)
 ANSWER = re.compile(r"\n</think>\n<answer> (.*) </answer>\Z")
@@ -60,12 +66,15 @@ def test_the_output_is_a_think_block_of_one_paragraph_per_region_in_review_order
     assert found[-1].startswith("In summary, ")
 
 
-@pytest.mark.parametrize(("positive", "answer"), [
-    ((), ["No Finding"]),
-    (("support-devices",), ["No Finding", "Support Devices"]),  # CheXpert: a line alone is no finding
-    (("cardiomegaly", "support-devices"), ["Cardiomegaly", "Support Devices"]),
-    (("pneumothorax", "edema", "fracture"), ["Edema", "Fracture", "Pneumothorax"]),
-])
+@pytest.mark.parametrize(
+    ("positive", "answer"),
+    [
+        ((), ["No Finding"]),
+        (("support-devices",), ["No Finding", "Support Devices"]),  # CheXpert: a line alone is no finding
+        (("cardiomegaly", "support-devices"), ["Cardiomegaly", "Support Devices"]),
+        (("pneumothorax", "edema", "fracture"), ["Edema", "Fracture", "Pneumothorax"]),
+    ],
+)
 def test_without_errors_the_answer_is_the_positive_truth_in_vocabulary_order(positive, answer):
     assert answer_labels(first_text(CaseContext("c", truth(*positive)))) == answer
 
@@ -83,8 +92,9 @@ def test_an_uncertain_label_is_answered_for_about_half_the_cases_the_same_way_ev
 
 
 def test_findings_are_dictated_where_a_radiologist_would_with_their_side():
-    case = CaseContext("c2", truth("cardiomegaly", "pleural-effusion", "pneumothorax", "lung-lesion",
-                                   "support-devices"))
+    case = CaseContext(
+        "c2", truth("cardiomegaly", "pleural-effusion", "pneumothorax", "lung-lesion", "support-devices")
+    )
     text, sides = first_text(case), SimulatedEngine(error_rate=0.0).read(case).sides
     assert paragraph(text, "heart") == "The cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6."
     pleura = paragraph(text, "pleura")
@@ -145,7 +155,7 @@ def test_every_kind_of_deliberate_error_occurs():
 
 
 def test_a_missed_finding_is_dropped_from_the_answer_and_its_region_reads_normal():
-    for case, error, text, _ in erring_cases():
+    for _case, error, text, _ in erring_cases():
         if error["kind"] == "missed_finding":
             assert error["label"] in POSITIVE and NAMES[error["label"]] not in answer_labels(text)
             assert paragraph(text, error["region"]) == REGION_TEXT[error["region"]][0]
@@ -174,24 +184,38 @@ def test_a_wrong_side_keeps_the_label_and_states_the_other_side_in_text_and_repo
 def test_the_structured_report_has_its_sections_and_an_impression_that_agrees_with_the_answer():
     case = CaseContext("r", truth("pleural-effusion", "support-devices"))
     report = converse(case, (DEFAULT_PROMPT, REPORT_PROMPT)).turns[1].text
-    headings = ["EXAMINATION:", "TECHNIQUE:", "FINDINGS:", "Lines/tubes:", "Lungs:", "Pleura:",
-                "Heart and mediastinum:", "Bones:", "IMPRESSION:"]
+    headings = [
+        "EXAMINATION:",
+        "TECHNIQUE:",
+        "FINDINGS:",
+        "Lines/tubes:",
+        "Lungs:",
+        "Pleura:",
+        "Heart and mediastinum:",
+        "Bones:",
+        "IMPRESSION:",
+    ]
     assert report.startswith(headings[0])
     positions = [report.find("\n" + heading) for heading in headings[1:]]
     assert -1 not in positions and positions == sorted(positions)
     side = side_of(case, "pleural-effusion")
     impression = report.split("IMPRESSION:\n")[1].splitlines()
-    assert impression == [f"1. Small {side} pleural effusion.",
-                          "2. Endotracheal tube and central venous catheter in satisfactory position."]
+    assert impression == [
+        f"1. Small {side} pleural effusion.",
+        "2. Endotracheal tube and central venous catheter in satisfactory position.",
+    ]
 
 
 def test_the_report_follows_the_deliberate_errors_not_the_truth():
-    for case, error, text, report in erring_cases():
+    for _case, error, text, report in erring_cases():
         impression = report.split("IMPRESSION:\n")[1]
         assert len(impression.splitlines()) == len(answer_labels(text))
         if error["kind"] == "missed_finding":
-            assert {"cardiomegaly": "Cardiomegaly", "pleural-effusion": "pleural effusion",
-                    "lung-lesion": "pulmonary nodule"}[error["label"]] not in impression
+            assert {
+                "cardiomegaly": "Cardiomegaly",
+                "pleural-effusion": "pleural effusion",
+                "lung-lesion": "pulmonary nodule",
+            }[error["label"]] not in impression
 
 
 def test_a_normal_report_has_a_normal_impression():
@@ -221,8 +245,9 @@ def test_token_counts_are_word_counts_and_the_prompt_counts_the_conversation_so_
 
 def test_the_token_limit_cuts_the_text_as_generation_would():
     engine = SimulatedEngine(error_rate=0.0)
-    turn = engine.converse(None, [DEFAULT_PROMPT], GenerationParams(max_new_tokens=30),
-                           case=CaseContext("t", truth("edema"))).turns[0]
+    turn = engine.converse(
+        None, [DEFAULT_PROMPT], GenerationParams(max_new_tokens=30), case=CaseContext("t", truth("edema"))
+    ).turns[0]
     assert turn.hit_token_limit and turn.tokens_out == 30 and "</think>" not in turn.text
     assert parse_output(turn.text).status == "truncated"
 
@@ -249,4 +274,3 @@ def test_the_parser_reads_the_simulated_output_as_written():
         assert parsed.status == "ok"
         assert parsed.labels == [slug for name in answer_labels(text) for slug, n in NAMES.items() if n == name]
         assert [step.region for step in parsed.steps] == REGION_SLUGS
-

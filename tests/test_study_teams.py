@@ -32,12 +32,16 @@ def team_of(study):
 
 
 def audit_of(study):
-    return list(AuditEntry.objects.filter(study=study).order_by("id").values_list("action", "username", "detail",
-                                                                                 "reason"))
+    return list(
+        AuditEntry.objects.filter(study=study).order_by("id").values_list("action", "username", "detail", "reason")
+    )
 
 
 def test_the_permission_and_the_lists_say_the_same_for_every_user_and_study():
-    alice, bob = UserFactory(username="alice", roles=["coordinator"]), UserFactory(username="bob", roles=["coordinator"])
+    alice, bob = (
+        UserFactory(username="alice", roles=["coordinator"]),
+        UserFactory(username="bob", roles=["coordinator"]),
+    )
     reader_on_team = UserFactory(roles=["reader"])
     first, second, nobodys = StudyFactory(), StudyFactory(), StudyFactory()
     on_team(first, alice)
@@ -50,12 +54,15 @@ def test_the_permission_and_the_lists_say_the_same_for_every_user_and_study():
         listed = set(studies_run_by(user))
         assert listed == expected.get(user, set()), user
         assert {study for study in (first, second, nobodys) if user.has_perm(RUN_STUDY, study)} == (
-            expected.get(user, set())), user
+            expected.get(user, set())
+        ), user
 
 
 def test_a_coordinator_adds_a_colleague_who_then_runs_the_study_and_removing_them_ends_it(client):
-    alice, carol = UserFactory(username="alice", roles=["coordinator"]), UserFactory(username="carol",
-                                                                                     roles=["coordinator"])
+    alice, carol = (
+        UserFactory(username="alice", roles=["coordinator"]),
+        UserFactory(username="carol", roles=["coordinator"]),
+    )
     study = on_team(StudyFactory(title="Pleural effusion study"), alice)
     client.force_login(carol)
     assert client.get(reverse("study-detail", args=[study.pk])).status_code == 404
@@ -64,8 +71,9 @@ def test_a_coordinator_adds_a_colleague_who_then_runs_the_study_and_removing_the
     client.force_login(alice)
     page = client.get(reverse("study-detail", args=[study.pk])).content.decode()
     assert f'<option value="{carol.pk}">carol</option>' in page
-    response = client.post(reverse("study-team-add", args=[study.pk]), {"user": carol.pk, "reason": "second site"},
-                           follow=True)
+    response = client.post(
+        reverse("study-team-add", args=[study.pk]), {"user": carol.pk, "reason": "second site"}, follow=True
+    )
     assert "carol is on the team." in text(response)
     assert team_of(study) == ["alice", "carol"]
     assert StudyCoordinator.objects.get(study=study, user=carol).added_by == alice
@@ -79,8 +87,10 @@ def test_a_coordinator_adds_a_colleague_who_then_runs_the_study_and_removing_the
     assert "carol left the team." in text(response)
     client.force_login(carol)
     assert client.get(reverse("study-detail", args=[study.pk])).status_code == 404
-    assert audit_of(study) == [("team_joined", "alice", "carol joined the team.", "second site"),
-                               ("team_left", "alice", "carol left the team.", "")]
+    assert audit_of(study) == [
+        ("team_joined", "alice", "carol joined the team.", "second site"),
+        ("team_left", "alice", "carol left the team.", ""),
+    ]
 
 
 def test_an_admin_outside_the_team_changes_it_and_a_coordinator_who_leaves_is_sent_home(client):
@@ -96,20 +106,27 @@ def test_an_admin_outside_the_team_changes_it_and_a_coordinator_who_leaves_is_se
     assert (response.status_code, response["Location"]) == (302, reverse("home"))
     assert team_of(study) == []
     assert client.get(reverse("study-detail", args=[study.pk])).status_code == 404
-    assert [entry[:3] for entry in audit_of(study)] == [("team_joined", "ada", "alice joined the team."),
-                                                        ("team_left", "alice", "alice left the team.")]
+    assert [entry[:3] for entry in audit_of(study)] == [
+        ("team_joined", "ada", "alice joined the team."),
+        ("team_left", "alice", "alice left the team."),
+    ]
 
 
-@pytest.mark.parametrize(("who", "message"), [
-    ("reader", "rita is not a coordinator: only coordinators join a study's team."),
-    ("inactive", "ivan's account is deactivated."),
-    ("member", "alice is already on the team."),
-])
+@pytest.mark.parametrize(
+    ("who", "message"),
+    [
+        ("reader", "rita is not a coordinator: only coordinators join a study's team."),
+        ("inactive", "ivan's account is deactivated."),
+        ("member", "alice is already on the team."),
+    ],
+)
 def test_who_may_not_join_is_refused_in_words_and_nothing_is_written(client, who, message):
     alice = UserFactory(username="alice", roles=["coordinator"])
-    candidates = {"reader": UserFactory(username="rita", roles=["reader"]),
-                  "inactive": UserFactory(username="ivan", roles=["coordinator"], is_active=False),
-                  "member": alice}
+    candidates = {
+        "reader": UserFactory(username="rita", roles=["reader"]),
+        "inactive": UserFactory(username="ivan", roles=["coordinator"], is_active=False),
+        "member": alice,
+    }
     study = on_team(StudyFactory(), alice)
     client.force_login(alice)
     response = client.post(reverse("study-team-add", args=[study.pk]), {"user": candidates[who].pk}, follow=True)
@@ -141,13 +158,27 @@ def test_the_add_form_offers_only_active_coordinators_off_the_team_and_refuses_a
 def test_whoever_creates_a_study_in_the_admin_runs_it(client, demo_case_set):
     carol = UserFactory(username="carol", roles=["coordinator"])
     client.force_login(carol)
-    response = client.post(reverse("admin:readerstudy_study_add"), {
-        "title": "Carol's study", "case_set": demo_case_set.pk, "arms": '["UNAIDED", "FULL_REASONING"]',
-        "label_vocabulary": "chexpert", "washout_days": 28, "randomisation_seed": 7, "blank_truth": "negative",
-        "primary_endpoint": "time", "primary_arm": "FULL_REASONING", "primary_versus": "UNAIDED",
-        "idle_threshold_s": 60, "change_reason": "",
-        "questions-TOTAL_FORMS": 0, "questions-INITIAL_FORMS": 0, "questions-MIN_NUM_FORMS": 0,
-        "questions-MAX_NUM_FORMS": 1000})
+    response = client.post(
+        reverse("admin:readerstudy_study_add"),
+        {
+            "title": "Carol's study",
+            "case_set": demo_case_set.pk,
+            "arms": '["UNAIDED", "FULL_REASONING"]',
+            "label_vocabulary": "chexpert",
+            "washout_days": 28,
+            "randomisation_seed": 7,
+            "blank_truth": "negative",
+            "primary_endpoint": "time",
+            "primary_arm": "FULL_REASONING",
+            "primary_versus": "UNAIDED",
+            "idle_threshold_s": 60,
+            "change_reason": "",
+            "questions-TOTAL_FORMS": 0,
+            "questions-INITIAL_FORMS": 0,
+            "questions-MIN_NUM_FORMS": 0,
+            "questions-MAX_NUM_FORMS": 1000,
+        },
+    )
     assert response.status_code == 302, text(response)[:2000]
     study = Study.objects.get(title="Carol's study")
     assert (study.created_by, team_of(study)) == (carol, ["carol"])
@@ -178,14 +209,19 @@ def test_the_study_team_command_lists_adds_and_removes_all_or_nothing(capsys):
     assert capsys.readouterr().out == "Effusion: no coordinators (admins only).\n"
     call_command("study_team", str(study.pk), "--add", "alice,bea", "--reason", "kick-off")
     assert capsys.readouterr().out == "Effusion: alice, bea.\n"
-    with pytest.raises(CommandError, match=r"^rita is not a coordinator: only coordinators join a study's team\. "
-                                           r"Nothing was changed\.$"):
+    with pytest.raises(
+        CommandError,
+        match=r"^rita is not a coordinator: only coordinators join a study's team\. "
+        r"Nothing was changed\.$",
+    ):
         call_command("study_team", "Effusion", "--remove", "alice", "--add", "rita")
     with pytest.raises(CommandError, match=r"^No such user\(s\): zoe\.$"):
         call_command("study_team", "Effusion", "--add", "zoe")
     assert team_of(study) == ["alice", "bea"]
     call_command("study_team", "Effusion", "--remove", "bea")
     assert capsys.readouterr().out == "Effusion: alice.\n"
-    assert audit_of(study) == [("team_joined", "", "alice joined the team.", "kick-off"),
-                               ("team_joined", "", "bea joined the team.", "kick-off"),
-                               ("team_left", "", "bea left the team.", "")]
+    assert audit_of(study) == [
+        ("team_joined", "", "alice joined the team.", "kick-off"),
+        ("team_joined", "", "bea joined the team.", "kick-off"),
+        ("team_left", "", "bea left the team.", ""),
+    ]

@@ -9,11 +9,11 @@ import pydicom
 import pytest
 from pydicom.uid import ExplicitVRLittleEndian
 
-from readerstudy.labels import CHEXPERT_LABELS
-from readerstudy.services.synthetic import (
-    DX_FOR_PRESENTATION, FINDINGS, LATERAL_FINDINGS, MAX_VALUE, choose_truth, make_synthetic_cases, render_chest,
-    write_dicom,
-)
+from readerstudy.core.labels import CHEXPERT_LABELS
+from tooling.synthetic.cases import choose_truth, make_synthetic_cases
+from tooling.synthetic.constants import DX_FOR_PRESENTATION, FINDINGS, LATERAL_FINDINGS, MAX_VALUE
+from tooling.synthetic.dicom import write_dicom
+from tooling.synthetic.picture import render_chest
 
 W, H = 200, 250  # small: the whole file runs in seconds
 SLUGS = [slug for slug, _ in CHEXPERT_LABELS]
@@ -48,11 +48,11 @@ def run_from(mask, start, step):
 def heart_and_thorax_widths(image):
     """The widest heart shadow in the lower chest, and the inner thorax (lung edge to lung edge) there."""
     height, width = image.shape
-    lung = np.percentile(image[int(0.3 * height): int(0.6 * height)], 5)
-    mediastinum = np.median(image[int(0.5 * height): int(0.6 * height), width // 2 - 5: width // 2 + 5])
+    lung = np.percentile(image[int(0.3 * height) : int(0.6 * height)], 5)
+    mediastinum = np.median(image[int(0.5 * height) : int(0.6 * height), width // 2 - 5 : width // 2 + 5])
     best = (0, 1)
     for row in range(int(0.45 * height), int(0.64 * height)):
-        dense = image[row - 1: row + 2].mean(axis=0) > (lung + mediastinum) / 2
+        dense = image[row - 1 : row + 2].mean(axis=0) > (lung + mediastinum) / 2
         right, left = run_from(dense, width // 2, -1), run_from(dense, width // 2, 1)
         outer_right, outer_left = run_from(~dense, right - 1, -1), run_from(~dense, left + 1, 1)
         if left - right + 1 > best[0]:
@@ -62,13 +62,19 @@ def heart_and_thorax_widths(image):
 
 # --- files -------------------------------------------------------------------------------------------------
 
+
 def test_the_same_seed_gives_byte_identical_files_and_another_seed_different_ones(tmp_path):
     make_synthetic_cases(tmp_path / "a", count=4, seed=3, size=(64, 80))
     make_synthetic_cases(tmp_path / "b", count=4, seed=3, size=(64, 80))
     make_synthetic_cases(tmp_path / "c", count=4, seed=4, size=(64, 80))
     files = files_under(tmp_path / "a")
-    assert [str(f) for f in files] == ["case-0001/frontal.dcm", "case-0002/frontal.dcm", "case-0003/frontal.dcm",
-                                       "case-0004/frontal.dcm", "labels.csv"]
+    assert [str(f) for f in files] == [
+        "case-0001/frontal.dcm",
+        "case-0002/frontal.dcm",
+        "case-0003/frontal.dcm",
+        "case-0004/frontal.dcm",
+        "labels.csv",
+    ]
     assert files_under(tmp_path / "b") == files_under(tmp_path / "c") == files
     for name in files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
@@ -98,22 +104,37 @@ def test_files_are_de_identified_12_bit_dx_radiographs_of_the_requested_size(tmp
         assert (ds.Modality, ds.BodyPartExamined, ds.PresentationIntentType) == ("DX", "CHEST", "FOR PRESENTATION")
         assert ds.ViewPosition in ("PA", "AP")
         assert (ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation, ds.SamplesPerPixel) == (
-            16, 12, 11, 0, 1)
+            16,
+            12,
+            11,
+            0,
+            1,
+        )
         assert (ds.RescaleSlope, ds.RescaleIntercept) == (1, 0)
         assert (ds.Rows, ds.Columns) == (H, W)
         assert ds.pixel_array.shape == (H, W) and ds.pixel_array.max() <= MAX_VALUE
         # No patient: the patient's name and id are there but empty, and nothing dates or places the study.
         assert "PatientName" in ds and str(ds.PatientName) == "" and ds.PatientID == ""
         assert (ds.PatientIdentityRemoved, ds.DeidentificationMethod) == ("YES", "synthetic image, no patient")
-        for keyword in ("StudyDate", "StudyTime", "AccessionNumber", "InstitutionName", "PatientBirthDate",
-                        "ReferringPhysicianName", "ContentDate", "AcquisitionDate"):
+        for keyword in (
+            "StudyDate",
+            "StudyTime",
+            "AccessionNumber",
+            "InstitutionName",
+            "PatientBirthDate",
+            "ReferringPhysicianName",
+            "ContentDate",
+            "AcquisitionDate",
+        ):
             assert not ds.get(keyword), keyword
         # A 35 x 43 cm detector read out at this size.
         assert len(ds.PixelSpacing) == 2 and ds.PixelSpacing == ds.ImagerPixelSpacing
         assert 278 / W <= float(ds.PixelSpacing[0]) == float(ds.PixelSpacing[1]) <= 350 / W
         assert len(ds.WindowCenter) == len(ds.WindowWidth) == len(ds.WindowCenterWidthExplanation) == 2
-        assert ds.PresentationLUTShape == {"MONOCHROME1": "INVERSE", "MONOCHROME2": "IDENTITY"}[
-            ds.PhotometricInterpretation]
+        assert (
+            ds.PresentationLUTShape
+            == {"MONOCHROME1": "INVERSE", "MONOCHROME2": "IDENTITY"}[ds.PhotometricInterpretation]
+        )
         photometric.add(ds.PhotometricInterpretation)
     assert photometric == {"MONOCHROME1", "MONOCHROME2"}
 
@@ -156,13 +177,17 @@ def test_every_generated_file_looks_right_once_its_photometric_interpretation_is
 
 # --- labels ------------------------------------------------------------------------------------------------
 
+
 def test_labels_csv_has_one_chexpert_column_per_label_and_the_returned_truth(tmp_path):
     cases = make_synthetic_cases(tmp_path, count=12, seed=0, size=(32, 40))
     with open(tmp_path / "labels.csv", newline="") as handle:
         rows = list(csv.reader(handle))
     assert rows[0] == ["case_id", *NAMES]
-    assert [row[0] for row in rows[1:]] == [case_id for case_id, _ in cases] == sorted(
-        p.name for p in tmp_path.iterdir() if p.is_dir())
+    assert (
+        [row[0] for row in rows[1:]]
+        == [case_id for case_id, _ in cases]
+        == sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
+    )
     for row, (_, truth) in zip(rows[1:], cases):
         assert row[1:] == ["" if truth[slug] is None else str(truth[slug]) for slug in SLUGS]
         assert set(row[1:]) <= {"", "1", "0", "-1"}
@@ -182,8 +207,9 @@ def test_ground_truth_is_a_realistic_mix():
         else:
             assert 1 <= len(findings) <= 3 and any(truth[slug] == 1 for slug in findings)
         assert set(sides) == {slug for slug in findings if slug in LATERAL_FINDINGS}
-        assert all(side in ("right", "left") or (slug, side) == ("pleural-effusion", "both")
-                   for slug, side in sides.items())
+        assert all(
+            side in ("right", "left") or (slug, side) == ("pleural-effusion", "both") for slug, side in sides.items()
+        )
         assert set(truth.values()) <= {1, 0, -1, None}
     values = [value for truth in truths for value in truth.values()]
     # Mostly positive or blank; now and then uncertain, or denied in so many words.
@@ -193,6 +219,7 @@ def test_ground_truth_is_a_realistic_mix():
 
 
 # --- pictures ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("size", [(64, 80), (128, 160), (200, 250), (250, 200)])
 def test_any_size_renders_twelve_bit_values_with_rows_as_height(size):
@@ -217,7 +244,7 @@ def test_the_chest_has_dark_lungs_either_side_of_a_bright_mediastinum_and_bony_r
     image = render()
     rows = slice(int(0.35 * H), int(0.55 * H))
     right_lung, left_lung = image[rows, int(0.25 * W)].mean(), image[rows, int(0.75 * W)].mean()
-    mediastinum, abdomen = image[rows, W // 2].mean(), image[int(0.9 * H), W // 2 - 20: W // 2 + 20].mean()
+    mediastinum, abdomen = image[rows, W // 2].mean(), image[int(0.9 * H), W // 2 - 20 : W // 2 + 20].mean()
     assert mediastinum > right_lung + 1000 and mediastinum > left_lung + 1000 and abdomen > left_lung + 1000
     # Ribs: down a column through a lung, brightness rises and falls again and again.
     rows, column = slice(int(0.2 * H), int(0.6 * H)), int(0.25 * W)
@@ -296,8 +323,10 @@ def test_a_nodule_is_a_small_round_local_density():
 @pytest.mark.parametrize("slug", sorted(LATERAL_FINDINGS))
 def test_lateral_findings_lie_on_the_side_they_are_given(slug):
     normal = render()
-    for side, own, other in (("right", slice(0, W // 2), slice(W // 2, W)),
-                             ("left", slice(W // 2, W), slice(0, W // 2))):
+    for side, own, other in (
+        ("right", slice(0, W // 2), slice(W // 2, W)),
+        ("left", slice(W // 2, W), slice(0, W // 2)),
+    ):
         difference = np.abs(render([slug], {slug: side}) - normal)
         assert difference[:, own].sum() > 20 * max(difference[:, other].sum(), 1) and difference.max() > 150, side
 
@@ -313,17 +342,18 @@ def test_airspace_findings_add_density_inside_the_lung(slug):
 def test_edema_is_a_bilateral_perihilar_haze():
     difference = render(["edema"]) - render()
     rows = slice(int(0.35 * H), int(0.5 * H))
-    right, left = difference[rows, int(0.25 * W): int(0.38 * W)], difference[rows, int(0.62 * W): int(0.75 * W)]
+    right, left = difference[rows, int(0.25 * W) : int(0.38 * W)], difference[rows, int(0.62 * W) : int(0.75 * W)]
     assert right.mean() > 150 and left.mean() > 150
     # Fainter out at the apices than round the hila.
-    assert difference[int(0.15 * H): int(0.2 * H), int(0.2 * W): int(0.8 * W)].mean() < right.mean() / 2
+    assert difference[int(0.15 * H) : int(0.2 * H), int(0.2 * W) : int(0.8 * W)].mean() < right.mean() / 2
 
 
 def test_an_enlarged_cardiomediastinum_widens_the_upper_mediastinum():
     def upper_width(image):
-        row = image[int(0.28 * H): int(0.32 * H)].mean(axis=0)
+        row = image[int(0.28 * H) : int(0.32 * H)].mean(axis=0)
         dense = row > (np.percentile(row, 10) + row[W // 2]) / 2
         return run_from(dense, W // 2, 1) - run_from(dense, W // 2, -1) + 1
+
     assert upper_width(render(["enlarged-cardiomediastinum"])) > upper_width(render()) * 1.25
 
 
@@ -352,12 +382,14 @@ def test_no_finding_draws_nothing():
 
 # --- the command -------------------------------------------------------------------------------------------
 
+
 def test_command_writes_cases_and_prints_them(tmp_path):
     from django.core.management import call_command
 
     out = io.StringIO()
-    call_command("make_synthetic_cases", str(tmp_path / "out"), "--count", "3", "--seed", "2", "--size", "40x50",
-                 stdout=out)
+    call_command(
+        "make_synthetic_cases", str(tmp_path / "out"), "--count", "3", "--seed", "2", "--size", "40x50", stdout=out
+    )
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines[:3]] == ["case-0001", "case-0002", "case-0003"]
     assert lines[3].startswith("Wrote 3 case(s) of 40x50") and "labels.csv" in lines[3]
@@ -367,15 +399,18 @@ def test_command_writes_cases_and_prints_them(tmp_path):
     assert (tmp_path / "out" / "labels.csv").read_bytes() == (expected / "labels.csv").read_bytes()
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--size", "big"], "--size must look like 2000x2500"),
-    (["--size", "100x"], "--size must look like 2000x2500"),
-    (["--size=-5x10"], "--size must look like 2000x2500"),
-    (["--size", "8x10"], "--size must be between 16 and 8192"),
-    (["--size", "100000x100"], "--size must be between 16 and 8192"),
-    (["--count", "0"], "--count must be at least 1"),
-    (["--seed", "-1"], "--seed must be 0 or more"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--size", "big"], "--size must look like 2000x2500"),
+        (["--size", "100x"], "--size must look like 2000x2500"),
+        (["--size=-5x10"], "--size must look like 2000x2500"),
+        (["--size", "8x10"], "--size must be between 16 and 8192"),
+        (["--size", "100000x100"], "--size must be between 16 and 8192"),
+        (["--count", "0"], "--count must be at least 1"),
+        (["--seed", "-1"], "--seed must be 0 or more"),
+    ],
+)
 def test_command_refuses_bad_arguments_with_a_clear_message(tmp_path, arguments, message):
     from django.core.management import call_command
     from django.core.management.base import CommandError

@@ -2,15 +2,16 @@
 
 import random
 
-from readerstudy.services.timing import Event, derive_times
+from readerstudy.reading.timing import Event, derive_times
 
 IDLE_MS = 60_000
 A, B = "page-load-a", "page-load-b"
 
 
 def log(page, *events):
-    return [Event(page, type_, float(ms), payload) for type_, ms, *rest in events
-            for payload in [rest[0] if rest else None]]
+    return [
+        Event(page, type_, float(ms), payload) for type_, ms, *rest in events for payload in [rest[0] if rest else None]
+    ]
 
 
 def times(events, threshold=IDLE_MS):
@@ -23,29 +24,60 @@ def test_the_clock_runs_from_the_first_rendered_image_to_submit():
 
 
 def test_a_hidden_tab_is_excluded():
-    events = log(A, ("image_rendered", 0), ("input", 10_000), ("hidden", 12_000), ("visible", 17_000),
-                 ("input", 18_000), ("submit", 30_000))
+    events = log(
+        A,
+        ("image_rendered", 0),
+        ("input", 10_000),
+        ("hidden", 12_000),
+        ("visible", 17_000),
+        ("input", 18_000),
+        ("submit", 30_000),
+    )
     assert times(events) == {"total_ms": 30_000, "hidden_ms": 5_000, "idle_ms": 0, "active_ms": 25_000}
 
 
 def test_an_explicit_pause_is_excluded_and_overlapping_pause_and_hidden_count_once():
-    events = log(A, ("image_rendered", 0), ("pause", 10_000), ("hidden", 15_000), ("visible", 40_000),
-                 ("resume", 45_000), ("hidden", 50_000), ("pause", 52_000), ("resume", 55_000),
-                 ("visible", 58_000), ("submit", 60_000))
+    events = log(
+        A,
+        ("image_rendered", 0),
+        ("pause", 10_000),
+        ("hidden", 15_000),
+        ("visible", 40_000),
+        ("resume", 45_000),
+        ("hidden", 50_000),
+        ("pause", 52_000),
+        ("resume", 55_000),
+        ("visible", 58_000),
+        ("submit", 60_000),
+    )
     # Away from 10 s to 45 s and from 50 s to 58 s.
     assert times(events) == {"total_ms": 60_000, "hidden_ms": 43_000, "idle_ms": 0, "active_ms": 17_000}
 
 
 def test_only_the_part_of_an_input_free_gap_beyond_the_threshold_is_idle():
-    events = log(A, ("image_rendered", 0), ("input", 5_000), ("input", 95_000), ("interaction_start", 100_000),
-                 ("interaction_end", 101_000), ("submit", 170_000))
+    events = log(
+        A,
+        ("image_rendered", 0),
+        ("input", 5_000),
+        ("input", 95_000),
+        ("interaction_start", 100_000),
+        ("interaction_end", 101_000),
+        ("submit", 170_000),
+    )
     # Gaps: 90 s (30 s idle) and 69 s (9 s idle).
     assert times(events) == {"total_ms": 170_000, "hidden_ms": 0, "idle_ms": 39_000, "active_ms": 131_000}
 
 
 def test_idle_is_not_counted_inside_hidden_time():
-    events = log(A, ("image_rendered", 0), ("input", 1_000), ("hidden", 50_000), ("visible", 250_000),
-                 ("input", 260_000), ("submit", 270_000))
+    events = log(
+        A,
+        ("image_rendered", 0),
+        ("input", 1_000),
+        ("hidden", 50_000),
+        ("visible", 250_000),
+        ("input", 260_000),
+        ("submit", 270_000),
+    )
     # 49 s before hiding and 10 s after: neither exceeds 60 s; the 200 s hidden are hidden, not idle.
     assert times(events) == {"total_ms": 270_000, "hidden_ms": 200_000, "idle_ms": 0, "active_ms": 70_000}
 
@@ -63,12 +95,22 @@ def test_a_reload_sums_both_page_loads_and_not_the_time_between_them():
 
 
 def test_events_in_any_arrival_order_give_the_same_times():
-    events = log(A, ("image_rendered", 0), ("input", 10_000), ("hidden", 12_000), ("visible", 17_000),
-                 ("input", 100_000), ("submit", 101_000))
+    events = log(
+        A,
+        ("image_rendered", 0),
+        ("input", 10_000),
+        ("hidden", 12_000),
+        ("visible", 17_000),
+        ("input", 100_000),
+        ("submit", 101_000),
+    )
     shuffled = events[:]
     random.Random(4).shuffle(shuffled)
-    assert times(shuffled) == times(events) == {"total_ms": 101_000, "hidden_ms": 5_000, "idle_ms": 23_000,
-                                                "active_ms": 73_000}
+    assert (
+        times(shuffled)
+        == times(events)
+        == {"total_ms": 101_000, "hidden_ms": 5_000, "idle_ms": 23_000, "active_ms": 73_000}
+    )
 
 
 def test_a_page_load_whose_image_never_rendered_is_no_reading_time():
@@ -82,8 +124,9 @@ def test_events_after_submit_do_not_extend_the_reading():
 
 
 def test_a_page_opened_in_a_background_tab_starts_hidden():
-    events = log(A, ("page_shown", 0, {"visibility": "hidden"}), ("image_rendered", 500), ("visible", 8_500),
-                 ("submit", 18_500))
+    events = log(
+        A, ("page_shown", 0, {"visibility": "hidden"}), ("image_rendered", 500), ("visible", 8_500), ("submit", 18_500)
+    )
     assert times(events) == {"total_ms": 18_000, "hidden_ms": 8_000, "idle_ms": 0, "active_ms": 10_000}
 
 

@@ -10,7 +10,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from inference.engines.base import DEFAULT_PROMPT
 from inference.preprocess import MAX_PIXELS, MIN_PIXELS
-from inference.tiny_model import (
+from tooling.tiny_model import (
     CASE_KINDS,
     DEFAULT_SEED,
     DEFAULT_STEPS,
@@ -74,8 +74,12 @@ def test_the_tokenizer_round_trips_the_traces(processor):
 def test_the_processor_keeps_images_within_the_pixel_budget(processor, size):
     image = synthetic_radiograph(size=size)
     budget = {"shortest_edge": MIN_PIXELS, "longest_edge": MAX_PIXELS}
-    inputs = processor(text=["<|vision_start|><|image_pad|><|vision_end|>"], images=[image],
-                       images_kwargs={"size": budget}, return_tensors="pt")
+    inputs = processor(
+        text=["<|vision_start|><|image_pad|><|vision_end|>"],
+        images=[image],
+        images_kwargs={"size": budget},
+        return_tensors="pt",
+    )
     _, rows, columns = inputs["image_grid_thw"][0].tolist()
     assert MIN_PIXELS <= rows * columns * PATCH**2 <= MAX_PIXELS
 

@@ -21,7 +21,7 @@ from inference.engines.base import (
 )
 from inference.engines.transformers_engine import TransformersEngine
 from inference.preprocess import dicom_to_model_image
-from inference.tiny_model import synthetic_radiograph
+from tooling.tiny_model import synthetic_radiograph
 
 GREEDY = GenerationParams()
 # NV-Reason-CXR-3B's shape: <think> paragraphs </think> then <answer> labels </answer>.

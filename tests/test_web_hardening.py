@@ -69,14 +69,22 @@ def test_behind_a_proxy_the_address_the_proxy_saw_is_locked(client, settings):
     (the right-most X-Forwarded-For entry), whatever the client wrote into the header itself."""
     settings.TRUSTED_PROXY_COUNT = 1
     users = UserFactory.create_batch(6, roles=["reader"])
-    statuses = [log_in_through_page(client, user.username, WRONG, REMOTE_ADDR="172.18.0.5",
-                                    HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.9").status_code
-                for n, user in enumerate(users[:5])]
+    statuses = [
+        log_in_through_page(
+            client, user.username, WRONG, REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR=f"10.9.9.{n}, 203.0.113.9"
+        ).status_code
+        for n, user in enumerate(users[:5])
+    ]
     assert statuses == [200, 200, 200, 200, 429]
-    assert log_in_through_page(client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5",
-                               HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 429
-    assert logs_in(client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5",
-                   HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.4")
+    assert (
+        log_in_through_page(
+            client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="203.0.113.9"
+        ).status_code
+        == 429
+    )
+    assert logs_in(
+        client, users[5].username, PASSWORD, REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR="203.0.113.9, 198.51.100.4"
+    )
 
 
 def test_a_lockout_ends_when_its_time_has_passed(client, reader):
@@ -100,8 +108,9 @@ def test_an_admin_unlocks_an_account_in_the_admin(client, reader, admin_user):
 
 def test_five_failures_from_one_address_lock_that_address_for_every_account(client, db):
     users = UserFactory.create_batch(6, roles=["reader"])
-    statuses = [log_in_through_page(client, user.username, WRONG, REMOTE_ADDR="10.0.0.7").status_code
-                for user in users[:5]]
+    statuses = [
+        log_in_through_page(client, user.username, WRONG, REMOTE_ADDR="10.0.0.7").status_code for user in users[:5]
+    ]
     assert statuses == [200, 200, 200, 200, 429]
     assert log_in_through_page(client, users[5].username, PASSWORD, REMOTE_ADDR="10.0.0.7").status_code == 429
     assert logs_in(client, users[5].username, PASSWORD, REMOTE_ADDR="10.0.0.8")
@@ -114,13 +123,16 @@ def test_the_admin_login_is_locked_too(client, admin_user):
     assert "_auth_user_id" not in client.session
 
 
-@pytest.mark.parametrize("proxies,forwarded,address", [
-    (0, "203.0.113.9", "172.18.0.5"),  # nothing trusted in front: the connection's address
-    (1, "203.0.113.9", "203.0.113.9"),  # nginx appended the client's address
-    (1, "1.1.1.1, 203.0.113.9", "203.0.113.9"),  # what the client wrote itself is not believed
-    (2, "1.1.1.1, 198.51.100.4, 10.0.0.2", "198.51.100.4"),
-    (1, "", "172.18.0.5"),  # a request that did not come through the proxy
-])
+@pytest.mark.parametrize(
+    "proxies,forwarded,address",
+    [
+        (0, "203.0.113.9", "172.18.0.5"),  # nothing trusted in front: the connection's address
+        (1, "203.0.113.9", "203.0.113.9"),  # nginx appended the client's address
+        (1, "1.1.1.1, 203.0.113.9", "203.0.113.9"),  # what the client wrote itself is not believed
+        (2, "1.1.1.1, 198.51.100.4, 10.0.0.2", "198.51.100.4"),
+        (1, "", "172.18.0.5"),  # a request that did not come through the proxy
+    ],
+)
 def test_the_client_address_is_read_only_from_trusted_proxies(settings, proxies, forwarded, address):
     settings.TRUSTED_PROXY_COUNT = proxies
     request = RequestFactory().get("/", REMOTE_ADDR="172.18.0.5", HTTP_X_FORWARDED_FOR=forwarded)
@@ -132,20 +144,35 @@ def test_a_session_lasts_twelve_hours(client, reader):
     assert client.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 12 * 3600
 
 
-EXPECTED_CSP = {"default-src 'self'", "script-src 'self'", "worker-src 'self'",
-                "style-src 'self'", "img-src 'self' blob:", "connect-src 'self'", "object-src 'none'",
-                "base-uri 'none'", "form-action 'self'", "frame-ancestors 'none'"}
+EXPECTED_CSP = {
+    "default-src 'self'",
+    "script-src 'self'",
+    "worker-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+}
 
 
 def test_every_page_sends_the_content_security_policy(client, reader, coordinator, admin_user, demo_case_set):
-    from tests.reading_setup import open_study_with_assignments
     from readerstudy.models import Arm
+    from tests.reading_setup import open_study_with_assignments
 
     study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], team=[coordinator])
     pages = [(None, reverse("login"), 200), (None, "/no-such-page/", 404)]
-    pages += [(reader, path, 200) for path in (reverse("home"), reverse("worklist"),
-                                               reverse("workstation", args=[assignments[Arm.UNAIDED].public_id]),
-                                               reverse("api-assignments"))]
+    pages += [
+        (reader, path, 200)
+        for path in (
+            reverse("home"),
+            reverse("worklist"),
+            reverse("workstation", args=[assignments[Arm.UNAIDED].public_id]),
+            reverse("api-assignments"),
+        )
+    ]
     pages += [(coordinator, reverse("study-detail", args=[study.pk]), 200), (admin_user, reverse("admin:index"), 200)]
     for user, path, status in pages:
         if user:
@@ -165,14 +192,25 @@ def test_logout_clears_the_browsers_cache_but_not_its_storage(client, reader):
 def production_env(tmp_path):
     # Not the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE, which production must never set (check --deploy says so).
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
-    return env | {"DATA_DIR": str(tmp_path), "SECRET_KEY": secrets.token_urlsafe(50), "SECURE_COOKIES": "true",
-                  "USE_X_ACCEL_REDIRECT": "true", "TRUSTED_PROXY_COUNT": "1", "ALLOWED_HOSTS": "reading.example.org",
-                  "DJANGO_SETTINGS_MODULE": "readerstudy.settings"}
+    return env | {
+        "DATA_DIR": str(tmp_path),
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECURE_COOKIES": "true",
+        "USE_X_ACCEL_REDIRECT": "true",
+        "TRUSTED_PROXY_COUNT": "1",
+        "ALLOWED_HOSTS": "reading.example.org",
+        "DJANGO_SETTINGS_MODULE": "readerstudy.settings",
+    }
 
 
 def test_check_deploy_passes_with_the_production_environment(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            env=production_env(tmp_path), capture_output=True, text=True, cwd=settings.BASE_DIR)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
     assert result.returncode == 0, result.stderr
     # The one silenced check (HSTS preload) has its reason in settings.py.
     assert result.stdout.strip() == "System check identified no issues (1 silenced)."
@@ -189,8 +227,15 @@ print(plain.status_code, plain["Location"])
 
 
 def test_production_sends_hsts_and_redirects_plain_http(tmp_path):
-    result = subprocess.run([sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW_HEADERS], env=production_env(tmp_path),
-                            capture_output=True, text=True, cwd=settings.BASE_DIR)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c", SHOW_HEADERS],
+        env=production_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+    )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == ["200 max-age=31536000; includeSubDomains",
-                                          "301 https://reading.example.org/login/"]
+    assert result.stdout.splitlines() == [
+        "200 max-age=31536000; includeSubDomains",
+        "301 https://reading.example.org/login/",
+    ]

@@ -15,15 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 @pytest.fixture
-def worker_data_dir(tmp_path, settings):
-    """The worker subprocess and this test share one DATA_DIR, so both see the same DICOM store."""
-    data_dir = tmp_path / "data"
-    settings.DICOM_STORE_DIR = data_dir / "dicom"
-    purge_queues()
-    return data_dir
-
-
-@pytest.fixture
 def case_set(worker_data_dir, model_sized_dir):
     return import_as_demo(model_sized_dir)
 
@@ -31,8 +22,12 @@ def case_set(worker_data_dir, model_sized_dir):
 @pytest.fixture
 def slow_configuration(db):
     """Simulated outputs that take a few seconds, so a test can act while a job is running."""
-    return ModelConfiguration.objects.create(name="slow simulated", engine="simulated", model_id="simulated/slow",
-                                             options={"error_rate": 0, "seconds_per_turn": 1.5})
+    return ModelConfiguration.objects.create(
+        name="slow simulated",
+        engine="simulated",
+        model_id="simulated/slow",
+        options={"error_rate": 0, "seconds_per_turn": 1.5},
+    )
 
 
 def wait_for(condition, timeout=120, interval=0.2):
@@ -49,10 +44,21 @@ def all_final(run):
 
 
 def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_state(
-        case_set, worker_data_dir, tmp_path, tiny_model_dir):
+    case_set, worker_data_dir, tmp_path, tiny_model_dir
+):
     with celery_worker(worker_data_dir, tmp_path / "worker.log") as worker:
-        call_command("run_inference", "--case-set", "demo", "--engine", "transformers", "--model",
-                     str(tiny_model_dir), "--wait", "--timeout", "240")
+        call_command(
+            "run_inference",
+            "--case-set",
+            "demo",
+            "--engine",
+            "transformers",
+            "--model",
+            str(tiny_model_dir),
+            "--wait",
+            "--timeout",
+            "240",
+        )
         log = worker.log()
     run = ModelConfiguration.objects.get(model_id=str(tiny_model_dir)).runs.get()
     statuses = list(run.jobs.values_list("status", flat=True))
@@ -68,7 +74,8 @@ def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_st
 
 
 def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing(
-        case_set, worker_data_dir, tmp_path, slow_configuration):
+    case_set, worker_data_dir, tmp_path, slow_configuration
+):
     with celery_worker(worker_data_dir, tmp_path / "worker.log", INFERENCE_LEASE_S=4) as worker:
         run = jobs.create_run(case_set, slow_configuration)
         assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), worker.log()
@@ -82,7 +89,8 @@ def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing
 
 
 def test_jobs_stranded_by_a_dead_worker_and_a_lost_queue_finish_once_after_reconcile(
-        case_set, worker_data_dir, tmp_path, settings, slow_configuration):
+    case_set, worker_data_dir, tmp_path, settings, slow_configuration
+):
     with celery_worker(worker_data_dir, tmp_path / "first.log", INFERENCE_LEASE_S=3) as first:
         run = jobs.create_run(case_set, slow_configuration)
         assert wait_for(lambda: run.jobs.filter(status=JobStatus.RUNNING).exists(), timeout=60), first.log()

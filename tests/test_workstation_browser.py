@@ -7,10 +7,19 @@ import time
 import pydicom
 import pytest
 
+from readerstudy.core import dicom_store
 from readerstudy.models import Arm, Read, TimingEvent, TraceAnnotation
-from readerstudy.services import dicom_store, served_images
-from tests.browser import (chromium, chromium_with_profile, image_spread, log_in, select_text, set_visibility,
-                           settled_context, wait_for_image)
+from readerstudy.studies import served_images
+from tests.browser import (
+    chromium,
+    chromium_with_profile,
+    image_spread,
+    log_in,
+    select_text,
+    set_visibility,
+    settled_context,
+    wait_for_image,
+)
 from tests.reading_setup import open_study_with_assignments
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -113,22 +122,31 @@ def test_a_reader_reads_one_case_in_each_arm(page, live_server, reading, tmp_pat
 
     reads = {r.assignment.arm: r for r in Read.objects.select_related("assignment")}
     assert set(reads) == {Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING}
-    for arm, read in reads.items():
+    for read in reads.values():
         assert read.submitted_at is not None and read.active_ms > 0
         assert sorted(read.finding_links.values_list("label__slug", flat=True)) == ["consolidation", "pleural-effusion"]
         assert dict(read.ratings.values_list("question__key", "value")) == {k: 4 for k in questions(read.assignment)}
         types = set(TimingEvent.objects.filter(assignment=read.assignment).values_list("type", flat=True))
         assert {"page_shown", "image_rendered", "submit"} <= types
     assert {"interaction_start", "interaction_end"} <= set(
-        TimingEvent.objects.filter(assignment=unaided).values_list("type", flat=True))
+        TimingEvent.objects.filter(assignment=unaided).values_list("type", flat=True)
+    )
     assert {"ai_panel_shown", "annotation_added"} <= set(
-        TimingEvent.objects.filter(assignment=full).values_list("type", flat=True))
+        TimingEvent.objects.filter(assignment=full).values_list("type", flat=True)
+    )
     text_note = TraceAnnotation.objects.get(read__assignment=full)
     raw = full.study.output_pins.get(case=full.case).output.turns[0]["text"]
-    assert (text_note.quote, raw[text_note.start:text_note.end], text_note.category) == (
-        sentence, sentence, "wrong_severity")
+    assert (text_note.quote, raw[text_note.start : text_note.end], text_note.category) == (
+        sentence,
+        sentence,
+        "wrong_severity",
+    )
     label_note = TraceAnnotation.objects.get(read__assignment=labels_only)
-    assert (label_note.target, label_note.label.slug, label_note.clinically_significant) == ("label", "pneumonia", False)
+    assert (label_note.target, label_note.label.slug, label_note.clinically_significant) == (
+        "label",
+        "pneumonia",
+        False,
+    )
 
 
 def test_a_hidden_tab_interval_is_excluded_from_active_time(page, live_server, reading):
@@ -198,7 +216,9 @@ def test_an_offline_submit_is_sent_once_when_the_network_returns(page, live_serv
     fill_report(page, questions(assignment))
     page.context.set_offline(True)
     page.dblclick("[data-testid=submit-read]")
-    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'"
+    )
     assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
     page.context.set_offline(False)
     page.wait_for_url(workstation(live_server, assignments[Arm.LABELS_ONLY]), timeout=30_000)
@@ -247,8 +267,7 @@ def test_the_workstation_at_1920_by_1080_shows_image_and_reasoning_side_by_side(
 
 def test_without_webgl_the_viewer_renders_on_the_cpu(live_server, reader, reading, tmp_path):
     study, assignments = reading
-    with chromium(webgl=False) as browser, \
-            settled_context(browser, viewport={"width": 1280, "height": 900}) as context:
+    with chromium(webgl=False) as browser, settled_context(browser, viewport={"width": 1280, "height": 900}) as context:
         page = context.new_page()
         assert page.evaluate("!!document.createElement('canvas').getContext('webgl2')") is False
         log_in(page, live_server.url, reader.username)
@@ -256,7 +275,6 @@ def test_without_webgl_the_viewer_renders_on_the_cpu(live_server, reader, readin
         wait_for_image(page)
         assert page.get_attribute("[data-testid=viewer]", "data-renderer") == "cpu"
         assert image_spread(page, tmp_path / "cpu.png") > 5
-
 
 
 @pytest.fixture
@@ -308,8 +326,15 @@ def check_viewer_keys(page, live_server, reader, assignments):
 
     # The file's own window first, then the chest presets, numbered for the digit keys.
     options = page.locator("[data-testid=viewer] select option").all_inner_texts()
-    assert options == ["Window presets", "1. DEFAULT", "2. FULL", "3. Full range", "4. Lung",
-                       "5. Mediastinum / soft tissue", "6. Bone"]
+    assert options == [
+        "Window presets",
+        "1. DEFAULT",
+        "2. FULL",
+        "3. Full range",
+        "4. Lung",
+        "5. Mediastinum / soft tissue",
+        "6. Bone",
+    ]
     page.keyboard.press("4")
     after_preset = viewer_state(page)
     assert after_preset["voi"] != initial["voi"]
@@ -322,7 +347,7 @@ def check_viewer_keys(page, live_server, reader, assignments):
 def test_an_image_that_cannot_be_loaded_shows_a_clear_message(page, live_server, reading):
     study, assignments = reading
     assignment = assignments[Arm.UNAIDED]
-    from readerstudy.services import dicom_store
+    from readerstudy.core import dicom_store
 
     dicom_store.absolute_path(assignment.case.images.get().stored_path).unlink()
     page.goto(workstation(live_server, assignment))
@@ -351,8 +376,9 @@ def test_an_expired_login_keeps_the_draft_until_the_reader_logs_in_again(page, l
     second = page.context.new_page()
     log_in(second, live_server.url, reader.username)
     second.close()
-    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Saved'",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=save-status]').textContent === 'Saved'", timeout=20_000
+    )
     read = Read.objects.get(assignment=assignment)
     assert list(read.finding_links.values_list("label__slug", flat=True)) == ["cardiomegaly"]
 
@@ -367,8 +393,10 @@ def test_logging_out_sends_the_queue_first_and_warns_when_it_cannot(page, live_s
     # Offline: the reader is warned, and may stay.
     page.context.set_offline(True)
     page.fill("[data-testid=report-text]", "Written offline.")
-    page.wait_for_function("() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'",
-                           timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=save-status]').textContent === 'Offline — will retry'",
+        timeout=20_000,
+    )
     warnings = []
     page.once("dialog", lambda dialog: (warnings.append(dialog.message), dialog.dismiss()))
     page.click("#logout-form button")
@@ -423,8 +451,10 @@ def test_logging_out_deletes_the_cached_images_from_the_browsers_disk(live_serve
             time.sleep(0.2)
         assert [files_holding(profile, marker) for marker in markers] == [[], []]
         # From the network, the signed-out browser gets nothing either.
-        assert [page.evaluate("url => fetch(url).then(r => r.status)", f"/api/assignments/{a.public_id}/images/1/")
-                for a in (current, following)] == [401, 401]
+        assert [
+            page.evaluate("url => fetch(url).then(r => r.status)", f"/api/assignments/{a.public_id}/images/1/")
+            for a in (current, following)
+        ] == [401, 401]
 
 
 def served_uid(assignment):
@@ -451,8 +481,11 @@ def test_pause_stops_the_clock_and_hides_the_case(page, live_server, reading):
     submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
     read = Read.objects.get(assignment=assignment)
     assert abs(read.hidden_ms - (resumed - paused)) <= 50
-    assert list(TimingEvent.objects.filter(assignment=assignment, type__in=["pause", "resume"])
-                .order_by("client_ms").values_list("type", flat=True)) == ["pause", "resume"]
+    assert list(
+        TimingEvent.objects.filter(assignment=assignment, type__in=["pause", "resume"])
+        .order_by("client_ms")
+        .values_list("type", flat=True)
+    ) == ["pause", "resume"]
 
 
 def test_the_browser_names_missing_fields_before_sending_anything(page, live_server, reading):
@@ -466,9 +499,13 @@ def test_the_browser_names_missing_fields_before_sending_anything(page, live_ser
     page.uncheck("[data-testid=finding-edema]")
     page.click("[data-testid=submit-read]")
     errors = page.locator(".field-error:not(:empty)").all_inner_texts()
-    assert errors == ["Choose at least one finding, or “No Finding”.",
-                      "Write the report: findings, impression or both.",
-                      "Answer this question.", "Answer this question.", "Answer this question."]
+    assert errors == [
+        "Choose at least one finding, or “No Finding”.",
+        "Write the report: findings, impression or both.",
+        "Answer this question.",
+        "Answer this question.",
+        "Answer this question.",
+    ]
     assert page.inner_text("#form-error") == "Please correct the marked fields."
     assert not Read.objects.filter(assignment=assignment, submitted_at__isnull=False).exists()
 
@@ -483,13 +520,17 @@ def test_the_problem_reason_appears_only_when_the_case_is_flagged(page, live_ser
     page.fill("[data-testid=problem-reason]", "Image cut off at the bases.")
     submit_and_wait(page, live_server, f"/read/{assignments[Arm.LABELS_ONLY].public_id}/")
     read = Read.objects.get(assignment=assignments[Arm.UNAIDED])
-    assert (read.problem_flagged, read.problem_reason, read.findings.count()) == (True, "Image cut off at the bases.", 0)
+    assert (read.problem_flagged, read.problem_reason, read.findings.count()) == (
+        True,
+        "Image cut off at the bases.",
+        0,
+    )
 
 
-def test_the_probability_of_abnormality_is_typed_checked_kept_in_the_draft_and_stored(browser, live_server, reader,
-                                                                                      demo_case_set):
-    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED],
-                                                     asks_abnormality=True)
+def test_the_probability_of_abnormality_is_typed_checked_kept_in_the_draft_and_stored(
+    browser, live_server, reader, demo_case_set
+):
+    study, assignments = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], asks_abnormality=True)
     assignment = assignments[Arm.UNAIDED]
     with settled_context(browser, viewport={"width": 1920, "height": 1080}) as context:
         page = context.new_page()

@@ -76,8 +76,9 @@ class Engine:
         """Load weights or open connections; returns the seconds it took."""
         return 0.0
 
-    def converse(self, image, prompts: list[str], params: GenerationParams,
-                 case: CaseContext | None = None) -> ConversationResult:
+    def converse(
+        self, image, prompts: list[str], params: GenerationParams, case: CaseContext | None = None
+    ) -> ConversationResult:
         raise NotImplementedError
 
     def software_versions(self) -> dict:

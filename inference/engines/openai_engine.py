@@ -27,8 +27,19 @@ MESSAGE_CHARS = 500
 class OpenAIEngine(Engine):
     name = "openai"
 
-    def __init__(self, model_id, revision="", base_url="http://127.0.0.1:8001", api_key="", timeout_s=600,
-                 max_retries=3, backoff_s=1.0, min_pixels=MIN_PIXELS, max_pixels=MAX_PIXELS, **options):
+    def __init__(
+        self,
+        model_id,
+        revision="",
+        base_url="http://127.0.0.1:8001",
+        api_key="",
+        timeout_s=600,
+        max_retries=3,
+        backoff_s=1.0,
+        min_pixels=MIN_PIXELS,
+        max_pixels=MAX_PIXELS,
+        **options,
+    ):
         super().__init__(model_id, revision, **options)
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
@@ -43,8 +54,10 @@ class OpenAIEngine(Engine):
         started = time.perf_counter()
         served = {entry.get("id"): entry for entry in self._request("GET", "/v1/models").get("data", [])}
         if self.model_id not in served:
-            raise PermanentEngineError(f"the server at {self.base_url} does not serve {self.model_id!r}; it "
-                                       f"serves: {', '.join(map(str, served)) or 'nothing'}")
+            raise PermanentEngineError(
+                f"the server at {self.base_url} does not serve {self.model_id!r}; it "
+                f"serves: {', '.join(map(str, served)) or 'nothing'}"
+            )
         self.served_from = served[self.model_id].get("root")
         return time.perf_counter() - started
 
@@ -58,11 +71,18 @@ class OpenAIEngine(Engine):
             messages.append({"role": "user", "content": content})
             started = time.perf_counter()
             text, usage, finish_reason = read_completion(
-                self._request("POST", "/v1/chat/completions", self._body(messages, params)))
-            turns.append(TurnResult(prompt=prompt, text=text, tokens_in=usage.get("prompt_tokens", 0),
-                                    tokens_out=usage.get("completion_tokens", 0),
-                                    seconds=time.perf_counter() - started,
-                                    hit_token_limit=finish_reason == "length"))
+                self._request("POST", "/v1/chat/completions", self._body(messages, params))
+            )
+            turns.append(
+                TurnResult(
+                    prompt=prompt,
+                    text=text,
+                    tokens_in=usage.get("prompt_tokens", 0),
+                    tokens_out=usage.get("completion_tokens", 0),
+                    seconds=time.perf_counter() - started,
+                    hit_token_limit=finish_reason == "length",
+                )
+            )
             messages.append({"role": "assistant", "content": text})
         return ConversationResult(turns=turns)
 
@@ -78,8 +98,9 @@ class OpenAIEngine(Engine):
             body["temperature"] = 0  # greedy, as the transformers engine decodes
         else:
             # Unset values are left to the server, which takes them from the model's generation config.
-            body.update({key: getattr(params, key) for key in ("temperature", "top_p")
-                         if getattr(params, key) is not None})
+            body.update(
+                {key: getattr(params, key) for key in ("temperature", "top_p") if getattr(params, key) is not None}
+            )
         if params.min_new_tokens:
             body["min_tokens"] = params.min_new_tokens  # a vLLM extension, for fixed-length benchmarks
         return body
@@ -112,8 +133,9 @@ class OpenAIEngine(Engine):
             return json.loads(raw)
         except ValueError:
             # Something other than an OpenAI-compatible server answers at base_url: a setting to fix.
-            raise PermanentEngineError(f"{method} {path} at {self.base_url} did not answer JSON: "
-                                       f"{raw[:MESSAGE_CHARS]!r}") from None
+            raise PermanentEngineError(
+                f"{method} {path} at {self.base_url} did not answer JSON: {raw[:MESSAGE_CHARS]!r}"
+            ) from None
 
 
 def png_data_url(image):
@@ -140,5 +162,6 @@ def read_completion(reply):
         choice = reply["choices"][0]
         return choice["message"]["content"] or "", reply.get("usage") or {}, choice.get("finish_reason")
     except (KeyError, IndexError, TypeError):
-        raise PermanentEngineError(f"the server's reply has no choices[0].message.content: "
-                                   f"{json.dumps(reply)[:MESSAGE_CHARS]}") from None
+        raise PermanentEngineError(
+            f"the server's reply has no choices[0].message.content: {json.dumps(reply)[:MESSAGE_CHARS]}"
+        ) from None

@@ -4,7 +4,7 @@ outputs are always shown to coordinators as simulated.
 
 Decisions:
 - No Finding follows CheXpert: it is answered when no label other than Support Devices is positive, so a
-  study whose only finding is a line or tube answers "No Finding, Support Devices" (readerstudy.labels'
+  study whose only finding is a line or tube answers "No Finding, Support Devices" (readerstudy.core.labels'
   NORMAL_LABEL_SLUGS). The truth's own No Finding value is ignored; it is derived.
 - The truth carries no sides, so each lateral finding gets a side drawn from (seed, case, label) alone.
 - Every random choice is drawn from its own stream seeded by (seed, case, purpose): the same case and seed
@@ -18,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from readerstudy.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
+from readerstudy.core.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
 
 from ..trace_format import ANSWER_CLOSE, ANSWER_OPEN, REGION_SLUGS, THINK_CLOSE, THINK_OPEN
 from .base import DIFFERENTIALS_PROMPT, REPORT_PROMPT, ConversationResult, Engine, PermanentEngineError, TurnResult
@@ -32,50 +32,82 @@ IMAGE_TOKENS = 289
 # ("{}": the findings joined with "; "). Every paragraph opens with words naming its region, as a dictated
 # systematic review does, and as the parser expects.
 REGION_TEXT = {
-    "image-quality": ("Image quality is adequate: a frontal projection with good inspiration, adequate "
-                      "penetration and no significant rotation.", None),
+    "image-quality": (
+        "Image quality is adequate: a frontal projection with good inspiration, adequate "
+        "penetration and no significant rotation.",
+        None,
+    ),
     "devices": ("No lines, tubes or other support devices are seen.", "Support devices are in place: {}."),
     "central-airways": ("The trachea is midline and the central airways are patent.", None),
-    "right-lung": ("The right lung is clear, with normal vascular markings and no focal opacity.",
-                   "The right lung shows {}."),
-    "left-lung": ("The left lung is clear, with normal vascular markings and no focal opacity.",
-                  "The left lung shows {}."),
-    "pleura": ("The pleural spaces are clear: the costophrenic angles are sharp, with no effusion or "
-               "pneumothorax.", "In the pleural spaces there is {}."),
+    "right-lung": (
+        "The right lung is clear, with normal vascular markings and no focal opacity.",
+        "The right lung shows {}.",
+    ),
+    "left-lung": (
+        "The left lung is clear, with normal vascular markings and no focal opacity.",
+        "The left lung shows {}.",
+    ),
+    "pleura": (
+        "The pleural spaces are clear: the costophrenic angles are sharp, with no effusion or pneumothorax.",
+        "In the pleural spaces there is {}.",
+    ),
     "mediastinum": ("The mediastinum is normal in width and contour.", "{}."),
     "hila": ("The hila are normal in size and position.", "The hila show {}."),
     "heart": ("The heart is normal in size, cardiothoracic ratio under 0.5.", "{}."),
     "upper-abdomen": ("The upper abdomen is unremarkable, with no free air under the diaphragm.", None),
-    "bones": ("The bones show no acute osseous abnormality; the ribs, clavicles and spine are intact.",
-              "The bones show {}."),
+    "bones": (
+        "The bones show no acute osseous abnormality; the ribs, clavicles and spine are intact.",
+        "The bones show {}.",
+    ),
 }
 
 # How each label reads in the review: (region, phrase) pairs, the first being where the finding is named.
 # "{side}" is the side stated for a lateral finding.
 FINDINGS = {
-    "support-devices": [("devices", "an endotracheal tube with its tip about 4 cm above the carina, and a right "
-                                    "internal jugular central venous catheter with its tip in the lower superior "
-                                    "vena cava")],
+    "support-devices": [
+        (
+            "devices",
+            "an endotracheal tube with its tip about 4 cm above the carina, and a right "
+            "internal jugular central venous catheter with its tip in the lower superior "
+            "vena cava",
+        )
+    ],
     "cardiomegaly": [("heart", "The cardiac silhouette is enlarged, cardiothoracic ratio approximately 0.6")],
-    "enlarged-cardiomediastinum": [("mediastinum", "The mediastinum is widened, with an enlarged "
-                                                   "cardiomediastinal silhouette")],
-    "edema": [("hila", "perihilar haziness and vascular indistinctness, in keeping with pulmonary edema"),
-              ("right-lung", "increased interstitial markings with Kerley B lines"),
-              ("left-lung", "increased interstitial markings with Kerley B lines")],
-    "pleural-effusion": [("pleura", "blunting of the {side} costophrenic angle with a meniscus, consistent with a "
-                                    "small {side} pleural effusion")],
-    "pneumothorax": [("pleura", "a visceral pleural line at the {side} apex with no lung markings beyond it, "
-                                "consistent with a {side} pneumothorax")],
+    "enlarged-cardiomediastinum": [
+        ("mediastinum", "The mediastinum is widened, with an enlarged cardiomediastinal silhouette")
+    ],
+    "edema": [
+        ("hila", "perihilar haziness and vascular indistinctness, in keeping with pulmonary edema"),
+        ("right-lung", "increased interstitial markings with Kerley B lines"),
+        ("left-lung", "increased interstitial markings with Kerley B lines"),
+    ],
+    "pleural-effusion": [
+        (
+            "pleura",
+            "blunting of the {side} costophrenic angle with a meniscus, consistent with a "
+            "small {side} pleural effusion",
+        )
+    ],
+    "pneumothorax": [
+        (
+            "pleura",
+            "a visceral pleural line at the {side} apex with no lung markings beyond it, "
+            "consistent with a {side} pneumothorax",
+        )
+    ],
     "pleural-other": [("pleura", "smooth {side} apical pleural thickening")],
     "lung-lesion": [("{side}-lung", "a well-circumscribed nodule of about 12 mm in the {side} mid zone")],
     "consolidation": [("{side}-lung", "dense consolidation with air bronchograms in the {side} lower zone")],
-    "pneumonia": [("{side}-lung", "patchy airspace opacity in the {side} lower zone, in keeping with pneumonia "
-                                  "in the appropriate clinical setting")],
+    "pneumonia": [
+        (
+            "{side}-lung",
+            "patchy airspace opacity in the {side} lower zone, in keeping with pneumonia "
+            "in the appropriate clinical setting",
+        )
+    ],
     "lung-opacity": [("{side}-lung", "an ill-defined opacity in the {side} mid zone")],
-    "atelectasis": [("{side}-lung", "linear opacity at the {side} base, in keeping with subsegmental "
-                                    "atelectasis")],
-    "fracture": [("bones", "a cortical break in the {side} lateral sixth rib, consistent with an acute rib "
-                           "fracture")],
+    "atelectasis": [("{side}-lung", "linear opacity at the {side} base, in keeping with subsegmental atelectasis")],
+    "fracture": [("bones", "a cortical break in the {side} lateral sixth rib, consistent with an acute rib fracture")],
 }
 LATERAL = sorted(label for label, places in FINDINGS.items() if "{side}" in places[0][1])
 
@@ -100,7 +132,7 @@ NORMAL_IMPRESSION = "no acute cardiopulmonary abnormality"
 DIFFERENTIALS = {
     "cardiomegaly": "dilated cardiomyopathy, pericardial effusion, valvular heart disease",
     "enlarged-cardiomediastinum": "aortic unfolding or aneurysm, mediastinal mass or lymphadenopathy, "
-                                  "magnification on an AP projection",
+    "magnification on an AP projection",
     "edema": "cardiogenic pulmonary edema, fluid overload, acute respiratory distress syndrome",
     "pleural-effusion": "heart failure, parapneumonic effusion, malignant effusion",
     "pneumothorax": "primary spontaneous pneumothorax, iatrogenic pneumothorax, skin fold mimicking a pleural line",
@@ -114,11 +146,21 @@ DIFFERENTIALS = {
 }
 
 # Absent findings that a false-finding error invents: common, and each described in its own region.
-PLAUSIBLE_FALSE = ["atelectasis", "cardiomegaly", "consolidation", "edema", "lung-lesion", "lung-opacity",
-                   "pleural-effusion", "pneumothorax"]
+PLAUSIBLE_FALSE = [
+    "atelectasis",
+    "cardiomegaly",
+    "consolidation",
+    "edema",
+    "lung-lesion",
+    "lung-opacity",
+    "pleural-effusion",
+    "pneumothorax",
+]
 OTHER_SIDE = {"right": "left", "left": "right"}
-GENERIC_REPLY = ("I can review this chest radiograph for abnormalities and support devices, provide "
-                 "differentials for its findings, or write a structured report.")
+GENERIC_REPLY = (
+    "I can review this chest radiograph for abnormalities and support devices, provide "
+    "differentials for its findings, or write a structured report."
+)
 
 
 @dataclass
@@ -139,8 +181,15 @@ class SimulatedEngine(Engine):
     name = "simulated"
     is_simulated = True
 
-    def __init__(self, model_id="simulated/nv-reason-cxr", revision="sim-1", error_rate=0.2, seed=0,
-                 seconds_per_turn=0.0, **options):
+    def __init__(
+        self,
+        model_id="simulated/nv-reason-cxr",
+        revision="sim-1",
+        error_rate=0.2,
+        seed=0,
+        seconds_per_turn=0.0,
+        **options,
+    ):
         super().__init__(model_id, revision, **options)
         self.error_rate = float(error_rate)
         self.seed = seed
@@ -156,8 +205,16 @@ class SimulatedEngine(Engine):
             time.sleep(self.seconds_per_turn)
             text, hit_limit = within_token_limit(reply(prompt, index == 0, reading), params.max_new_tokens)
             seen += word_count(prompt)
-            turns.append(TurnResult(prompt=prompt, text=text, tokens_in=seen, tokens_out=word_count(text),
-                                    seconds=time.perf_counter() - started, hit_token_limit=hit_limit))
+            turns.append(
+                TurnResult(
+                    prompt=prompt,
+                    text=text,
+                    tokens_in=seen,
+                    tokens_out=word_count(text),
+                    seconds=time.perf_counter() - started,
+                    hit_token_limit=hit_limit,
+                )
+            )
             seen += word_count(text)
         return ConversationResult(turns=turns, deliberate_errors=reading.errors)
 
@@ -167,9 +224,15 @@ class SimulatedEngine(Engine):
     def read(self, case) -> Reading:
         """What it will answer for the case: the truth's positive labels, the sides and the deliberate error."""
         truth = case.truth
-        positive = {label for label in ORDER if label != "no-finding" and (
-            truth.get(label) == "positive"
-            or (truth.get(label) == "uncertain" and self._rng(case, "uncertain", label).random() < 0.5))}
+        positive = {
+            label
+            for label in ORDER
+            if label != "no-finding"
+            and (
+                truth.get(label) == "positive"
+                or (truth.get(label) == "uncertain" and self._rng(case, "uncertain", label).random() < 0.5)
+            )
+        }
         sides = {label: self._rng(case, "side", label).choice(sorted(OTHER_SIDE)) for label in LATERAL}
         errors = []
         if self._rng(case, "error").random() < self.error_rate:
@@ -187,8 +250,11 @@ class SimulatedEngine(Engine):
         # An uncertain label is neither clearly present nor clearly absent: no false finding there.
         absent = [label for label in PLAUSIBLE_FALSE if case.truth.get(label) not in ("positive", "uncertain")]
         lateral = sorted(positive & set(LATERAL))
-        kinds = [kind for kind, possible in (("missed_finding", positive), ("false_finding", absent),
-                                             ("wrong_side", lateral)) if possible]
+        kinds = [
+            kind
+            for kind, possible in (("missed_finding", positive), ("false_finding", absent), ("wrong_side", lateral))
+            if possible
+        ]
         kind = rng.choice(kinds)
         if kind == "missed_finding":
             label = rng.choice(sorted(positive))
@@ -199,8 +265,13 @@ class SimulatedEngine(Engine):
         else:
             label = rng.choice(lateral)
             true_side, sides[label] = sides[label], OTHER_SIDE[sides[label]]
-            return {"kind": kind, "label": label, "stated": sides[label], "true": true_side,
-                    "region": region_of(label, sides)}
+            return {
+                "kind": kind,
+                "label": label,
+                "stated": sides[label],
+                "true": true_side,
+                "region": region_of(label, sides),
+            }
         return {"kind": kind, "label": label, "region": region_of(label, sides)}
 
 
@@ -226,8 +297,11 @@ def region_paragraphs(reading):
         side = reading.sides.get(label, "")
         for region, phrase in FINDINGS[label]:
             found[region.format(side=side)].append(phrase.format(side=side))
-    return {region: REGION_TEXT[region][1].format("; ".join(found[region])) if found[region]
-            else REGION_TEXT[region][0] for region in REGION_SLUGS if region in REGION_TEXT}
+    return {
+        region: REGION_TEXT[region][1].format("; ".join(found[region])) if found[region] else REGION_TEXT[region][0]
+        for region in REGION_SLUGS
+        if region in REGION_TEXT
+    }
 
 
 def impressions(reading):
@@ -246,29 +320,34 @@ def trace(reading):
 def structured_report(reading):
     text = region_paragraphs(reading)
     numbered = [f"{number}. {capitalised(impression)}." for number, impression in enumerate(impressions(reading), 1)]
-    return "\n".join([
-        "EXAMINATION: Chest radiograph, single frontal view.",
-        f"TECHNIQUE: {text['image-quality']}",
-        "",
-        "FINDINGS:",
-        f"Lines/tubes: {text['devices']}",
-        f"Lungs: {text['central-airways']} {text['right-lung']} {text['left-lung']}",
-        f"Pleura: {text['pleura']}",
-        f"Heart and mediastinum: {text['heart']} {text['mediastinum']} {text['hila']}",
-        f"Bones: {text['bones']}",
-        f"Upper abdomen: {text['upper-abdomen']}",
-        "",
-        "IMPRESSION:",
-        *numbered,
-    ])
+    return "\n".join(
+        [
+            "EXAMINATION: Chest radiograph, single frontal view.",
+            f"TECHNIQUE: {text['image-quality']}",
+            "",
+            "FINDINGS:",
+            f"Lines/tubes: {text['devices']}",
+            f"Lungs: {text['central-airways']} {text['right-lung']} {text['left-lung']}",
+            f"Pleura: {text['pleura']}",
+            f"Heart and mediastinum: {text['heart']} {text['mediastinum']} {text['hila']}",
+            f"Bones: {text['bones']}",
+            f"Upper abdomen: {text['upper-abdomen']}",
+            "",
+            "IMPRESSION:",
+            *numbered,
+        ]
+    )
 
 
 def differentials(reading):
     findings = [label for label in reading.findings if label in DIFFERENTIALS]
     if not findings:
         return "No abnormality is seen that calls for a differential diagnosis; the study is within normal limits."
-    lines = [f"{number}. {capitalised(IMPRESSIONS[label].format(side=reading.sides.get(label, '')))}: "
-             f"{DIFFERENTIALS[label]}." for number, label in enumerate(findings, 1)]
+    lines = [
+        f"{number}. {capitalised(IMPRESSIONS[label].format(side=reading.sides.get(label, '')))}: "
+        f"{DIFFERENTIALS[label]}."
+        for number, label in enumerate(findings, 1)
+    ]
     return "\n".join(["Differential diagnosis:", *lines, "Correlate with the clinical history and prior imaging."])
 
 
@@ -285,4 +364,4 @@ def within_token_limit(text, max_new_tokens):
     words = list(re.finditer(r"\S+", text))
     if len(words) <= max_new_tokens:
         return text, False
-    return text[:words[max_new_tokens].start()].rstrip(), True
+    return text[: words[max_new_tokens].start()].rstrip(), True

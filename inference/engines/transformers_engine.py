@@ -22,11 +22,29 @@ DEVICES = ("auto", "cpu", "cuda")
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, model_id, revision="", device="auto", dtype="bfloat16", min_pixels=MIN_PIXELS,
-                 max_pixels=MAX_PIXELS, local_files_only=False, torch_threads=0, **options):
-        super().__init__(model_id, revision, device=device, dtype=dtype, min_pixels=min_pixels,
-                         max_pixels=max_pixels, local_files_only=local_files_only, torch_threads=torch_threads,
-                         **options)
+    def __init__(
+        self,
+        model_id,
+        revision="",
+        device="auto",
+        dtype="bfloat16",
+        min_pixels=MIN_PIXELS,
+        max_pixels=MAX_PIXELS,
+        local_files_only=False,
+        torch_threads=0,
+        **options,
+    ):
+        super().__init__(
+            model_id,
+            revision,
+            device=device,
+            dtype=dtype,
+            min_pixels=min_pixels,
+            max_pixels=max_pixels,
+            local_files_only=local_files_only,
+            torch_threads=torch_threads,
+            **options,
+        )
         if dtype not in DTYPES:
             raise PermanentEngineError(f"unknown dtype {dtype!r}; expected one of {', '.join(DTYPES)}")
         if device not in DEVICES and not device.startswith("cuda:"):
@@ -49,7 +67,8 @@ class TransformersEngine(Engine):
         try:
             self.processor = AutoProcessor.from_pretrained(self.model_id, **source)
             self.model = AutoModelForImageTextToText.from_pretrained(
-                self.model_id, dtype=self.dtype, device_map=self.device, **source)
+                self.model_id, dtype=self.dtype, device_map=self.device, **source
+            )
         except torch.cuda.OutOfMemoryError as error:
             raise TransientEngineError(f"out of GPU memory loading {self.model_id}") from error
         except (OSError, ValueError) as error:  # missing files, unknown id or revision: the same next time
@@ -85,7 +104,10 @@ class TransformersEngine(Engine):
         new_tokens = output[0, prompt_length:].tolist()
         text = self.processor.decode(new_tokens, skip_special_tokens=True)
         return TurnResult(
-            prompt=prompt, text=text, tokens_in=prompt_length, tokens_out=len(new_tokens),
+            prompt=prompt,
+            text=text,
+            tokens_in=prompt_length,
+            tokens_out=len(new_tokens),
             seconds=time.perf_counter() - started,
             hit_token_limit=len(new_tokens) >= params.max_new_tokens and not self._ends_turn(new_tokens),
         )
@@ -94,8 +116,9 @@ class TransformersEngine(Engine):
         """Chat template, then the processor with the image (it expands the image placeholder tokens)."""
         try:
             text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            inputs = self.processor(text=[text], images=[image], images_kwargs={"size": self.image_size},
-                                    return_tensors="pt")
+            inputs = self.processor(
+                text=[text], images=[image], images_kwargs={"size": self.image_size}, return_tensors="pt"
+            )
         except (ValueError, TypeError, OSError) as error:  # unreadable image, aspect ratio beyond 200:1, ...
             raise PermanentEngineError(f"the image cannot be prepared for the model: {error}") from error
         return inputs.to(self.model.device)
@@ -131,8 +154,9 @@ def _generate_kwargs(params):
     """GenerationParams → generate() arguments; sampling knobs only when sampling, so greedy stays greedy."""
     kwargs = {"max_new_tokens": params.max_new_tokens, "do_sample": params.do_sample}
     if params.do_sample:
-        kwargs.update({k: v for k, v in (("temperature", params.temperature), ("top_p", params.top_p))
-                       if v is not None})
+        kwargs.update(
+            {k: v for k, v in (("temperature", params.temperature), ("top_p", params.top_p)) if v is not None}
+        )
     if params.min_new_tokens is not None:
         kwargs["min_new_tokens"] = params.min_new_tokens
     return kwargs

@@ -1,6 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from readerstudy.roles import READER, ROLES, has_role
+from readerstudy.core.roles import READER, ROLES, has_role
 
 
 class IsReader(BasePermission):

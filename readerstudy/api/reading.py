@@ -14,17 +14,29 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from readerstudy.core import dicom_store
 from readerstudy.models import Assignment, Study
-from readerstudy.services import annotations as annotation_service
-from readerstudy.services import dicom_store, served_images
-from readerstudy.services.ai_content import ai_content
-from readerstudy.services.reading import (Report, ReadingRefused, ReportInvalid, refuse_until_image_rendered,
-                                          next_assignment, questions_for, record_events, refuse_unless_readable,
-                                          report_of, save_draft, start_reading, submit_read, vocabulary_for)
+from readerstudy.reading import annotations as annotation_service
+from readerstudy.reading.ai_content import ai_content
+from readerstudy.reading.reads import (
+    ReadingRefused,
+    Report,
+    ReportInvalid,
+    next_assignment,
+    questions_for,
+    record_events,
+    refuse_unless_readable,
+    refuse_until_image_rendered,
+    report_of,
+    save_draft,
+    start_reading,
+    submit_read,
+    vocabulary_for,
+)
+from readerstudy.studies import served_images
 
 from . import serializers as s
 from .permissions import IsReader
-
 
 # Every status an endpoint can answer is documented; the API fuzzing test holds the code to it.
 NOT_FOUND = {404: OpenApiResponse(description="Not one of your assignments (or no such thing)")}
@@ -32,8 +44,10 @@ REFUSED = {
     401: OpenApiResponse(description="Not signed in (the page asks for a new login)"),
     403: OpenApiResponse(description="Not signed in as a reader, or the study or the session is not open"),
     **NOT_FOUND,
-    409: OpenApiResponse(description="Not now: the read is submitted, or the cases before it in the session "
-                                     "are not read yet (the randomised order)"),
+    409: OpenApiResponse(
+        description="Not now: the read is submitted, or the cases before it in the session "
+        "are not read yet (the randomised order)"
+    ),
 }
 INVALID = {400: OpenApiResponse(description="The body is malformed or a field is invalid; the message says which")}
 
@@ -44,7 +58,8 @@ class ReadingView(APIView):
     def assignment(self, public_id):
         return get_object_or_404(
             Assignment.objects.select_related("study", "session", "case"),
-            public_id=public_id, reader=self.request.user,
+            public_id=public_id,
+            reader=self.request.user,
         )
 
     def handle_exception(self, exc):
@@ -61,8 +76,10 @@ def workstation_url(assignment):
 
 def image_urls(assignment):
     """Opaque per assignment: the same case under another assignment has other addresses."""
-    return [{"url": reverse("api-image", args=[assignment.public_id, position]), "label": _image_label(image)}
-            for position, image in enumerate(assignment.case.images.order_by("index"), start=1)]
+    return [
+        {"url": reverse("api-image", args=[assignment.public_id, position]), "label": _image_label(image)}
+        for position, image in enumerate(assignment.case.images.order_by("index"), start=1)
+    ]
 
 
 def _image_label(image):
@@ -70,21 +87,34 @@ def _image_label(image):
 
 
 def _summary(assignment):
-    return {"id": assignment.public_id, "study": assignment.study.title, "session": assignment.session.index,
-            "position": assignment.position, "status": assignment.status, "url": workstation_url(assignment)}
+    return {
+        "id": assignment.public_id,
+        "study": assignment.study.title,
+        "session": assignment.session.index,
+        "position": assignment.position,
+        "status": assignment.status,
+        "url": workstation_url(assignment),
+    }
 
 
 class AssignmentList(ReadingView):
-    @extend_schema(responses={200: s.AssignmentSummaryOut(many=True), 401: REFUSED[401], 403: REFUSED[403]},
-                   summary="The reader's assignments in open studies")
+    @extend_schema(
+        responses={200: s.AssignmentSummaryOut(many=True), 401: REFUSED[401], 403: REFUSED[403]},
+        summary="The reader's assignments in open studies",
+    )
     def get(self, request):
-        assignments = (Assignment.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
-                       .select_related("study", "session").order_by("study", "session__index", "position"))
+        assignments = (
+            Assignment.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
+            .select_related("study", "session")
+            .order_by("study", "session__index", "position")
+        )
         return Response([_summary(a) for a in assignments])
 
 
 class AssignmentDetail(ReadingView):
-    @extend_schema(responses={200: s.AssignmentOut, **REFUSED}, summary="One assignment: images, vocabulary, questions, next case")
+    @extend_schema(
+        responses={200: s.AssignmentOut, **REFUSED}, summary="One assignment: images, vocabulary, questions, next case"
+    )
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
@@ -92,26 +122,35 @@ class AssignmentDetail(ReadingView):
         session = assignment.session.assignments
         following = next_assignment(assignment)
         content = ai_content(assignment)
-        return Response({
-            **_summary(assignment),
-            "arm_name": assignment.get_arm_display(),
-            "ai": "none" if content is None else ("full" if "reasoning" in content else "labels"),
-            "instructions": assignment.study.instructions,
-            "session_done": session.filter(status=Assignment.Status.SUBMITTED).count(),
-            "session_total": session.count(),
-            "images": image_urls(assignment),
-            "labels": [{"slug": label.slug, "name": label.name} for label in vocabulary_for(assignment.study)],
-            "questions": [s.QuestionOut(q).data for q in questions_for(assignment)],
-            "next": following and {"url": workstation_url(following), "images": image_urls(following)},
-        })
+        return Response(
+            {
+                **_summary(assignment),
+                "arm_name": assignment.get_arm_display(),
+                "ai": "none" if content is None else ("full" if "reasoning" in content else "labels"),
+                "instructions": assignment.study.instructions,
+                "session_done": session.filter(status=Assignment.Status.SUBMITTED).count(),
+                "session_total": session.count(),
+                "images": image_urls(assignment),
+                "labels": [{"slug": label.slug, "name": label.name} for label in vocabulary_for(assignment.study)],
+                "questions": [s.QuestionOut(q).data for q in questions_for(assignment)],
+                "next": following and {"url": workstation_url(following), "images": image_urls(following)},
+            }
+        )
 
 
 class AssignmentAIContent(ReadingView):
-    @extend_schema(responses={200: s.AIContentOut, **REFUSED,
-                              404: OpenApiResponse(description="Not one of your assignments, or no AI in its arm"),
-                              409: OpenApiResponse(description="Not yet: the image has not rendered, or the "
-                                                               "cases before it are not read (or it is submitted)")},
-                   summary="The AI output the assignment's arm allows")
+    @extend_schema(
+        responses={
+            200: s.AIContentOut,
+            **REFUSED,
+            404: OpenApiResponse(description="Not one of your assignments, or no AI in its arm"),
+            409: OpenApiResponse(
+                description="Not yet: the image has not rendered, or the "
+                "cases before it are not read (or it is submitted)"
+            ),
+        },
+        summary="The AI output the assignment's arm allows",
+    )
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
@@ -124,7 +163,9 @@ class AssignmentAIContent(ReadingView):
 
 
 class AssignmentEvents(ReadingView):
-    @extend_schema(request=s.EventBatchIn, responses={200: s.EventBatchOut, **INVALID, **REFUSED}, summary="Append timing events")
+    @extend_schema(
+        request=s.EventBatchIn, responses={200: s.EventBatchOut, **INVALID, **REFUSED}, summary="Append timing events"
+    )
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
         batch = s.EventBatchIn(data=request.data)
@@ -144,7 +185,9 @@ class AssignmentDraft(ReadingView):
         refuse_unless_readable(assignment)
         return Response(report_of(start_reading(assignment)).__dict__)
 
-    @extend_schema(request=s.ReportIn, responses={200: s.ReportIn, **INVALID, **REFUSED}, summary="Replace the draft (autosave)")
+    @extend_schema(
+        request=s.ReportIn, responses={200: s.ReportIn, **INVALID, **REFUSED}, summary="Replace the draft (autosave)"
+    )
     def put(self, request, public_id):
         assignment = self.assignment(public_id)
         incoming = s.ReportIn(data=request.data)
@@ -154,33 +197,47 @@ class AssignmentDraft(ReadingView):
 
 
 class AssignmentSubmit(ReadingView):
-    @extend_schema(request=s.SubmitIn, responses={200: s.SubmittedOut, 201: s.SubmittedOut, **INVALID, **REFUSED,
-                                                   409: OpenApiResponse(description="Submitted with another id, "
-                                                                        "or the cases before it are not read yet")},
-                   summary="Submit the read (idempotent by submission_uuid)")
+    @extend_schema(
+        request=s.SubmitIn,
+        responses={
+            200: s.SubmittedOut,
+            201: s.SubmittedOut,
+            **INVALID,
+            **REFUSED,
+            409: OpenApiResponse(description="Submitted with another id, or the cases before it are not read yet"),
+        },
+        summary="Submit the read (idempotent by submission_uuid)",
+    )
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
         incoming = s.SubmitIn(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         client_times = {k: str(v) if k == "page_load_id" else v for k, v in data["client_times"].items()}
-        read, created = submit_read(assignment, data["submission_uuid"], _report(data), data["events"],
-                                    client_times)
+        read, created = submit_read(assignment, data["submission_uuid"], _report(data), data["events"], client_times)
         following = next_assignment(assignment)
-        body = {"submitted_at": read.submitted_at, "active_ms": read.active_ms,
-                "next_url": workstation_url(following) if following else reverse("worklist")}
+        body = {
+            "submitted_at": read.submitted_at,
+            "active_ms": read.active_ms,
+            "next_url": workstation_url(following) if following else reverse("worklist"),
+        }
         return Response(s.SubmittedOut(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
 class AnnotationList(ReadingView):
-    @extend_schema(responses={200: s.AnnotationOut(many=True), **REFUSED}, summary="The reader's annotations on this AI output")
+    @extend_schema(
+        responses={200: s.AnnotationOut(many=True), **REFUSED}, summary="The reader's annotations on this AI output"
+    )
     def get(self, request, public_id):
         assignment = self.assignment(public_id)
         refuse_unless_readable(assignment)
         return Response(s.AnnotationOut(annotation_service.readable_annotations(assignment), many=True).data)
 
-    @extend_schema(request=s.AnnotationIn, responses={201: s.AnnotationOut, 200: s.AnnotationOut, **INVALID, **REFUSED},
-                   summary="Record an error in the AI output (idempotent by id)")
+    @extend_schema(
+        request=s.AnnotationIn,
+        responses={201: s.AnnotationOut, 200: s.AnnotationOut, **INVALID, **REFUSED},
+        summary="Record an error in the AI output (idempotent by id)",
+    )
     def post(self, request, public_id):
         assignment = self.assignment(public_id)
         incoming = s.AnnotationIn(data=request.data)
@@ -190,7 +247,11 @@ class AnnotationList(ReadingView):
 
 
 class AnnotationDetail(ReadingView):
-    @extend_schema(request=s.AnnotationUpdateIn, responses={200: s.AnnotationOut, **INVALID, **REFUSED}, summary="Edit an annotation")
+    @extend_schema(
+        request=s.AnnotationUpdateIn,
+        responses={200: s.AnnotationOut, **INVALID, **REFUSED},
+        summary="Edit an annotation",
+    )
     def patch(self, request, public_id, annotation_id):
         assignment = self.assignment(public_id)
         incoming = s.AnnotationUpdateIn(data=request.data, partial=True)
@@ -207,9 +268,10 @@ class AnnotationDetail(ReadingView):
 class AssignmentImage(ReadingView):
     """The assignment's own copy of its case's DICOM file (UIDs of its own), for the viewer's wadouri loader."""
 
-    @extend_schema(responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file"),
-                              **REFUSED},
-                   summary="An image of the case, as DICOM")
+    @extend_schema(
+        responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file"), **REFUSED},
+        summary="An image of the case, as DICOM",
+    )
     def get(self, request, public_id, position):
         assignment = self.assignment(public_id)
         # The next case's images may be fetched ahead (prefetch), never a case further on.
@@ -226,8 +288,9 @@ class AssignmentImage(ReadingView):
             response["X-Accel-Redirect"] = settings.X_ACCEL_REDIRECT_PREFIX + served
             response["Content-Disposition"] = f'inline; filename="{name}"'
         else:
-            response = FileResponse(dicom_store.absolute_path(served).open("rb"), content_type="application/dicom",
-                                    filename=name)
+            response = FileResponse(
+                dicom_store.absolute_path(served).open("rb"), content_type="application/dicom", filename=name
+            )
         # Private caching lets the next case's prefetched images load from the browser's cache; an hour covers
         # a case, and logging out empties the cache (Clear-Site-Data).
         response["Cache-Control"] = "private, max-age=3600"

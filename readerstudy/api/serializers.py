@@ -34,11 +34,11 @@ class EventBatchOut(serializers.Serializer):
 
 
 class ReportIn(serializers.Serializer):
-    findings = serializers.ListField(child=serializers.CharField(max_length=60), required=False, default=list,
-                                     max_length=100)
+    findings = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list, max_length=100
+    )
     report_findings = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
-    report_impression = serializers.CharField(required=False, allow_blank=True, default="",
-                                              trim_whitespace=False)
+    report_impression = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     ratings = serializers.DictField(child=serializers.IntegerField(allow_null=True), required=False, default=dict)
     problem_flagged = serializers.BooleanField(required=False, default=False)
     problem_reason = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
@@ -127,7 +127,9 @@ class AssignmentOut(AssignmentSummaryOut):
     images = ImageOut(many=True)
     labels = LabelOut(many=True)
     questions = QuestionOut(many=True)
-    next = serializers.DictField(allow_null=True, help_text="The next case's workstation URL and image URLs, to prefetch.")
+    next = serializers.DictField(
+        allow_null=True, help_text="The next case's workstation URL and image URLs, to prefetch."
+    )
 
 
 class AnnotationIn(serializers.Serializer):

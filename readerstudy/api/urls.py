@@ -12,8 +12,10 @@ urlpatterns = [
     path("assignments/<str:public_id>/draft/", reading.AssignmentDraft.as_view(), name="api-draft"),
     path("assignments/<str:public_id>/submit/", reading.AssignmentSubmit.as_view(), name="api-submit"),
     path("assignments/<str:public_id>/annotations/", reading.AnnotationList.as_view(), name="api-annotations"),
-    path("assignments/<str:public_id>/annotations/<uuid:annotation_id>/", reading.AnnotationDetail.as_view(),
-         name="api-annotation"),
-    path("assignments/<str:public_id>/images/<int:position>/", reading.AssignmentImage.as_view(),
-         name="api-image"),
+    path(
+        "assignments/<str:public_id>/annotations/<uuid:annotation_id>/",
+        reading.AnnotationDetail.as_view(),
+        name="api-annotation",
+    ),
+    path("assignments/<str:public_id>/images/<int:position>/", reading.AssignmentImage.as_view(), name="api-image"),
 ]

@@ -9,17 +9,33 @@ from django.core.management.base import CommandError
 from readerstudy.models import Arm
 
 PER_ARM = [
-    ("--arm-effect", "arm_multipliers", "Multiplier on active time in the arm, e.g. FULL_REASONING=0.75 (defaults "
-                                        "1.0 / 0.9 / 0.75)."),
-    ("--abnormal-arm-effect", "abnormal_multipliers", "Extra multiplier on active time in the arm, on abnormal "
-                                                      "cases only."),
-    ("--carryover", "carryover", "Multiplier on the next read of the same case by the same reader after a read in "
-                                 "the arm, e.g. FULL_REASONING=0.85."),
-    ("--ai-help", "ai_help", "In an AI arm, the share (0–1) of the reader's error rates removed where the AI is "
-                             "right."),
+    (
+        "--arm-effect",
+        "arm_multipliers",
+        "Multiplier on active time in the arm, e.g. FULL_REASONING=0.75 (defaults 1.0 / 0.9 / 0.75).",
+    ),
+    (
+        "--abnormal-arm-effect",
+        "abnormal_multipliers",
+        "Extra multiplier on active time in the arm, on abnormal cases only.",
+    ),
+    (
+        "--carryover",
+        "carryover",
+        "Multiplier on the next read of the same case by the same reader after a read in "
+        "the arm, e.g. FULL_REASONING=0.85.",
+    ),
+    (
+        "--ai-help",
+        "ai_help",
+        "In an AI arm, the share (0–1) of the reader's error rates removed where the AI is right.",
+    ),
     ("--automation-bias", "automation_bias", "In an AI arm, the chance (0–1) of following each AI error shown."),
-    ("--flag-rate", "flag_rate", "The chance (0–1) of flagging each AI error shown in the arm (default 0.6 in both "
-                                 "AI arms)."),
+    (
+        "--flag-rate",
+        "flag_rate",
+        "The chance (0–1) of flagging each AI error shown in the arm (default 0.6 in both AI arms).",
+    ),
 ]
 NUMBERS = [
     ("--base-seconds", "base_active_s", "Typical active reading time in seconds (default 60)."),
@@ -37,9 +53,13 @@ NUMBERS = [
 def add_effect_arguments(parser):
     for flag, _, help_text in PER_ARM:
         parser.add_argument(flag, action="append", default=[], metavar="ARM=VALUE", help=help_text)
-    parser.add_argument("--rating-effect", action="append", default=[], metavar="KEY:ARM=SHIFT",
-                        help="Shift of a rating question's latent score in the arm, in SDs, e.g. "
-                             "confidence:FULL_REASONING=0.5.")
+    parser.add_argument(
+        "--rating-effect",
+        action="append",
+        default=[],
+        metavar="KEY:ARM=SHIFT",
+        help="Shift of a rating question's latent score in the arm, in SDs, e.g. confidence:FULL_REASONING=0.5.",
+    )
     for flag, _, help_text in NUMBERS:
         parser.add_argument(flag, type=float, default=None, help=help_text)
 

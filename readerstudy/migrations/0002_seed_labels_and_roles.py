@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-from readerstudy.labels import CHEXPERT_LABELS, CHEXPERT_VOCABULARY
+from readerstudy.core.labels import CHEXPERT_LABELS, CHEXPERT_VOCABULARY
 
 ROLE_GROUPS = ["reader", "coordinator", "admin"]
 

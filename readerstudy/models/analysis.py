@@ -4,7 +4,7 @@ from .studies import Study
 
 
 class StudyAnalysis(models.Model):
-    """A study's cached analysis (DESIGN.md §7: mixed models are computed in a task, never per page view).
+    """A study's cached analysis (mixed models are computed in a task, never per page view).
 
     Every change to the reads bumps `requested_version`; the task computes until `computed_version` has caught
     up. The result is derived data: it is rebuilt from the reads, so it may go with its study.

@@ -5,7 +5,7 @@ from .reading import Read
 
 
 class ErrorCategory(models.TextChoices):
-    """The errors a reader can record against the AI output (the fixed list of the workstation issue)."""
+    """The errors a reader can record against the AI output (a fixed list, so that studies compare)."""
 
     FALSE_FINDING = "false_finding", "False finding"
     MISSED_FINDING = "missed_finding", "Missed finding"
@@ -50,10 +50,12 @@ class TraceAnnotation(models.Model):
     class Meta:
         ordering = ["read", "created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(target__in=AnnotationTarget.values),
-                                   name="traceannotation_target_valid"),
-            models.CheckConstraint(condition=models.Q(category__in=ErrorCategory.values),
-                                   name="traceannotation_category_valid"),
+            models.CheckConstraint(
+                condition=models.Q(target__in=AnnotationTarget.values), name="traceannotation_target_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(category__in=ErrorCategory.values), name="traceannotation_category_valid"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(target=AnnotationTarget.TEXT)
                 | models.Q(turn__isnull=False, start__isnull=False, end__gt=models.F("start")),

@@ -19,16 +19,17 @@ class AuditAction(models.TextChoices):
 
 
 class AuditEntry(AppendOnlyModel):
-    """What a coordinator or admin changed in a study once it was running, and every change to its team. Append-only, in the database too (a
-    trigger refuses UPDATE, DELETE and TRUNCATE); the actor's username is kept as it was, and a user with audit
-    entries cannot be deleted (deactivate them instead)."""
+    """What a coordinator or admin changed in a study once it was running, and every change to its team.
+    Append-only, in the database too (a trigger refuses UPDATE, DELETE and TRUNCATE); the actor's username is
+    kept as it was, and a user with audit entries cannot be deleted (deactivate them instead)."""
 
     Action = AuditAction
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="audit_entries")
     at = models.DateTimeField(auto_now_add=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="audit_entries")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_entries"
+    )
     username = models.CharField(max_length=150, blank=True, help_text="The actor's username when it was written.")
     action = models.CharField(max_length=30, choices=AuditAction.choices)
     detail = models.TextField(help_text="What changed, in words.")
@@ -48,4 +49,3 @@ class AuditEntry(AppendOnlyModel):
         if self._state.adding and self.user_id and not self.username:
             self.username = self.user.get_username()
         super().save(*args, **kwargs)
-

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from readerstudy.labels import NORMAL_LABEL_SLUGS
+from readerstudy.core.labels import NORMAL_LABEL_SLUGS
 
 from .labels import Label
 from .protocol import refuse_case_set_change, refuse_truth_change
@@ -92,9 +92,7 @@ class GroundTruth(models.Model):
         verbose_name_plural = "ground truth"
         constraints = [
             models.UniqueConstraint(fields=["case", "label"], name="groundtruth_unique_label"),
-            models.CheckConstraint(
-                condition=models.Q(value__in=TruthValue.values), name="groundtruth_value_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(value__in=TruthValue.values), name="groundtruth_value_valid"),
         ]
 
     def __str__(self):
@@ -106,7 +104,7 @@ class GroundTruth(models.Model):
             refuse_truth_change(self.case)
 
     def save(self, *args, correcting=False, **kwargs):
-        """`correcting`: the audited correction (services/truth.py), the one way to change a running study's."""
+        """`correcting`: the audited correction (studies/truth.py), the one way to change a running study's."""
         if not correcting:
             refuse_truth_change(self.case)
         super().save(*args, **kwargs)
@@ -147,9 +145,7 @@ class CaseImage(models.Model):
         ordering = ["case", "index"]
         constraints = [
             models.UniqueConstraint(fields=["case", "index"], name="caseimage_unique_index"),
-            models.CheckConstraint(
-                condition=models.Q(rows__gt=0, columns__gt=0), name="caseimage_positive_size"
-            ),
+            models.CheckConstraint(condition=models.Q(rows__gt=0, columns__gt=0), name="caseimage_positive_size"),
             models.CheckConstraint(
                 condition=models.Q(bits_stored__gte=8, bits_stored__lte=16), name="caseimage_bits_stored_range"
             ),
@@ -157,9 +153,7 @@ class CaseImage(models.Model):
                 condition=models.Q(photometric_interpretation__in=Photometric.values),
                 name="caseimage_photometric_greyscale",
             ),
-            models.CheckConstraint(
-                condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="caseimage_sha256_hex"
-            ),
+            models.CheckConstraint(condition=models.Q(sha256__regex=r"^[0-9a-f]{64}$"), name="caseimage_sha256_hex"),
         ]
 
     def __str__(self):
@@ -184,9 +178,7 @@ class CaseSet(models.Model):
         return self.name
 
     def ordered_cases(self):
-        return Case.objects.filter(case_set_memberships__case_set=self).order_by(
-            "case_set_memberships__position"
-        )
+        return Case.objects.filter(case_set_memberships__case_set=self).order_by("case_set_memberships__position")
 
 
 class CaseSetMembership(models.Model):

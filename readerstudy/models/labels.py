@@ -1,6 +1,6 @@
 from django.db import models
 
-from readerstudy.labels import CHEXPERT_VOCABULARY
+from readerstudy.core.labels import CHEXPERT_VOCABULARY
 
 
 class Label(models.Model):

@@ -1,5 +1,5 @@
 """The rule that protects a running study's protocol, kept on the models so that the admin, the services, the
-API and the shell all meet it (DESIGN.md §4): once a study opens, its arms, questions, primary comparison,
+API and the shell all meet it (ARCHITECTURE.md): once a study opens, its arms, questions, primary comparison,
 blank-label rule, design, case-set membership, pins and the ground truth of its cases are frozen; its status
 changes only through the open and close services. Every refusal names the rule.
 """
@@ -18,8 +18,11 @@ class ProtocolFrozen(ValidationError):
 def running_studies_using(case_set_ids):
     """Studies past their draft that read these case sets (as their cases or their practice cases)."""
     Study = apps.get_model("readerstudy", "Study")
-    return (Study.objects.exclude(status=DRAFT)
-            .filter(Q(case_set_id__in=case_set_ids) | Q(practice_case_set_id__in=case_set_ids)).order_by("pk"))
+    return (
+        Study.objects.exclude(status=DRAFT)
+        .filter(Q(case_set_id__in=case_set_ids) | Q(practice_case_set_id__in=case_set_ids))
+        .order_by("pk")
+    )
 
 
 def case_set_rule(case_set):
@@ -31,8 +34,10 @@ def case_set_rule(case_set):
 def case_truth_rule(case):
     """The rule that freezes the case's ground truth (the audited correction aside), or None."""
     study = running_studies_using(case.case_sets.values("pk")).first()
-    return study and (f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth changes "
-                      "only through “Correct ground truth”, with a reason (audited).")
+    return study and (
+        f"Case {case} is read in study “{study}”, which is {study.status}: its ground truth changes "
+        "only through “Correct ground truth”, with a reason (audited)."
+    )
 
 
 def refuse_case_set_change(case_set):

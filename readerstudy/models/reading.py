@@ -22,7 +22,8 @@ class ReadingSession(models.Model):
     reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reading_sessions")
     index = models.PositiveSmallIntegerField(help_text="1 for the first session.")
     opens_at = models.DateTimeField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Empty: session 1 opens with the study, a later one after the washout. Set: opens then.",
     )
 
@@ -66,7 +67,9 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["study", "reader", "case", "arm"], name="assignment_unique_case_arm"),
             models.UniqueConstraint(fields=["session", "position"], name="assignment_unique_position"),
             models.CheckConstraint(condition=models.Q(arm__in=Arm.values), name="assignment_arm_valid"),
-            models.CheckConstraint(condition=models.Q(status__in=AssignmentStatus.values), name="assignment_status_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=AssignmentStatus.values), name="assignment_status_valid"
+            ),
             models.CheckConstraint(condition=models.Q(position__gte=1), name="assignment_position_from_one"),
         ]
 
@@ -86,7 +89,7 @@ class Read(models.Model):
     opened_at = models.DateTimeField(auto_now_add=True)
     first_image_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
-    # Derived on the server from the TimingEvent log (README: reading time).
+    # Derived on the server from the TimingEvent log (README: Reading).
     total_ms = models.PositiveBigIntegerField(default=0)
     hidden_ms = models.PositiveBigIntegerField(default=0)
     idle_ms = models.PositiveBigIntegerField(default=0)
@@ -180,4 +183,3 @@ class TimingEvent(AppendOnlyModel):
 
     def __str__(self):
         return f"{self.type} @ {self.client_ms:.0f} ms"
-

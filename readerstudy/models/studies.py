@@ -4,17 +4,17 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-
 from simple_history.models import HistoricalRecords
 from simple_history.utils import bulk_create_with_history
 
-from ..labels import CHEXPERT_VOCABULARY
+from readerstudy.core.labels import CHEXPERT_VOCABULARY
+
 from .cases import CaseSet
 from .protocol import ProtocolFrozen, refuse_unless_draft
 
 
 class Arm(models.TextChoices):
-    """The reading conditions of the paper's within-subject study (DESIGN.md §1)."""
+    """The reading conditions of the paper's within-subject study (ARCHITECTURE.md: the study)."""
 
     UNAIDED = "UNAIDED", "Unaided"
     LABELS_ONLY = "LABELS_ONLY", "AI labels only"
@@ -48,7 +48,7 @@ def new_image_key():
 
 
 class BlankTruth(models.TextChoices):
-    """How a label the labels file left blank scores (inference/scoring.py)."""
+    """How a label the labels file left blank scores (readerstudy/core/scoring.py)."""
 
     NEGATIVE = "negative", "Negative (as CheXpert's evaluation)"
     UNKNOWN = "unknown", "Unknown (left out of scoring)"
@@ -80,7 +80,11 @@ class Study(models.Model):
     case_set = models.ForeignKey(CaseSet, on_delete=models.PROTECT, related_name="studies")
     arms = models.JSONField(default=all_arms, validators=[validate_arms])
     practice_case_set = models.ForeignKey(
-        CaseSet, null=True, blank=True, on_delete=models.PROTECT, related_name="practice_for",
+        CaseSet,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="practice_for",
         help_text="Optional: read first in each reader's first session, never analysed.",
     )
     label_vocabulary = models.SlugField(
@@ -90,7 +94,9 @@ class Study(models.Model):
     washout_days = models.PositiveIntegerField(default=28)
     randomisation_seed = models.PositiveIntegerField(default=new_randomisation_seed)
     image_key = models.CharField(
-        max_length=64, default=new_image_key, editable=False,
+        max_length=64,
+        default=new_image_key,
+        editable=False,
         help_text="Secret of the keyed hash that gives each assignment's image UIDs of its own (served_images.py).",
     )
     is_free_form = models.BooleanField(
@@ -103,24 +109,35 @@ class Study(models.Model):
         max_length=40, blank=True, help_text="The design algorithm that made the sessions (empty: not designed)."
     )
     blank_truth = models.CharField(
-        max_length=10, choices=BlankTruth.choices, default=BlankTruth.NEGATIVE,
+        max_length=10,
+        choices=BlankTruth.choices,
+        default=BlankTruth.NEGATIVE,
         help_text="How a ground-truth label the labels file left blank scores, for readers and the AI alike.",
     )
     primary_endpoint = models.CharField(
-        max_length=20, choices=PrimaryEndpoint.choices, default=PrimaryEndpoint.TIME,
+        max_length=20,
+        choices=PrimaryEndpoint.choices,
+        default=PrimaryEndpoint.TIME,
         help_text="The declared primary comparison: its endpoint. Every other comparison is adjusted (Holm).",
     )
-    primary_arm = models.CharField(max_length=20, choices=Arm.choices, default=Arm.FULL_REASONING,
-                                   help_text="The declared primary comparison: this arm …")
-    primary_versus = models.CharField(max_length=20, choices=Arm.choices, default=Arm.UNAIDED,
-                                      help_text="… against this one.")
+    primary_arm = models.CharField(
+        max_length=20,
+        choices=Arm.choices,
+        default=Arm.FULL_REASONING,
+        help_text="The declared primary comparison: this arm …",
+    )
+    primary_versus = models.CharField(
+        max_length=20, choices=Arm.choices, default=Arm.UNAIDED, help_text="… against this one."
+    )
     asks_abnormality = models.BooleanField(
-        default=False, help_text="Ask readers in every arm for the probability (0–100) that the radiograph is "
-                                 "abnormal, for an MRMC AUC. Set at creation.",
+        default=False,
+        help_text="Ask readers in every arm for the probability (0–100) that the radiograph is "
+        "abnormal, for an MRMC AUC. Set at creation.",
     )
     free_order = models.BooleanField(
-        default=False, help_text="Readers may read a session's cases in any order. Off (the default): the "
-                                 "randomised order is enforced, each case only after the one before it.",
+        default=False,
+        help_text="Readers may read a session's cases in any order. Off (the default): the "
+        "randomised order is enforced, each case only after the one before it.",
     )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
@@ -129,19 +146,38 @@ class Study(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     # The study's team: the coordinators who run it (readerstudy/rules.py). Changed only through
-    # services/team.py, which audits each change.
-    coordinators = models.ManyToManyField(settings.AUTH_USER_MODEL, through="StudyCoordinator",
-                                          through_fields=("study", "user"), related_name="coordinated_studies",
-                                          blank=True)
+    # studies/team.py, which audits each change.
+    coordinators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="StudyCoordinator",
+        through_fields=("study", "user"),
+        related_name="coordinated_studies",
+        blank=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords(excluded_fields=["image_key"])  # a secret stays out of the history
 
     # Frozen once the study opens (its status then changes only through the open and close services).
-    PROTOCOL_FIELDS = ("case_set", "practice_case_set", "arms", "label_vocabulary", "blank_truth", "primary_endpoint",
-                       "primary_arm", "primary_versus", "asks_abnormality", "is_free_form", "is_dry_run",
-                       "washout_days", "randomisation_seed", "design_version", "free_order", "idle_threshold_s")
+    PROTOCOL_FIELDS = (
+        "case_set",
+        "practice_case_set",
+        "arms",
+        "label_vocabulary",
+        "blank_truth",
+        "primary_endpoint",
+        "primary_arm",
+        "primary_versus",
+        "asks_abnormality",
+        "is_free_form",
+        "is_dry_run",
+        "washout_days",
+        "randomisation_seed",
+        "design_version",
+        "free_order",
+        "idle_threshold_s",
+    )
 
     class Meta:
         verbose_name_plural = "studies"
@@ -149,11 +185,15 @@ class Study(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(status__in=StudyStatus.values), name="study_status_valid"),
             models.CheckConstraint(condition=models.Q(idle_threshold_s__gt=0), name="study_idle_threshold_positive"),
-            models.CheckConstraint(condition=models.Q(blank_truth__in=BlankTruth.values), name="study_blank_truth_valid"),
-            models.CheckConstraint(condition=models.Q(primary_endpoint__in=PrimaryEndpoint.values),
-                                   name="study_primary_endpoint_valid"),
-            models.CheckConstraint(condition=~models.Q(primary_arm=models.F("primary_versus")),
-                                   name="study_primary_arms_differ"),
+            models.CheckConstraint(
+                condition=models.Q(blank_truth__in=BlankTruth.values), name="study_blank_truth_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(primary_endpoint__in=PrimaryEndpoint.values), name="study_primary_endpoint_valid"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(primary_arm=models.F("primary_versus")), name="study_primary_arms_differ"
+            ),
         ]
 
     def __str__(self):
@@ -195,12 +235,14 @@ class Study(models.Model):
         if stored is None:
             return
         if stored["status"] != self.status and not transition:
-            raise ProtocolFrozen("A study opens and closes only with Open and Close on its page, which check it "
-                                 "and write the audit log.")
+            raise ProtocolFrozen(
+                "A study opens and closes only with Open and Close on its page, which check it and write the audit log."
+            )
         changed = [str(f.verbose_name) for f in fields if stored[f.attname] != getattr(self, f.attname)]
         if stored["status"] != StudyStatus.DRAFT and changed:
-            raise ProtocolFrozen(f"The study is {stored['status']}: its protocol is frozen ({', '.join(changed)} "
-                                 "cannot change).")
+            raise ProtocolFrozen(
+                f"The study is {stored['status']}: its protocol is frozen ({', '.join(changed)} cannot change)."
+            )
 
     def save(self, *args, transition=False, **kwargs):
         adding = self._state.adding
@@ -214,23 +256,54 @@ class Study(models.Model):
 
 # The paper's rating questions: key, text, anchors, arms asked in.
 DEFAULT_QUESTIONS = [
-    ("confidence", "How confident are you in your report?", "Not at all confident", "Completely confident",
-     [Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING]),
-    ("usefulness", "How useful was the AI output for this case?", "Not useful", "Very useful",
-     [Arm.LABELS_ONLY, Arm.FULL_REASONING]),
-    ("trust", "How much do you trust the AI output for this case?", "No trust", "Complete trust",
-     [Arm.LABELS_ONLY, Arm.FULL_REASONING]),
-    ("reasoning_accuracy", "How accurate was the AI's reasoning?", "Entirely inaccurate", "Entirely accurate",
-     [Arm.FULL_REASONING]),
-    ("uncertainty_qualified", "Did the AI express uncertainty where it should?", "Not at all", "Always appropriately",
-     [Arm.FULL_REASONING]),
+    (
+        "confidence",
+        "How confident are you in your report?",
+        "Not at all confident",
+        "Completely confident",
+        [Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING],
+    ),
+    (
+        "usefulness",
+        "How useful was the AI output for this case?",
+        "Not useful",
+        "Very useful",
+        [Arm.LABELS_ONLY, Arm.FULL_REASONING],
+    ),
+    (
+        "trust",
+        "How much do you trust the AI output for this case?",
+        "No trust",
+        "Complete trust",
+        [Arm.LABELS_ONLY, Arm.FULL_REASONING],
+    ),
+    (
+        "reasoning_accuracy",
+        "How accurate was the AI's reasoning?",
+        "Entirely inaccurate",
+        "Entirely accurate",
+        [Arm.FULL_REASONING],
+    ),
+    (
+        "uncertainty_qualified",
+        "Did the AI express uncertainty where it should?",
+        "Not at all",
+        "Always appropriately",
+        [Arm.FULL_REASONING],
+    ),
 ]
 
 
 # Optional (Study.asks_abnormality): the rating an MRMC AUC is computed from.
 ABNORMALITY_KEY = "abnormality"
-ABNORMALITY_QUESTION = (ABNORMALITY_KEY, "How likely is this radiograph to be abnormal (0–100)?",
-                        "Certainly normal", "Certainly abnormal", 0, 100)
+ABNORMALITY_QUESTION = (
+    ABNORMALITY_KEY,
+    "How likely is this radiograph to be abnormal (0–100)?",
+    "Certainly normal",
+    "Certainly abnormal",
+    0,
+    100,
+)
 
 
 class StudyQuestion(models.Model):
@@ -279,17 +352,34 @@ class StudyQuestion(models.Model):
     @classmethod
     def add_defaults(cls, study):
         questions = [
-            cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
-                arms=[a.value for a in arms if a in study.arms], order=order)
+            cls(
+                study=study,
+                key=key,
+                text=text,
+                min_anchor=low,
+                max_anchor=high,
+                arms=[a.value for a in arms if a in study.arms],
+                order=order,
+            )
             for order, (key, text, low, high, arms) in enumerate(DEFAULT_QUESTIONS)
             # A question only about arms the study does not run would never be asked.
             if any(a in study.arms for a in arms)
         ]
         if study.asks_abnormality:
             key, text, low, high, scale_min, scale_max = ABNORMALITY_QUESTION
-            questions.append(cls(study=study, key=key, text=text, min_anchor=low, max_anchor=high,
-                                 scale_min=scale_min, scale_max=scale_max, arms=list(study.arms),
-                                 order=len(DEFAULT_QUESTIONS)))
+            questions.append(
+                cls(
+                    study=study,
+                    key=key,
+                    text=text,
+                    min_anchor=low,
+                    max_anchor=high,
+                    scale_min=scale_min,
+                    scale_max=scale_max,
+                    arms=list(study.arms),
+                    order=len(DEFAULT_QUESTIONS),
+                )
+            )
         bulk_create_with_history(questions, cls, default_change_reason="the study's default questions")
 
 
@@ -310,8 +400,9 @@ class StudyCoordinator(models.Model):
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="team")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="study_teams")
-    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     added_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

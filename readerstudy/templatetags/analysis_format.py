@@ -78,8 +78,13 @@ def primary_endpoint(endpoints):
     return next((e for e in endpoints or [] if e.get("role") == "primary"), None)
 
 
-VARIANCE_NAMES = {"reader": "reader", "case": "case", "reader_arm": "reader × arm", "case_arm": "case × arm",
-                  "residual": "residual"}
+VARIANCE_NAMES = {
+    "reader": "reader",
+    "case": "case",
+    "reader_arm": "reader × arm",
+    "case_arm": "case × arm",
+    "residual": "residual",
+}
 
 
 @register.filter

@@ -17,9 +17,12 @@ def client_address(request):
 def locked_out(request, response=None, credentials=None):
     """The login page, saying the account is locked (django-axes' AXES_LOCKOUT_CALLABLE)."""
     minutes = settings.AXES_COOLOFF_TIME.total_seconds() // 60 if settings.AXES_COOLOFF_TIME else None
-    return render(request, "registration/login.html", {"form": AuthenticationForm(request), "locked": True,
-                                                        "lockout_minutes": int(minutes) if minutes else None},
-                  status=429)
+    return render(
+        request,
+        "registration/login.html",
+        {"form": AuthenticationForm(request), "locked": True, "lockout_minutes": int(minutes) if minutes else None},
+        status=429,
+    )
 
 
 class LogoutView(auth_views.LogoutView):

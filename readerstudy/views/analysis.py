@@ -1,6 +1,6 @@
 """A study's analysis for coordinators: the page, the JSON, the self-contained HTML report and each plot.
 
-Views only read what the background task stored (DESIGN.md §7); "Recompute" asks for a new computation.
+Views only read what the background task stored (ARCHITECTURE.md: processes); "Recompute" asks for a new computation.
 """
 
 from django.contrib import messages
@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from readerstudy.analysis.schedule import request_analysis
 from readerstudy.models import AnalysisPlot, AuditEntry, StudyAnalysis
-from readerstudy.services.analysis.schedule import request_analysis
-from readerstudy.services.lifecycle import audit
+from readerstudy.studies.lifecycle import audit
 
 from .study_access import study_view
 
@@ -27,14 +27,30 @@ def _analysis(study):
 def study_analysis(request, study):
     analysis = _analysis(study)
     pk = study.pk
-    plots = [{"name": plot.name, "title": plot.title,
-              "src": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
-              "svg_url": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
-              "png_url": reverse("study-analysis-plot", args=[pk, plot.name, "png"])}
-             for plot in AnalysisPlot.objects.filter(analysis=analysis).only("name", "title")] if analysis else []
-    return render(request, "studies/analysis.html", {
-        "study": study, "state": analysis, "analysis": analysis.result if analysis else None,
-        "plots": {plot["name"]: plot for plot in plots}})
+    plots = (
+        [
+            {
+                "name": plot.name,
+                "title": plot.title,
+                "src": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
+                "svg_url": reverse("study-analysis-plot", args=[pk, plot.name, "svg"]),
+                "png_url": reverse("study-analysis-plot", args=[pk, plot.name, "png"]),
+            }
+            for plot in AnalysisPlot.objects.filter(analysis=analysis).only("name", "title")
+        ]
+        if analysis
+        else []
+    )
+    return render(
+        request,
+        "studies/analysis.html",
+        {
+            "study": study,
+            "state": analysis,
+            "analysis": analysis.result if analysis else None,
+            "plots": {plot["name"]: plot for plot in plots},
+        },
+    )
 
 
 @study_view
@@ -72,6 +88,7 @@ def study_analysis_plot(request, study, name, fmt):
 def study_analysis_recompute(request, study):
     """Ask for the analysis now (after a lost message, say); unchanged data and software are not recomputed."""
     request_analysis(study.pk, force=True)
-    messages.success(request, "The analysis is being brought up to date in the background; reload this page in "
-                              "a moment.")
+    messages.success(
+        request, "The analysis is being brought up to date in the background; reload this page in a moment."
+    )
     return redirect("study-analysis", pk=study.pk)

@@ -1,8 +1,8 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from readerstudy.core.roles import COORDINATOR, READER, has_role
 from readerstudy.models import Assignment, Case, CaseSet, Study
-from readerstudy.roles import COORDINATOR, READER, has_role
 from readerstudy.rules import studies_run_by
 
 

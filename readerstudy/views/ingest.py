@@ -5,16 +5,19 @@ from django import forms
 from django.conf import settings
 from django.shortcuts import render
 
-from readerstudy.roles import ADMIN, role_required
-from readerstudy.services.archives import ArchiveRejected, extract_zip
-from readerstudy.services.ingest import IngestOptions, IngestRefused, import_cases
+from readerstudy.cases.archives import ArchiveRejected, extract_zip
+from readerstudy.cases.ingest import IngestOptions, IngestRefused, import_cases
+from readerstudy.core.roles import ADMIN, role_required
 
 
 class CaseImportForm(forms.Form):
     archive = forms.FileField(help_text="A ZIP of the case folders (one sub-folder per case, or loose files).")
-    labels = forms.FileField(required=False, help_text="Optional ground-truth CSV (case_id plus label columns). "
-                                                      "A labels.csv at the top of the archive is used when no file "
-                                                      "is given here, and ignored when one is.")
+    labels = forms.FileField(
+        required=False,
+        help_text="Optional ground-truth CSV (case_id plus label columns). "
+        "A labels.csv at the top of the archive is used when no file "
+        "is given here, and ignored when one is.",
+    )
     case_set = forms.CharField(max_length=200, initial="", help_text="Created if it does not exist.")
     deidentify = forms.BooleanField(required=False, help_text="Blank identifying attributes in the stored copy.")
     allow_identified = forms.BooleanField(required=False, help_text="Store files that carry identifying data.")
@@ -36,8 +39,7 @@ def import_cases_view(request):
     if request.method == "POST" and form.is_valid():
         report, problems = _run_import(form.cleaned_data, request.user)
     status = 400 if request.method == "POST" and (problems or not form.is_valid()) else 200
-    return render(request, "cases/import.html", {"form": form, "report": report, "problems": problems},
-                  status=status)
+    return render(request, "cases/import.html", {"form": form, "report": report, "problems": problems}, status=status)
 
 
 def _run_import(data, user):
@@ -53,9 +55,13 @@ def _run_import(data, user):
         try:
             root = extract_zip(data["archive"], scratch / "cases", settings.CASE_UPLOAD_MAX_BYTES)
             labels_path = _labels_in_archive(root, labels_path)
-            options = IngestOptions(case_set_name=data["case_set"], labels_path=labels_path,
-                                    deidentify=data["deidentify"], allow_identified=data["allow_identified"],
-                                    user=user)
+            options = IngestOptions(
+                case_set_name=data["case_set"],
+                labels_path=labels_path,
+                deidentify=data["deidentify"],
+                allow_identified=data["allow_identified"],
+                user=user,
+            )
             return import_cases(root, options), None
         except ArchiveRejected as error:
             return None, [str(error)]

@@ -5,16 +5,20 @@ from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from readerstudy.roles import ADMIN, READER, role_required
-from readerstudy.services.people import COLUMNS, EnrolmentRefused, enrol_readers
+from readerstudy.core.roles import ADMIN, READER, role_required
+from readerstudy.studies.people import COLUMNS, EnrolmentRefused, enrol_readers
 
 MAX_CSV_BYTES = 1024 * 1024
 
 
 def _page(request, **context):
     readers = User.objects.filter(groups__name=READER).select_related("reader_profile").order_by("username")
-    return render(request, "people/list.html", {"readers": readers, "columns": COLUMNS, **context},
-                  status=400 if context.get("problems") else 200)
+    return render(
+        request,
+        "people/list.html",
+        {"readers": readers, "columns": COLUMNS, **context},
+        status=400 if context.get("problems") else 200,
+    )
 
 
 @role_required(ADMIN)

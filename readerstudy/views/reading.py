@@ -6,10 +6,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 
+from readerstudy.core.roles import READER, role_required
 from readerstudy.models import Assignment, ReadingSession, Study
-from readerstudy.roles import READER, role_required
-from readerstudy.services.reading import (OutOfOrder, ReadingRefused, next_assignment, refuse_unless_readable, session_is_open,
-                                          when_session_opens)
+from readerstudy.reading.reads import OutOfOrder, ReadingRefused, next_assignment, refuse_unless_readable
+from readerstudy.studies.sessions import session_is_open, when_session_opens
 
 
 @dataclass
@@ -26,8 +26,11 @@ class SessionRow:
 def worklist(request):
     """The reader's open studies, each session with its progress, its opening date and a Continue link."""
     now = timezone.now()
-    sessions = (ReadingSession.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
-                .select_related("study").order_by("study__title", "study_id", "index"))
+    sessions = (
+        ReadingSession.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
+        .select_related("study")
+        .order_by("study__title", "study_id", "index")
+    )
     studies = {}
     for session in sessions:
         assignments = list(session.assignments.order_by("position"))
@@ -35,30 +38,49 @@ def worklist(request):
             continue
         unread = [a for a in assignments if a.status != Assignment.Status.SUBMITTED]
         is_open = session_is_open(session, now)
-        row = SessionRow(session, len(assignments) - len(unread), len(assignments), is_open,
-                         unread[0] if unread else None, "" if is_open else when_session_opens(session))
+        row = SessionRow(
+            session,
+            len(assignments) - len(unread),
+            len(assignments),
+            is_open,
+            unread[0] if unread else None,
+            "" if is_open else when_session_opens(session),
+        )
         studies.setdefault(session.study, []).append(row)
     # Instructions come first until the reader has opened their first case of the study.
-    started = set(Assignment.objects.filter(reader=request.user).exclude(status=Assignment.Status.ASSIGNED)
-                  .values_list("study_id", flat=True))
-    return render(request, "reading/worklist.html", {
-        "studies": [(study, rows, study.pk not in started) for study, rows in studies.items()],
-    })
+    started = set(
+        Assignment.objects.filter(reader=request.user)
+        .exclude(status=Assignment.Status.ASSIGNED)
+        .values_list("study_id", flat=True)
+    )
+    return render(
+        request,
+        "reading/worklist.html",
+        {
+            "studies": [(study, rows, study.pk not in started) for study, rows in studies.items()],
+        },
+    )
 
 
 @role_required(READER)
 def workstation(request, public_id):
-    assignment = (Assignment.objects.select_related("study", "session")
-                  .filter(public_id=public_id, reader=request.user).first())
+    assignment = (
+        Assignment.objects.select_related("study", "session").filter(public_id=public_id, reader=request.user).first()
+    )
     if assignment is None:
         raise Http404("No such assignment.")
     try:
         refuse_unless_readable(assignment)
     except OutOfOrder as refused:
-        return render(request, "reading/unavailable.html",
-                      {"message": refused.message, "next": refused.expected}, status=refused.status)
+        return render(
+            request,
+            "reading/unavailable.html",
+            {"message": refused.message, "next": refused.expected},
+            status=refused.status,
+        )
     except ReadingRefused as refused:
         following = next_assignment(assignment) if assignment.status == Assignment.Status.SUBMITTED else None
-        return render(request, "reading/unavailable.html",
-                      {"message": refused.message, "next": following}, status=refused.status)
+        return render(
+            request, "reading/unavailable.html", {"message": refused.message, "next": following}, status=refused.status
+        )
     return render(request, "reading/workstation.html", {"assignment": assignment})

@@ -5,8 +5,8 @@ from functools import wraps
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
+from readerstudy.core.roles import COORDINATOR, role_required
 from readerstudy.models import Study
-from readerstudy.roles import COORDINATOR, role_required
 from readerstudy.rules import RUN_STUDY
 
 

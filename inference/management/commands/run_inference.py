@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from inference import jobs
 from inference.models import Engine, ModelConfiguration
-from inference.progress import run_progress
+from inference.run_progress import run_progress
 from readerstudy.models import CaseSet
 
 
@@ -14,8 +14,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--case-set", required=True)
         parser.add_argument("--engine", required=True, choices=Engine.values)
-        parser.add_argument("--model", help="Local path or hub id of the weights (transformers), or the server's "
-                                            "model name (openai). Default: the engine's default configuration.")
+        parser.add_argument(
+            "--model",
+            help="Local path or hub id of the weights (transformers), or the server's "
+            "model name (openai). Default: the engine's default configuration.",
+        )
         parser.add_argument("--configuration", help="Use this named model configuration instead.")
         parser.add_argument("--wait", action="store_true", help="Wait until every job is final; print the counts.")
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds --wait waits at most.")
@@ -45,9 +48,19 @@ class Command(BaseCommand):
             return default
         config, _ = ModelConfiguration.objects.get_or_create(
             name=f"{engine}: {model}",
-            defaults={"engine": engine, "model_id": model,
-                      **({"prompt": default.prompt, "follow_up_prompts": default.follow_up_prompts,
-                          "generation": default.generation} if default else {})},
+            defaults={
+                "engine": engine,
+                "model_id": model,
+                **(
+                    {
+                        "prompt": default.prompt,
+                        "follow_up_prompts": default.follow_up_prompts,
+                        "generation": default.generation,
+                    }
+                    if default
+                    else {}
+                ),
+            },
         )
         return config
 

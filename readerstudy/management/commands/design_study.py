@@ -3,8 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from readerstudy.management.study_argument import study_from_argument
 from readerstudy.models import Assignment
-from readerstudy.services.design import DesignRefused
-from readerstudy.services.designer import add_readers
+from readerstudy.studies.design import DesignRefused
+from readerstudy.studies.enrolment import add_readers
 
 
 class Command(BaseCommand):
@@ -26,5 +26,7 @@ class Command(BaseCommand):
         except DesignRefused as refused:
             raise CommandError(str(refused)) from None
         count = Assignment.objects.filter(study=designed, reader__in=users.values()).count()
-        self.stdout.write(f"{designed.title}: {len(names)} reader(s) added, {count} assignments "
-                          f"({designed.design_version}, seed {designed.randomisation_seed}).")
+        self.stdout.write(
+            f"{designed.title}: {len(names)} reader(s) added, {count} assignments "
+            f"({designed.design_version}, seed {designed.randomisation_seed})."
+        )

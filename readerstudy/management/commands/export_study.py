@@ -3,16 +3,18 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from readerstudy.analysis.refresh import AnalysisFailed, current_analysis
+from readerstudy.exports import FILES, table
 from readerstudy.management.study_argument import study_from_argument
 from readerstudy.models import AuditEntry
-from readerstudy.services.analysis.refresh import AnalysisFailed, current_analysis
-from readerstudy.services.exports import FILES, table
-from readerstudy.services.lifecycle import audit
+from readerstudy.studies.lifecycle import audit
 
 
 class Command(BaseCommand):
-    help = ("Write a study's reads (CSV and JSON), timing events and annotations (CSV), and its analysis "
-            "(JSON and the self-contained HTML report) into a folder.")
+    help = (
+        "Write a study's reads (CSV and JSON), timing events and annotations (CSV), and its analysis "
+        "(JSON and the self-contained HTML report) into a folder."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="The study's id or exact title.")

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from readerstudy.services.ingest import IngestOptions, IngestRefused, import_cases
+from readerstudy.cases.ingest import IngestOptions, IngestRefused, import_cases
 
 
 class Command(BaseCommand):
@@ -16,19 +16,26 @@ class Command(BaseCommand):
         parser.add_argument("--labels", type=Path, help="Ground-truth CSV: case_id plus one column per label.")
         parser.add_argument("--case-set", required=True, help="Case set to add the cases to (created if new).")
         identified = parser.add_mutually_exclusive_group()
-        identified.add_argument("--deidentify", action="store_true",
-                                help="Blank identifying attributes in the stored copy.")
-        identified.add_argument("--allow-identified", action="store_true",
-                                help="Store files that carry identifying attributes as they are.")
+        identified.add_argument(
+            "--deidentify", action="store_true", help="Blank identifying attributes in the stored copy."
+        )
+        identified.add_argument(
+            "--allow-identified", action="store_true", help="Store files that carry identifying attributes as they are."
+        )
 
     def handle(self, *args, directory, labels, case_set, deidentify, allow_identified, **options):
         if labels is not None and not labels.is_file():
             raise CommandError(f"labels file {labels} does not exist")
         try:
-            report = import_cases(directory, IngestOptions(
-                case_set_name=case_set, labels_path=labels, deidentify=deidentify,
-                allow_identified=allow_identified,
-            ))
+            report = import_cases(
+                directory,
+                IngestOptions(
+                    case_set_name=case_set,
+                    labels_path=labels,
+                    deidentify=deidentify,
+                    allow_identified=allow_identified,
+                ),
+            )
         except IngestRefused as refused:
             for problem in refused.problems:
                 self.stderr.write(f"error: {problem}")

@@ -2,12 +2,14 @@ from django.core.management.base import BaseCommand, CommandError
 
 from readerstudy.management.simulation_options import add_effect_arguments, apply_effect_options
 from readerstudy.management.study_argument import study_from_argument
-from readerstudy.services.simulation import SimulationRefused, SimulationSettings, simulate_reads
+from readerstudy.reading.simulation import SimulationRefused, SimulationSettings, simulate_reads
 
 
 class Command(BaseCommand):
-    help = ("Fill a dry-run study with simulated reads, event logs and annotations (through the reading "
-            "services), with the effects given.")
+    help = (
+        "Fill a dry-run study with simulated reads, event logs and annotations (through the reading "
+        "services), with the effects given."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="The study's id or exact title.")

@@ -3,12 +3,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from readerstudy.management.study_argument import study_from_argument
-from readerstudy.services.team import TeamRefused, add_to_team, remove_from_team
+from readerstudy.studies.team import TeamRefused, add_to_team, remove_from_team
 
 
 class Command(BaseCommand):
-    help = ("Show a study's team (the coordinators who run it), or add and remove coordinators; each change is "
-            "written to the study's audit log.")
+    help = (
+        "Show a study's team (the coordinators who run it), or add and remove coordinators; each change is "
+        "written to the study's audit log."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("study", help="The study's id or exact title.")

@@ -1,5 +1,5 @@
 // The reader's report: findings checkboxes, free text, the arm's rating questions and the problem flag.
-// The same rules as the server (readerstudy/services/reading.py) give messages before anything is sent.
+// The same rules as the server (readerstudy/reading/reads.py) give messages before anything is sent.
 import { el } from "./dom.js";
 
 const NO_FINDING = "no-finding";

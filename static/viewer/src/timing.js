@@ -1,5 +1,5 @@
 // The reading's event log (performance.now(), one page-load id per page) and the page's own totals.
-// The server derives the study's times from the stored log (readerstudy/services/timing.py); deriveTimes
+// The server derives the study's times from the stored log (readerstudy/reading/timing.py); deriveTimes
 // below is the same rule, kept only as the client's cross-check.
 
 const HEARTBEAT_MS = 2000;

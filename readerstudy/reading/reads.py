@@ -1,0 +1,305 @@
+"""A reader's work on one assignment: opening it, the event log, the autosaved draft and the final submit.
+
+Every write is idempotent (events by client UUID, drafts by replacement, submit by submission UUID), so the
+browser can retry anything it is not sure arrived (ARCHITECTURE.md: nothing lost or doubled).
+"""
+
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import Min
+from django.utils import timezone
+
+from readerstudy.core.labels import NORMAL_LABEL_SLUGS
+from readerstudy.core.signals import study_data_changed
+from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent
+from readerstudy.reading.timing import Event, derive_times
+from readerstudy.studies import served_images
+from readerstudy.studies.sessions import session_is_open, when_session_opens
+
+NO_FINDING = "no-finding"
+# "No Finding" may stand beside these only (a normal study with a line in place).
+COMPATIBLE_WITH_NO_FINDING = NORMAL_LABEL_SLUGS
+MAX_TEXT = 20_000
+
+
+class ReadingRefused(Exception):
+    """The request cannot be done in the assignment's state; `status` is the HTTP status the API answers."""
+
+    def __init__(self, message, status=409):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class ReportInvalid(Exception):
+    def __init__(self, errors):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+@dataclass
+class Report:
+    """What the reader writes, as the browser sends it (draft or final)."""
+
+    findings: list = field(default_factory=list)
+    report_findings: str = ""
+    report_impression: str = ""
+    ratings: dict = field(default_factory=dict)
+    problem_flagged: bool = False
+    problem_reason: str = ""
+
+
+# --- access -------------------------------------------------------------------------------------------------
+
+
+class OutOfOrder(ReadingRefused):
+    """A case asked for before the cases that precede it in the session's randomised order."""
+
+    def __init__(self, expected):
+        super().__init__(f"Cases are read in the order of your session: read case {expected.position} first.")
+        self.expected = expected
+
+
+def refuse_unless_readable(assignment, ahead=0):
+    """Reading needs an open study and an open session; a submitted read is final; cases come in order.
+
+    `ahead` unread cases may precede this one: 1 lets the page prefetch the next case's images.
+    """
+    if assignment.study.status != Study.Status.OPEN:
+        raise ReadingRefused("This study is not open for reading.", status=403)
+    if not session_is_open(assignment.session):
+        raise ReadingRefused(f"This session opens {when_session_opens(assignment.session)}.", status=403)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise ReadingRefused("This read is submitted and final.", status=409)
+    refuse_out_of_order(assignment, ahead)
+
+
+def refuse_out_of_order(assignment, ahead=0):
+    """The session's order is randomised to balance learning and fatigue across arms (ARCHITECTURE.md); a reader
+    who picks cases breaks it. So a case opens only after every case before it is submitted, unless the study
+    was created with free order. The case being read, the first unread one, may be reopened at will."""
+    if assignment.study.free_order:
+        return
+    earlier = list(
+        Assignment.objects.filter(session=assignment.session_id, position__lt=assignment.position)
+        .exclude(status=Assignment.Status.SUBMITTED)
+        .order_by("position")[: ahead + 1]
+    )
+    if len(earlier) > ahead:
+        raise OutOfOrder(earlier[0])
+
+
+def next_assignment(assignment):
+    """The next unsubmitted assignment of the same session, in the session's order."""
+    return (
+        Assignment.objects.filter(session=assignment.session, position__gt=assignment.position)
+        .exclude(status=Assignment.Status.SUBMITTED)
+        .order_by("position")
+        .first()
+        or Assignment.objects.filter(session=assignment.session, position__lt=assignment.position)
+        .exclude(status=Assignment.Status.SUBMITTED)
+        .order_by("position")
+        .first()
+    )
+
+
+def start_reading(assignment):
+    """The assignment's read, created (and the assignment marked started) the first time it is opened."""
+    with transaction.atomic():
+        read, created = Read.objects.get_or_create(assignment=assignment)
+        if created:
+            Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ASSIGNED).update(
+                status=Assignment.Status.STARTED
+            )
+    return read
+
+
+# --- events -------------------------------------------------------------------------------------------------
+
+
+def record_events(assignment, events):
+    """Store new events append-only with the server's time; duplicates (same client UUID) are ignored."""
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        refuse_unless_readable(locked)
+        read = start_reading(locked)
+        return _insert_events(locked, read, events)
+
+
+def _insert_events(assignment, read, events):
+    rows = [
+        TimingEvent(
+            assignment=assignment,
+            page_load_id=e["page_load_id"],
+            type=e["type"],
+            client_ms=e["client_ms"],
+            client_uuid=e["uuid"],
+            payload=e.get("payload") or {},
+        )
+        for e in events
+    ]
+    before = TimingEvent.objects.filter(assignment=assignment).count()
+    TimingEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    if read.first_image_at is None:
+        first = TimingEvent.objects.filter(assignment=assignment, type=TimingEvent.Type.IMAGE_RENDERED).aggregate(
+            at=Min("server_at")
+        )["at"]
+        if first:
+            Read.objects.filter(pk=read.pk).update(first_image_at=first)
+            read.first_image_at = first
+    return TimingEvent.objects.filter(assignment=assignment).count() - before
+
+
+def image_has_rendered(assignment):
+    return TimingEvent.objects.filter(assignment=assignment, type=TimingEvent.Type.IMAGE_RENDERED).exists()
+
+
+def refuse_until_image_rendered(assignment):
+    """The clock starts at the first rendered image: before it, nothing of the AI's output (its text, its
+    length, its labels) may reach the reader, through any response."""
+    if not image_has_rendered(assignment):
+        raise ReadingRefused("The AI output is shown once the image has appeared.")
+
+
+# --- report -------------------------------------------------------------------------------------------------
+
+
+def questions_for(assignment):
+    return [q for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
+
+
+def vocabulary_for(study):
+    return list(Label.objects.filter(vocabulary=study.label_vocabulary))
+
+
+def validate_report(assignment, report, final):
+    """Labels and ratings as model objects, or ReportInvalid naming each problem. Drafts may be incomplete."""
+    errors = {}
+    labels = {label.slug: label for label in vocabulary_for(assignment.study)}
+    unknown = [slug for slug in report.findings if slug not in labels]
+    if unknown:
+        errors["findings"] = f"Unknown finding(s): {', '.join(map(str, unknown))}."
+    elif NO_FINDING in report.findings and set(report.findings) - COMPATIBLE_WITH_NO_FINDING:
+        errors["findings"] = "“No Finding” cannot be combined with other findings except Support Devices."
+    questions = {q.key: q for q in questions_for(assignment)}
+    ratings = {}
+    for key, value in report.ratings.items():
+        question = questions.get(key)
+        if question is None:
+            errors[f"ratings.{key}"] = "This question is not asked in this reading."
+        elif value is None:
+            continue
+        elif (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not question.scale_min <= value <= question.scale_max
+        ):
+            errors[f"ratings.{key}"] = f"Choose a whole number from {question.scale_min} to {question.scale_max}."
+        else:
+            ratings[question] = value
+    for name in ("report_findings", "report_impression", "problem_reason"):
+        if len(getattr(report, name)) > MAX_TEXT:
+            errors[name] = f"At most {MAX_TEXT} characters."
+    if final:
+        for name, message in _missing_for_submit(report, questions, ratings).items():
+            errors.setdefault(name, message)
+    if errors:
+        raise ReportInvalid(errors)
+    return [labels[slug] for slug in dict.fromkeys(report.findings)], ratings
+
+
+def _missing_for_submit(report, questions, ratings):
+    """A flagged case needs only its reason; a read needs findings, report text and the required ratings."""
+    if report.problem_flagged:
+        return {} if report.problem_reason.strip() else {"problem_reason": "Say what is wrong with this case."}
+    missing = {}
+    if not report.findings:
+        missing["findings"] = "Choose at least one finding, or “No Finding”."
+    if not report.report_findings.strip() and not report.report_impression.strip():
+        missing["report_findings"] = "Write the report: findings, impression or both."
+    answered = {q.key for q in ratings}
+    for key, question in questions.items():
+        if question.required and key not in answered:
+            missing[f"ratings.{key}"] = "Answer this question."
+    return missing
+
+
+def _write_report(read, report, labels, ratings):
+    read.report_findings = report.report_findings
+    read.report_impression = report.report_impression
+    read.problem_flagged = report.problem_flagged
+    read.problem_reason = report.problem_reason if report.problem_flagged else ""
+    ReadFinding.objects.filter(read=read).exclude(label__in=labels).delete()
+    ReadFinding.objects.bulk_create([ReadFinding(read=read, label=label) for label in labels], ignore_conflicts=True)
+    Rating.objects.filter(read=read).exclude(question__in=list(ratings)).delete()
+    for question, value in ratings.items():
+        Rating.objects.update_or_create(read=read, question=question, defaults={"value": value})
+
+
+def report_of(read):
+    """The read's current content in the shape the browser sends (restores a draft)."""
+    return Report(
+        findings=list(read.finding_links.values_list("label__slug", flat=True)),
+        report_findings=read.report_findings,
+        report_impression=read.report_impression,
+        ratings=dict(read.ratings.values_list("question__key", "value")),
+        problem_flagged=read.problem_flagged,
+        problem_reason=read.problem_reason,
+    )
+
+
+def save_draft(assignment, report):
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        refuse_unless_readable(locked)
+        labels, ratings = validate_report(locked, report, final=False)
+        read = start_reading(locked)
+        _write_report(read, report, labels, ratings)
+        read.save()
+        return read
+
+
+# --- submit -------------------------------------------------------------------------------------------------
+
+
+def submit_read(assignment, submission_uuid, report, events=(), client_times=None):
+    """Finalise the read once. Returns (read, created); a replay with the same UUID returns the same read."""
+    with transaction.atomic():
+        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        read = Read.objects.filter(assignment=locked).first()
+        if read and read.is_submitted:
+            if str(read.client_submission_uuid) == str(submission_uuid):
+                return read, False
+            raise ReadingRefused("This read was already submitted; a submitted read is final.")
+        refuse_unless_readable(locked)
+        if Read.objects.filter(client_submission_uuid=submission_uuid).exists():
+            raise ReadingRefused("This submission id belongs to another read.")
+        labels, ratings = validate_report(locked, report, final=True)
+        read = start_reading(locked)
+        _insert_events(locked, read, events)
+        times = derive_times(stored_events(locked), locked.study.idle_threshold_s * 1000)
+        _write_report(read, report, labels, ratings)
+        read.total_ms, read.hidden_ms, read.idle_ms = times.total_ms, times.hidden_ms, times.idle_ms
+        read.active_ms = times.active_ms
+        read.client_times = client_times or {}
+        read.client_submission_uuid = submission_uuid
+        read.submitted_at = timezone.now()
+        try:
+            with transaction.atomic():
+                read.save()
+        except IntegrityError:
+            raise ReadingRefused("This submission id belongs to another read.") from None
+        Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED)
+        study_data_changed.send(sender=Read, study_id=locked.study_id)
+        # The reader's copy of the images is no longer needed (robust: a file left behind is not an error).
+        transaction.on_commit(lambda: served_images.discard(locked), robust=True)
+        return read, True
+
+
+def stored_events(assignment):
+    return [
+        Event(str(page_load_id), type_, client_ms, payload)
+        for page_load_id, type_, client_ms, payload in TimingEvent.objects.filter(assignment=assignment).values_list(
+            "page_load_id", "type", "client_ms", "payload"
+        )
+    ]
