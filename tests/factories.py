@@ -102,3 +102,10 @@ class ReadFactory(factory.django.DjangoModelFactory):
         model = Read
 
     assignment = factory.SubFactory(AssignmentFactory)
+
+
+def user_by_relation(relation, coordinator):
+    """A user as the access tests name them against a study run by `coordinator`."""
+    if relation == "coordinator":
+        return coordinator
+    return UserFactory(roles=[{"another team's coordinator": "coordinator"}.get(relation, relation)])

@@ -15,7 +15,7 @@ from readerstudy.reading.simulation import SimulationSettings, simulate_reads
 from readerstudy.studies.enrolment import add_readers
 from readerstudy.studies.lifecycle import open_study
 from tests.browser import chromium
-from tests.factories import UserFactory
+from tests.factories import UserFactory, user_by_relation
 from tests.reading_setup import plant_deliberate_errors, run_and_pin
 from tests.test_simulation import dry_run
 
@@ -89,14 +89,7 @@ def routes(study):
     "user, status", [("reader", 403), ("coordinator", 200), ("admin", 200), ("another team's coordinator", 404)]
 )
 def test_only_the_studys_coordinators_and_admins_see_the_analysis(client, analysed, coordinator, user, status):
-    client.force_login(
-        {
-            "reader": UserFactory(roles=["reader"]),
-            "coordinator": coordinator,
-            "admin": UserFactory(roles=["admin"]),
-            "another team's coordinator": UserFactory(roles=["coordinator"]),
-        }[user]
-    )
+    client.force_login(user_by_relation(user, coordinator))
     for name, path in routes(analysed).items():
         assert client.get(path).status_code == status, name
     refresh = client.post(reverse("study-analysis-recompute", args=[analysed.pk]))

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from readerstudy.exports import csv_lines, read_columns
 from readerstudy.models import Arm, AuditEntry, GroundTruth, Read, StudyQuestion, TruthValue
-from tests.factories import UserFactory
+from tests.factories import user_by_relation
 from tests.reading_setup import open_study_with_assignments
 from tests.test_reading_api import annotation, event, full_report, post, submit, url
 
@@ -84,13 +84,7 @@ def test_events_and_annotations_have_their_own_files(read_study, client, coordin
 @pytest.mark.parametrize("user,status", [("reader", 403), ("coordinator", 200), ("another team's coordinator", 404)])
 def test_exports_are_for_the_studys_coordinators(client, read_study, coordinator, user, status):
     study, _ = read_study
-    client.force_login(
-        {
-            "reader": UserFactory(roles=["reader"]),
-            "coordinator": coordinator,
-            "another team's coordinator": UserFactory(roles=["coordinator"]),
-        }[user]
-    )
+    client.force_login(user_by_relation(user, coordinator))
     assert client.get(reverse("study-export", args=[study.pk, "reads", "csv"])).status_code == status
     assert client.get(reverse("study-export", args=[study.pk, "secrets", "csv"])).status_code in (403, 404)
 

@@ -6,7 +6,7 @@ from django.urls import reverse
 from readerstudy.models import Arm, AuditEntry, ReadingSession, Study
 from readerstudy.studies.enrolment import add_readers
 from readerstudy.studies.lifecycle import LifecycleRefused, close_study, open_session_early, open_study
-from tests.factories import StudyFactory, UserFactory
+from tests.factories import StudyFactory, UserFactory, user_by_relation
 from tests.reading_setup import run_and_pin
 
 pytestmark = pytest.mark.django_db
@@ -96,14 +96,7 @@ def test_audit_entries_are_append_only(draft, coordinator):
     "user,status", [("reader", 403), ("coordinator", 200), ("admin", 200), ("another team's coordinator", 404)]
 )
 def test_the_study_page_is_for_its_coordinators_and_admins(client, draft, coordinator, user, status):
-    client.force_login(
-        {
-            "reader": UserFactory(roles=["reader"]),
-            "coordinator": coordinator,
-            "admin": UserFactory(roles=["admin"]),
-            "another team's coordinator": UserFactory(roles=["coordinator"]),
-        }[user]
-    )
+    client.force_login(user_by_relation(user, coordinator))
     assert client.get(reverse("study-detail", args=[draft.pk])).status_code == status
     response = client.post(reverse("study-open", args=[draft.pk]))
     assert response.status_code == (302 if status == 200 else status)
