@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from readerstudy.core import leases
+
 from .models import FINAL_STATUSES, InferenceJob, InferenceRun, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -71,24 +73,27 @@ class Claim:
     retry_in: float | None = None
 
 
+def _job(job):
+    return InferenceJob.objects.filter(pk=job.pk if isinstance(job, InferenceJob) else job)
+
+
 def claim(job_id) -> Claim:
     """Take the job's lease if it is queued, or running under a lease that ran out (its worker died)."""
-    now = timezone.now()
-    token = uuid.uuid4()
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
-    taken = InferenceJob.objects.filter(claimable, pk=job_id, attempts__lt=settings.INFERENCE_MAX_ATTEMPTS).update(
+    token = leases.claim(
+        _job(job_id).filter(
+            status__in=[JobStatus.QUEUED, JobStatus.RUNNING], attempts__lt=settings.INFERENCE_MAX_ATTEMPTS
+        ),
+        settings.INFERENCE_LEASE_S,
         status=JobStatus.RUNNING,
-        lease_token=token,
-        lease_expires_at=now + timedelta(seconds=settings.INFERENCE_LEASE_S),
         attempts=F("attempts") + 1,
         worker_host=socket.gethostname(),
         worker_pid=os.getpid(),
-        started_at=now,
+        started_at=timezone.now(),
     )
     job = InferenceJob.objects.select_related("case", "configuration").filter(pk=job_id).first()
     if job is None:
         return Claim("missing")
-    if taken:
+    if token:
         return Claim("claimed", job=job, token=token)
     if job.status in FINAL_STATUSES:
         return Claim("final", job=job)
@@ -96,12 +101,18 @@ def claim(job_id) -> Claim:
         fail_exhausted(job)
         return Claim("final", job=job)
     # Another worker holds a live lease: look again when it would have run out.
-    remaining = (job.lease_expires_at - now).total_seconds() if job.lease_expires_at else 0
+    remaining = (job.lease_expires_at - timezone.now()).total_seconds() if job.lease_expires_at else 0
     return Claim("busy", job=job, retry_in=max(remaining, 0) + 1)
 
 
+def renew(job, token):
+    """Between the steps of a job (model load, each turn): keep the lease, or stop if it was taken over."""
+    if not leases.renew(_job(job), token, settings.INFERENCE_LEASE_S):
+        raise leases.LeaseLost(f"job {job.pk}: the lease ran out and the job may be another worker's now")
+
+
 def fail_exhausted(job):
-    InferenceJob.objects.filter(pk=job.pk).exclude(status__in=FINAL_STATUSES).update(
+    _job(job).exclude(status__in=FINAL_STATUSES).update(
         status=JobStatus.FAILED,
         finished_at=timezone.now(),
         lease_token=None,
@@ -114,24 +125,14 @@ def fail_exhausted(job):
 def release_for_retry(job, token, reason) -> float | None:
     """After a transient error: back to queued with the reason; returns the back-off, or None if exhausted."""
     if job.attempts >= settings.INFERENCE_MAX_ATTEMPTS:
-        InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-            status=JobStatus.FAILED,
-            finished_at=timezone.now(),
-            lease_token=None,
-            lease_expires_at=None,
-            error=f"gave up after {job.attempts} attempts: {reason}",
-        )
+        fail(job, token, f"gave up after {job.attempts} attempts: {reason}")
         return None
-    InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-        status=JobStatus.QUEUED, lease_token=None, lease_expires_at=None, error=str(reason), enqueued_at=timezone.now()
-    )
+    leases.release(_job(job), token, status=JobStatus.QUEUED, error=str(reason), enqueued_at=timezone.now())
     return settings.INFERENCE_RETRY_BACKOFF_S * 2 ** (job.attempts - 1)
 
 
 def fail(job, token, reason):
-    InferenceJob.objects.filter(pk=job.pk, lease_token=token).update(
-        status=JobStatus.FAILED, finished_at=timezone.now(), lease_token=None, lease_expires_at=None, error=str(reason)
-    )
+    leases.release(_job(job), token, status=JobStatus.FAILED, finished_at=timezone.now(), error=str(reason))
 
 
 def stranded_jobs(now=None):
@@ -139,7 +140,7 @@ def stranded_jobs(now=None):
     now = now or timezone.now()
     requeue_before = now - timedelta(seconds=settings.INFERENCE_REQUEUE_AFTER_S)
     return InferenceJob.objects.filter(
-        Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        Q(status=JobStatus.RUNNING) & leases.expired(now)
         | Q(status=JobStatus.QUEUED, enqueued_at__isnull=True, queued_at__lt=now - timedelta(minutes=1))
         | Q(status=JobStatus.QUEUED, enqueued_at__lt=requeue_before)
     )

@@ -1,9 +1,13 @@
 """Inference jobs are rows: PostgreSQL is the truth, Redis only carries the job ids (ARCHITECTURE.md: processes)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
+from readerstudy.core.leases import Leased
 from readerstudy.models.protocol import refuse_unless_draft
+
+from .engines.base import Prompt, TurnKind
 
 
 class Engine(models.TextChoices):
@@ -31,6 +35,13 @@ class ModelConfiguration(models.Model):
     follow_up_prompts = models.JSONField(
         default=default_follow_ups, blank=True, help_text="Asked in the same conversation after the first answer."
     )
+    report_follow_up = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=1,
+        help_text="Which follow-up (1 = the first) asks for the structured report that the full-reasoning arm "
+        "shows, whatever its wording; blank: none.",
+    )
     generation = models.JSONField(
         default=default_generation,
         blank=True,
@@ -54,9 +65,19 @@ class ModelConfiguration(models.Model):
     def is_simulated(self):
         return self.engine == Engine.SIMULATED
 
-    @property
-    def prompts(self):
-        return [self.prompt, *self.follow_up_prompts]
+    def clean(self):
+        if not isinstance(self.follow_up_prompts, list) or not all(isinstance(p, str) for p in self.follow_up_prompts):
+            raise ValidationError({"follow_up_prompts": "A list of prompts, each a text."})
+        if self.report_follow_up is not None and not 1 <= self.report_follow_up <= len(self.follow_up_prompts):
+            count = len(self.follow_up_prompts)
+            raise ValidationError({"report_follow_up": f"There are {count} follow-up prompt(s): choose one of them."})
+
+    def conversation(self):
+        """The prompts in order, each marked with what its answer is for."""
+        return [Prompt(self.prompt, TurnKind.FINDINGS)] + [
+            Prompt(text, TurnKind.REPORT if number == self.report_follow_up else TurnKind.FOLLOW_UP)
+            for number, text in enumerate(self.follow_up_prompts, start=1)
+        ]
 
 
 class InferenceRun(models.Model):
@@ -95,7 +116,9 @@ class ParseStatus(models.TextChoices):
 FINAL_STATUSES = [JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.TRUNCATED, JobStatus.REFUSED]
 
 
-class InferenceJob(models.Model):
+class InferenceJob(Leased):
+    """A case for a worker to run; a worker owns it while it holds the job's lease (core.leases)."""
+
     Status = JobStatus
 
     run = models.ForeignKey(InferenceRun, on_delete=models.PROTECT, related_name="jobs")
@@ -103,9 +126,6 @@ class InferenceJob(models.Model):
     configuration = models.ForeignKey(ModelConfiguration, on_delete=models.PROTECT, related_name="jobs")
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # The lease: a worker owns the job while lease_token is its own and lease_expires_at is in the future.
-    lease_token = models.UUIDField(null=True, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     worker_pid = models.PositiveIntegerField(null=True, blank=True)
     queued_at = models.DateTimeField(auto_now_add=True)
@@ -150,7 +170,8 @@ class ModelOutput(models.Model):
         help_text="The image the model was shown (the frontal view).",
     )
     parse_status = models.CharField(max_length=10, choices=ParseStatus.choices)
-    # [{prompt, text, seconds, tokens_in, tokens_out, hit_token_limit}], text exactly as decoded.
+    # [{prompt, kind, text, seconds, tokens_in, tokens_out, hit_token_limit}], text exactly as decoded; kind
+    # (engines.base.TurnKind) marks the structured report, whatever its prompt said.
     turns = models.JSONField()
     # [{index, turn, start, end, region}]: offsets in code points into turns[turn].text.
     steps = models.JSONField(default=list)
@@ -173,6 +194,11 @@ class ModelOutput(models.Model):
     @property
     def is_simulated(self):
         return self.engine == Engine.SIMULATED
+
+    @property
+    def report_turn(self):
+        """The index of the structured-report turn, or None."""
+        return next((i for i, turn in enumerate(self.turns) if turn.get("kind") == TurnKind.REPORT), None)
 
     def turn_succeeded(self, index):
         """A follow-up turn succeeded when it exists and did not stop at the token limit."""

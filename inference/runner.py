@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from readerstudy.core import dicom_store
+from readerstudy.core.leases import LeaseLost
 
 from . import engine_registry, heartbeat, jobs
 from .engines.base import CaseContext, PermanentEngineError, TransientEngineError
@@ -36,15 +37,25 @@ def execute_job(job_id) -> Outcome:
     if claim.state != "claimed":
         return Outcome(claim.state, retry_in=claim.retry_in)
     job = claim.job
+
+    def keep_alive():
+        jobs.renew(job, claim.token)
+
     try:
         engine, load_s = engine_registry.get_engine(job.configuration)
         image_row, image = model_image(job.case)
+        keep_alive()  # loading a model can take a while: the turns start with a full lease
         result = engine.converse(
             image,
-            job.configuration.prompts,
+            job.configuration.conversation(),
             engine_registry.generation_params(job.configuration),
             case=case_context(job.case),
+            keep_alive=keep_alive,
         )
+    except LeaseLost as lost:
+        # Another worker may be running the job now: leave it alone, whatever this one has generated.
+        logger.warning("%s; stopped", lost)
+        return Outcome("lost")
     except TransientEngineError as error:
         retry_in = jobs.release_for_retry(job, claim.token, _reason(error))
         logger.warning("job %s: transient error, %s", job.pk, "retrying" if retry_in else "giving up")
@@ -130,7 +141,8 @@ def store_output(job, token, engine, load_s, image_row, result):
 
 def _turn_record(turn):
     return {
-        "prompt": turn.prompt,
+        "prompt": turn.prompt.text,
+        "kind": turn.prompt.kind,
         "text": turn.text,
         "seconds": turn.seconds,
         "tokens_in": turn.tokens_in,

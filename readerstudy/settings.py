@@ -267,7 +267,8 @@ CELERY_BEAT_SCHEDULE = {
 ANALYSIS_DELAY_S = env.int("ANALYSIS_DELAY_S", default=10)
 # A computation sent this long ago that has not started is sent again (by the next request or the sweep).
 ANALYSIS_REQUEUE_AFTER_S = env.int("ANALYSIS_REQUEUE_AFTER_S", default=600)
-# A worker holds a study's computation at most this long; a dead worker's claim expires after it.
+# One pass of a study's computation may take this long: the worker renews its lease (core.leases) before each
+# pass, and a dead worker's lease runs out after it.
 ANALYSIS_LEASE_S = env.int("ANALYSIS_LEASE_S", default=3600)
 
 # Inference (README: Inference: running NV-Reason-CXR-3B). The engine reads these in the worker process only.
@@ -280,8 +281,8 @@ INFERENCE_MAX_PIXELS = env.int("INFERENCE_MAX_PIXELS", default=476 * 476)
 INFERENCE_OPENAI_BASE_URL = env.str("INFERENCE_OPENAI_BASE_URL", default="http://127.0.0.1:8001")
 INFERENCE_OPENAI_API_KEY = env.str("INFERENCE_OPENAI_API_KEY", default="")
 INFERENCE_OPENAI_TIMEOUT_S = env.int("INFERENCE_OPENAI_TIMEOUT_S", default=600)
-# A worker owns a job for this long after claiming it or finishing a turn; a dead worker's job is taken
-# over once its lease has run out.
+# A worker owns a job for this long after claiming it, loading the model or finishing a turn (it renews its
+# lease, core.leases, at each); a dead worker's job is taken over once its lease has run out.
 INFERENCE_LEASE_S = env.int("INFERENCE_LEASE_S", default=1800)
 INFERENCE_MAX_ATTEMPTS = env.int("INFERENCE_MAX_ATTEMPTS", default=4)
 INFERENCE_RETRY_BACKOFF_S = env.int("INFERENCE_RETRY_BACKOFF_S", default=15)

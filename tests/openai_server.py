@@ -50,6 +50,7 @@ class FakeModelServer:
         self.delay_s = 0.0  # before every answer: longer than the client's timeout makes it time out
         self.finish_reason = "stop"
         self.failures = []  # HTTP statuses for the next requests, in order, each with an OpenAI-style error
+        self.while_generating = None  # called with the completion's number (0, 1, …) before it is answered
         self._lock = threading.Lock()  # the handler runs in one thread per request
 
     @property
@@ -62,6 +63,7 @@ class FakeModelServer:
             failure = self.failures.pop(0) if self.failures else None
             answering = failure is None and path == "/v1/chat/completions"
             text = self.replies.pop(0) if answering and self.replies else TRACE
+            number = len(self.completions) - 1
         if failure:
             return failure, error_body(f"scripted failure {failure}", failure)
         time.sleep(self.delay_s)
@@ -81,6 +83,8 @@ class FakeModelServer:
         if (method, path) == ("POST", "/v1/chat/completions"):
             if body.get("model") != self.model:
                 return 404, error_body(f"The model `{body.get('model')}` does not exist.", 404)
+            if self.while_generating:
+                self.while_generating(number)
             return 200, self.completion(text)
         return 404, {"detail": "Not Found"}
 

@@ -59,6 +59,7 @@ def plant_canaries(study):
             turns=[
                 {
                     "prompt": f"Find abnormalities and support devices. {PROVENANCE_CANARY}",
+                    "kind": "findings",
                     "text": CANARY_REASONING,
                     "seconds": 1.0,
                     "tokens_in": 10,
@@ -67,6 +68,7 @@ def plant_canaries(study):
                 },
                 {
                     "prompt": "Write a structured report",
+                    "kind": "report",
                     "text": CANARY_REPORT,
                     "seconds": 1.0,
                     "tokens_in": 10,

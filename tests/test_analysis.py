@@ -404,7 +404,7 @@ def test_a_failed_computation_is_recorded_ends_and_keeps_the_last_good_result(
         1,
         False,
     )
-    assert analysis.computed_version == analysis.requested_version and analysis.started_at is None
+    assert analysis.computed_version == analysis.requested_version and analysis.lease_token is None
     client.force_login(coordinator)
     page = client.get(reverse("study-analysis", args=[study.pk])).content.decode()
     assert (

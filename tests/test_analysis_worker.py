@@ -33,5 +33,5 @@ def test_submitted_reads_are_analysed_in_the_background(
     analysis = StudyAnalysis.objects.get(study=study)
     assert analysis.result["reads"]["analysed"] == 36
     assert [row["n"] for row in analysis.result["time"]["per_arm"]] == [12, 12, 12]
-    assert analysis.plots.count() == 5 and analysis.started_at is None and analysis.queued_at is None
+    assert analysis.plots.count() == 5 and analysis.lease_token is None and analysis.queued_at is None
     assert "Task analysis.compute" in log and "analysis of study" in log

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from inference import jobs, runner
@@ -42,6 +43,7 @@ def test_simulated_job_stores_parsed_output_with_provenance(run):
         "Find abnormalities and support devices.",
         "Write a structured report",
     ]
+    assert [turn["kind"] for turn in output.turns] == ["findings", "report"]
     first = output.turns[0]["text"]
     assert first.lstrip().startswith("<think>") and first.rstrip().endswith("</answer>")
     assert output.steps and all(first[s["start"] : s["end"]].strip() for s in output.steps)
@@ -90,7 +92,10 @@ def test_a_worker_that_lost_its_lease_does_not_store_a_second_output(run):
     engine, _ = get_engine(job.configuration)
     image_row, image = runner.model_image(job.case)
     result = engine.converse(
-        image, job.configuration.prompts, generation_params(job.configuration), case=runner.case_context(job.case)
+        image,
+        job.configuration.conversation(),
+        generation_params(job.configuration),
+        case=runner.case_context(job.case),
     )
     assert runner.store_output(stale.job, stale.token, engine, 0.0, image_row, result) == JobStatus.SUCCEEDED
     assert ModelOutput.objects.filter(job=job).count() == 1
@@ -197,3 +202,28 @@ def test_transient_errors_give_up_after_the_last_attempt(served_run, settings):
     job.refresh_from_db()
     assert (outcome.retry_in, job.status) == (None, JobStatus.FAILED)
     assert job.error.startswith("gave up after 2 attempts")
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_worker_whose_lease_was_taken_over_between_turns_stops_and_stores_nothing(served_run):
+    """Between turns the runner renews the lease; if reconcile gave the job to another worker meanwhile (the
+    first turn outlasted the lease), the first worker stops there instead of generating on."""
+    run, server = served_run
+    job = run.jobs.first()
+    taken_over = []
+
+    def second_worker_takes_over(completion):
+        if completion == 0:  # while the first turn is generated
+            try:
+                InferenceJob.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+                taken_over.append(jobs.claim(job.pk))
+            finally:
+                connection.close()  # the server's request thread has its own connection
+
+    server.while_generating = second_worker_takes_over
+    outcome = execute_job(job.pk)
+    job.refresh_from_db()
+    assert [claim.state for claim in taken_over] == ["claimed"] and outcome.status == "lost"
+    assert (job.status, job.attempts, job.lease_token) == (JobStatus.RUNNING, 2, taken_over[0].token)
+    assert len(server.completions) == 1  # the report turn was never asked for
+    assert not ModelOutput.objects.filter(job=job).exists()

@@ -5,14 +5,16 @@ import io
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from inference import jobs
 from inference.models import InferenceJob, InferenceRun, JobStatus, ModelConfiguration, StudyOutputPin
 from inference.runner import execute_job
 from readerstudy.models import Study
+from readerstudy.reading.ai_content import ai_content
 from readerstudy.studies.pinning import PinRefused, pin_run
-from tests.factories import StudyFactory, UserFactory
+from tests.factories import AssignmentFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -109,6 +111,41 @@ def test_full_reasoning_needs_the_report_turn(finished_run):
     ]
     labels_only = StudyFactory(case_set=finished_run.case_set, arms=["UNAIDED", "LABELS_ONLY"])
     assert pin_run(labels_only, finished_run).pinned == 6
+
+
+def test_a_reworded_report_prompt_still_pins_and_shows_the_report(demo_case_set, reader):
+    """The report turn is the one the configuration marks, whatever the prompt says: rewording it (or
+    asking for differentials first) changes nothing for pinning or for what the full-reasoning arm shows."""
+    configuration = ModelConfiguration.objects.create(
+        name="reworded",
+        engine="simulated",
+        model_id="simulated/reworded",
+        follow_up_prompts=["Provide differentials", "Please dictate a structured radiology report."],
+        report_follow_up=2,
+        options={"error_rate": 0},
+    )
+    run = jobs.create_run(demo_case_set, configuration, send=False)
+    for job in run.jobs.all():
+        execute_job(job.pk)
+    study = StudyFactory(case_set=demo_case_set, arms=["UNAIDED", "FULL_REASONING"])
+    report = pin_run(study, run)
+    assert (report.pinned, report.problems) == (6, [])
+    output = StudyOutputPin.objects.filter(study=study).first().output
+    assert [turn["kind"] for turn in output.turns] == ["findings", "follow_up", "report"]
+    assert output.turns[2]["text"].startswith("EXAMINATION: Chest radiograph")
+    assignment = AssignmentFactory(study=study, case=output.case, reader=reader, arm="FULL_REASONING")
+    assert ai_content(assignment)["report"] == {"turn": 2, "text": output.turns[2]["text"]}
+
+
+def test_a_configuration_names_an_existing_follow_up_as_its_report():
+    configuration = ModelConfiguration(
+        name="x", engine="simulated", model_id="m", follow_up_prompts=["Write a structured report"], report_follow_up=2
+    )
+    with pytest.raises(ValidationError, match="There are 1 follow-up prompt"):
+        configuration.clean()
+    configuration.report_follow_up = None
+    configuration.clean()
+    assert [prompt.kind for prompt in configuration.conversation()] == ["findings", "follow_up"]
 
 
 def test_pins_are_frozen_once_the_study_opens(finished_run):

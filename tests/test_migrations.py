@@ -95,3 +95,58 @@ def test_every_coordinator_stays_on_every_study_made_before_teams_with_the_addit
             ("team_joined", "carol", "carol joined the team."),
         ]
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_report_turns_found_by_their_prompt_before_0003_are_marked_on_the_configuration_and_the_output():
+    """Until inference 0003 the report turn was the one whose prompt read "Write a structured report"; the
+    migration records that as the configuration's report follow-up and as each stored turn's kind."""
+    old = migrate([("inference", "0002_default_model_configurations"), ("readerstudy", "0016_study_teams")])
+    configurations = old.get_model("inference", "ModelConfiguration").objects
+    configurations.create(
+        name="no report", engine="simulated", model_id="m", follow_up_prompts=["Provide differentials"]
+    )
+    configurations.create(
+        name="report second",
+        engine="simulated",
+        model_id="m",
+        follow_up_prompts=["Provide differentials", "write a structured report."],
+    )
+    batch = old.get_model("readerstudy", "ImportBatch").objects.create(source="before")
+    case = old.get_model("readerstudy", "Case").objects.create(source_id="a", import_batch=batch)
+    image = old.get_model("readerstudy", "CaseImage").objects.create(
+        case=case,
+        sop_instance_uid="1.2.3",
+        sha256="0" * 64,
+        stored_path="x.dcm",
+        byte_size=1,
+        modality="DX",
+        rows=1,
+        columns=1,
+        bits_stored=12,
+        photometric_interpretation="MONOCHROME2",
+        original_transfer_syntax_uid="1.2.840.10008.1.2.1",
+    )
+    case_set = old.get_model("readerstudy", "CaseSet").objects.create(name="before")
+    run = old.get_model("inference", "InferenceRun").objects.create(
+        case_set=case_set, configuration=configurations.get(name="report second")
+    )
+    job = old.get_model("inference", "InferenceJob").objects.create(
+        run=run, case=case, configuration_id=run.configuration_id, status="succeeded"
+    )
+    turns = [
+        {"prompt": prompt, "text": "t"} for prompt in ("Find it.", "Provide differentials", "Write a structured report")
+    ]
+    output = old.get_model("inference", "ModelOutput").objects.create(
+        job=job, case=case, image=image, parse_status="ok", turns=turns, engine="simulated", model_id="m"
+    )
+
+    new = migrate([("inference", "0003_report_turn_and_leases")])
+    assert dict(new.get_model("inference", "ModelConfiguration").objects.values_list("name", "report_follow_up")) == {
+        "NV-Reason-CXR-3B": 1,
+        "Simulated NV-Reason-CXR": 1,
+        "no report": None,
+        "report second": 2,
+    }
+    stored = new.get_model("inference", "ModelOutput").objects.get(pk=output.pk).turns
+    assert [turn["kind"] for turn in stored] == ["findings", "follow_up", "report"]
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -9,7 +9,6 @@ from PIL import Image
 
 from inference.engines.base import (
     DEFAULT_PROMPT,
-    DIFFERENTIALS_PROMPT,
     REPORT_PROMPT,
     GenerationParams,
     PermanentEngineError,
@@ -17,9 +16,10 @@ from inference.engines.base import (
 )
 from inference.engines.openai_engine import OpenAIEngine
 from tests.openai_server import PROMPT_TOKENS, TRACE, fake_model_server
+from tests.prompts import DIFFERENTIALS, FINDINGS, REPORT
 
-PROMPTS = [DEFAULT_PROMPT, REPORT_PROMPT]
-REPORT = "FINDINGS: enlarged heart.\nIMPRESSION: 1. Cardiomegaly."
+PROMPTS = [FINDINGS, REPORT]
+REPORT_TEXT = "FINDINGS: enlarged heart.\nIMPRESSION: 1. Cardiomegaly."
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def sent_png(request_body):
 
 
 def test_the_first_request_carries_the_image_and_prompt_and_decodes_greedily(server):
-    engine_for(server, api_key="secret").converse(grey_image(), [DEFAULT_PROMPT], GenerationParams(max_new_tokens=512))
+    engine_for(server, api_key="secret").converse(grey_image(), [FINDINGS], GenerationParams(max_new_tokens=512))
     (request,) = server.requests
     assert (request["method"], request["path"]) == ("POST", "/v1/chat/completions")
     assert request["headers"]["Authorization"] == "Bearer secret"
@@ -59,20 +59,20 @@ def test_the_first_request_carries_the_image_and_prompt_and_decodes_greedily(ser
 
 
 def test_the_image_is_sent_as_a_png_of_its_size_within_the_pixel_budget(server):
-    engine_for(server).converse(grey_image(300, 400), [DEFAULT_PROMPT], GenerationParams())
+    engine_for(server).converse(grey_image(300, 400), [FINDINGS], GenerationParams())
     png = sent_png(server.completions[0])
     assert (png.format, png.size) == ("PNG", (300, 400))
 
 
 def test_an_image_over_the_pixel_budget_is_scaled_into_it(server):
-    engine_for(server, max_pixels=200 * 200).converse(grey_image(1000, 1250), [DEFAULT_PROMPT], GenerationParams())
+    engine_for(server, max_pixels=200 * 200).converse(grey_image(1000, 1250), [FINDINGS], GenerationParams())
     png = sent_png(server.completions[0])
     assert png.width * png.height <= 200 * 200 and abs(png.width / png.height - 0.8) < 0.01
 
 
 def test_follow_ups_resend_the_conversation_with_the_answers_and_the_image_only_once(server):
-    server.replies = [TRACE, REPORT, "1. Cardiomegaly: cardiomyopathy."]
-    prompts = [DEFAULT_PROMPT, REPORT_PROMPT, DIFFERENTIALS_PROMPT]
+    server.replies = [TRACE, REPORT_TEXT, "1. Cardiomegaly: cardiomyopathy."]
+    prompts = [FINDINGS, REPORT, DIFFERENTIALS]
     result = engine_for(server).converse(grey_image(), prompts, GenerationParams())
     first, second, third = server.completions
     assert second["messages"][0] == first["messages"][0]
@@ -81,7 +81,7 @@ def test_follow_ups_resend_the_conversation_with_the_answers_and_the_image_only_
         {"role": "user", "content": [{"type": "text", "text": REPORT_PROMPT}]},
     ]
     assert [message["role"] for message in third["messages"]] == ["user", "assistant", "user", "assistant", "user"]
-    assert third["messages"][3] == {"role": "assistant", "content": REPORT}
+    assert third["messages"][3] == {"role": "assistant", "content": REPORT_TEXT}
     images = [
         part
         for message in third["messages"]
@@ -90,39 +90,39 @@ def test_follow_ups_resend_the_conversation_with_the_answers_and_the_image_only_
         if part["type"] == "image_url"
     ]
     assert len(images) == 1
-    assert [turn.text for turn in result.turns] == [TRACE, REPORT, "1. Cardiomegaly: cardiomyopathy."]
+    assert [turn.text for turn in result.turns] == [TRACE, REPORT_TEXT, "1. Cardiomegaly: cardiomyopathy."]
     assert [turn.prompt for turn in result.turns] == prompts
     assert result.deliberate_errors == []
 
 
 def test_token_counts_come_from_the_servers_usage(server):
-    turn = engine_for(server).converse(grey_image(), [DEFAULT_PROMPT], GenerationParams()).turns[0]
+    turn = engine_for(server).converse(grey_image(), [FINDINGS], GenerationParams()).turns[0]
     assert (turn.tokens_in, turn.tokens_out, turn.hit_token_limit) == (PROMPT_TOKENS, len(TRACE.split()), False)
     assert turn.seconds > 0
 
 
 def test_finish_reason_length_marks_the_token_limit(server):
     server.finish_reason = "length"
-    turn = engine_for(server).converse(grey_image(), [DEFAULT_PROMPT], GenerationParams(max_new_tokens=8)).turns[0]
+    turn = engine_for(server).converse(grey_image(), [FINDINGS], GenerationParams(max_new_tokens=8)).turns[0]
     assert turn.hit_token_limit
 
 
 def test_a_fixed_output_length_asks_vllm_for_min_tokens(server):
     params = GenerationParams(max_new_tokens=256, min_new_tokens=256)
-    engine_for(server).converse(grey_image(), [DEFAULT_PROMPT], params)
+    engine_for(server).converse(grey_image(), [FINDINGS], params)
     assert server.completions[0]["min_tokens"] == 256
 
 
 def test_sampling_passes_its_parameters(server):
     params = GenerationParams(do_sample=True, temperature=0.7, top_p=0.9)
-    engine_for(server).converse(grey_image(), [DEFAULT_PROMPT], params)
+    engine_for(server).converse(grey_image(), [FINDINGS], params)
     assert (server.completions[0]["temperature"], server.completions[0]["top_p"]) == (0.7, 0.9)
 
 
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_server_errors_and_rate_limits_are_retried_until_an_answer_comes(server, status):
     server.failures = [status, status]
-    result = engine_for(server, max_retries=3).converse(grey_image(), [DEFAULT_PROMPT], GenerationParams())
+    result = engine_for(server, max_retries=3).converse(grey_image(), [FINDINGS], GenerationParams())
     assert result.turns[0].text == TRACE
     assert len(server.completions) == 3
 
@@ -131,7 +131,7 @@ def test_retries_back_off_exponentially_then_give_up_with_a_transient_error(serv
     server.failures = [502] * 10
     started = time.perf_counter()
     with pytest.raises(TransientEngineError, match=r"answered 502 .*scripted failure 502 \(after 4 tries\)"):
-        engine_for(server, max_retries=3, backoff_s=0.05).converse(grey_image(), [DEFAULT_PROMPT], GenerationParams())
+        engine_for(server, max_retries=3, backoff_s=0.05).converse(grey_image(), [FINDINGS], GenerationParams())
     assert time.perf_counter() - started >= 0.05 + 0.1 + 0.2
     assert len(server.requests) == 4
 
@@ -146,7 +146,7 @@ def test_a_bad_request_fails_at_once_with_the_servers_message(server):
 def test_a_model_the_server_does_not_serve_fails_at_once(server):
     engine = OpenAIEngine("other/model", base_url=server.base_url, backoff_s=0.01)
     with pytest.raises(PermanentEngineError, match="answered 404 .*`other/model` does not exist"):
-        engine.converse(grey_image(), [DEFAULT_PROMPT], GenerationParams())
+        engine.converse(grey_image(), [FINDINGS], GenerationParams())
     assert len(server.requests) == 1
 
 
@@ -154,7 +154,7 @@ def test_a_timeout_is_retried_then_transient(server):
     server.delay_s = 1.0
     started = time.perf_counter()
     with pytest.raises(TransientEngineError, match=r"cannot reach .*timed out.*after 2 tries"):
-        engine_for(server, timeout_s=0.05, max_retries=1).converse(grey_image(), [DEFAULT_PROMPT], GenerationParams())
+        engine_for(server, timeout_s=0.05, max_retries=1).converse(grey_image(), [FINDINGS], GenerationParams())
     assert len(server.requests) == 2 and time.perf_counter() - started < 1.0
 
 

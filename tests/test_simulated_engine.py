@@ -5,17 +5,17 @@ import re
 import pytest
 
 from inference.engines.base import (
-    DEFAULT_PROMPT,
-    DIFFERENTIALS_PROMPT,
     REPORT_PROMPT,
     CaseContext,
     GenerationParams,
     PermanentEngineError,
+    Prompt,
 )
 from inference.engines.simulated import REGION_TEXT, SimulatedEngine
 from inference.parsing import parse_output
 from inference.trace_format import REGION_SLUGS, REVIEW_REGIONS
 from readerstudy.core.labels import CHEXPERT_LABELS
+from tests.prompts import DIFFERENTIALS, FINDINGS, REPORT
 
 NAMES = dict(CHEXPERT_LABELS)
 ANSWER = re.compile(r"\n</think>\n<answer> (.*) </answer>\Z")
@@ -29,7 +29,7 @@ def truth(*positive, **values):
     return full
 
 
-def converse(case, prompts=(DEFAULT_PROMPT,), **engine_options):
+def converse(case, prompts=(FINDINGS,), **engine_options):
     engine = SimulatedEngine(**{"error_rate": 0.0, **engine_options})
     return engine.converse(None, list(prompts), GenerationParams(), case=case)
 
@@ -121,7 +121,7 @@ def test_sides_are_drawn_per_case_and_label_and_vary():
 
 def test_the_same_case_and_seed_give_the_same_text_and_another_seed_may_not():
     case = CaseContext("c7", truth("pneumothorax", "consolidation", pleural_effusion="uncertain"))
-    prompts = [DEFAULT_PROMPT, REPORT_PROMPT, DIFFERENTIALS_PROMPT]
+    prompts = [FINDINGS, REPORT, DIFFERENTIALS]
     texts = [turn.text for turn in converse(case, prompts, error_rate=0.5, seed=3).turns]
     assert texts == [turn.text for turn in converse(case, prompts, error_rate=0.5, seed=3).turns]
     assert any(first_text(case, seed=seed) != texts[0] for seed in range(4, 10))
@@ -146,7 +146,7 @@ def erring_cases(count=60):
     """Cases that all err (error_rate 1); among these 60, every kind of error occurs (tested below)."""
     for index in range(count):
         case = CaseContext(f"case-{index}", truth(*POSITIVE))
-        result = converse(case, (DEFAULT_PROMPT, REPORT_PROMPT), error_rate=1.0)
+        result = converse(case, (FINDINGS, REPORT), error_rate=1.0)
         yield case, result.deliberate_errors[0], result.turns[0].text, result.turns[1].text
 
 
@@ -183,7 +183,7 @@ def test_a_wrong_side_keeps_the_label_and_states_the_other_side_in_text_and_repo
 
 def test_the_structured_report_has_its_sections_and_an_impression_that_agrees_with_the_answer():
     case = CaseContext("r", truth("pleural-effusion", "support-devices"))
-    report = converse(case, (DEFAULT_PROMPT, REPORT_PROMPT)).turns[1].text
+    report = converse(case, (FINDINGS, REPORT)).turns[1].text
     headings = [
         "EXAMINATION:",
         "TECHNIQUE:",
@@ -219,25 +219,25 @@ def test_the_report_follows_the_deliberate_errors_not_the_truth():
 
 
 def test_a_normal_report_has_a_normal_impression():
-    report = converse(CaseContext("n", truth()), (DEFAULT_PROMPT, REPORT_PROMPT)).turns[1].text
+    report = converse(CaseContext("n", truth()), (FINDINGS, REPORT)).turns[1].text
     assert report.endswith("IMPRESSION:\n1. No acute cardiopulmonary abnormality.")
 
 
 def test_differentials_are_listed_per_finding_and_a_normal_study_has_none():
     case = CaseContext("d", truth("cardiomegaly", "lung-lesion", "support-devices"))
-    lines = converse(case, (DEFAULT_PROMPT, DIFFERENTIALS_PROMPT)).turns[1].text.splitlines()
+    lines = converse(case, (FINDINGS, DIFFERENTIALS)).turns[1].text.splitlines()
     assert lines[1].startswith("1. Cardiomegaly: ") and "metastasis" in lines[2] and len(lines) == 4
-    normal = converse(CaseContext("n", truth()), (DEFAULT_PROMPT, DIFFERENTIALS_PROMPT)).turns[1].text
+    normal = converse(CaseContext("n", truth()), (FINDINGS, DIFFERENTIALS)).turns[1].text
     assert "within normal limits" in normal
 
 
 def test_an_unknown_follow_up_gets_a_polite_generic_reply():
-    text = converse(CaseContext("g", truth("edema")), (DEFAULT_PROMPT, "What is the weather?")).turns[1].text
+    text = converse(CaseContext("g", truth("edema")), (FINDINGS, Prompt("What is the weather?"))).turns[1].text
     assert "structured report" in text and "<" not in text
 
 
 def test_token_counts_are_word_counts_and_the_prompt_counts_the_conversation_so_far():
-    turns = converse(CaseContext("t", truth("edema")), (DEFAULT_PROMPT, REPORT_PROMPT)).turns
+    turns = converse(CaseContext("t", truth("edema")), (FINDINGS, REPORT)).turns
     assert [turn.tokens_out for turn in turns] == [len(turn.text.split()) for turn in turns]
     assert turns[1].tokens_in == turns[0].tokens_in + turns[0].tokens_out + len(REPORT_PROMPT.split())
     assert not any(turn.hit_token_limit for turn in turns)
@@ -246,21 +246,21 @@ def test_token_counts_are_word_counts_and_the_prompt_counts_the_conversation_so_
 def test_the_token_limit_cuts_the_text_as_generation_would():
     engine = SimulatedEngine(error_rate=0.0)
     turn = engine.converse(
-        None, [DEFAULT_PROMPT], GenerationParams(max_new_tokens=30), case=CaseContext("t", truth("edema"))
+        None, [FINDINGS], GenerationParams(max_new_tokens=30), case=CaseContext("t", truth("edema"))
     ).turns[0]
     assert turn.hit_token_limit and turn.tokens_out == 30 and "</think>" not in turn.text
     assert parse_output(turn.text).status == "truncated"
 
 
 def test_seconds_per_turn_simulates_latency():
-    turns = converse(CaseContext("s", truth()), (DEFAULT_PROMPT, REPORT_PROMPT), seconds_per_turn=0.02).turns
+    turns = converse(CaseContext("s", truth()), (FINDINGS, REPORT), seconds_per_turn=0.02).turns
     assert all(turn.seconds >= 0.02 for turn in turns)
 
 
 def test_it_needs_the_case_and_says_what_it_is():
     engine = SimulatedEngine()
     with pytest.raises(PermanentEngineError, match="needs the case"):
-        engine.converse(None, [DEFAULT_PROMPT], GenerationParams())
+        engine.converse(None, [FINDINGS], GenerationParams())
     assert engine.is_simulated and engine.name == "simulated"
     assert (engine.model_id, engine.revision) == ("simulated/nv-reason-cxr", "sim-1")
     assert engine.software_versions() == {"engine": "simulated", "version": "sim-1"}

@@ -105,3 +105,34 @@ def test_jobs_stranded_by_a_dead_worker_and_a_lost_queue_finish_once_after_recon
         assert wait_for(lambda: all_final(run), timeout=180), second.log()
     assert set(run.jobs.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}
     assert ModelOutput.objects.filter(job__run=run).count() == 6
+
+
+def test_a_job_whose_turns_together_outlast_the_lease_runs_once_while_reconcile_runs_beside_it(
+    case_set, worker_data_dir, tmp_path
+):
+    """Each turn (2.5 s) fits in the lease (4 s), both together do not: the worker renews between turns, so
+    reconcile never hands the job to the second worker, which stands idle beside the first."""
+    configuration = ModelConfiguration.objects.create(
+        name="two slow turns",
+        engine="simulated",
+        model_id="simulated/two-turns",
+        options={"error_rate": 0, "seconds_per_turn": 2.5},
+    )
+    assert len(configuration.conversation()) == 2
+    env = {"INFERENCE_LEASE_S": 4}
+    with (
+        celery_worker(worker_data_dir, tmp_path / "first.log", **env) as first,
+        celery_worker(worker_data_dir, tmp_path / "second.log", **env) as second,
+    ):
+        run = jobs.create_run_for_cases(case_set, configuration, case_set.ordered_cases()[:1])
+        job = run.jobs.get()
+        reconciled = 0
+        while not all_final(run) and reconciled < 120:
+            call_command("reconcile_inference")
+            reconciled += 1
+            time.sleep(0.25)
+        logs = first.log() + second.log()
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 1), logs
+    assert ModelOutput.objects.filter(job=job).count() == 1
+    assert reconciled >= 20  # reconcile ran all along the job's 5 s

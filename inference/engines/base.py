@@ -7,6 +7,21 @@ REPORT_PROMPT = "Write a structured report"
 DIFFERENTIALS_PROMPT = "Provide differentials"
 
 
+class TurnKind:
+    """What a turn's answer is for; stored on the turn when it is generated, so that a prompt's wording may
+    change without the platform losing track of which answer is which."""
+
+    FINDINGS = "findings"  # the first turn, with the image: the reasoning and the labels
+    REPORT = "report"  # the structured report the full-reasoning arm shows
+    FOLLOW_UP = "follow_up"  # any other follow-up (differentials, say)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    text: str
+    kind: str = TurnKind.FOLLOW_UP
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     max_new_tokens: int = 2048
@@ -31,7 +46,7 @@ class CaseContext:
 
 @dataclass
 class TurnResult:
-    prompt: str
+    prompt: Prompt
     text: str  # raw decoded text of the new tokens, stored unchanged
     tokens_in: int
     tokens_out: int
@@ -61,7 +76,8 @@ class Engine:
     """An engine is created once per worker process; load() runs once, converse() once per case.
 
     converse() asks `prompts` in one conversation: the image goes with the first prompt only, and each
-    later prompt sees the earlier turns' answers (as the model's own demo does for follow-ups).
+    later prompt sees the earlier turns' answers (as the model's own demo does for follow-ups). Between two
+    turns it calls `keep_alive` (through each_turn), where the runner renews the job's lease.
     """
 
     name = "base"
@@ -77,9 +93,22 @@ class Engine:
         return 0.0
 
     def converse(
-        self, image, prompts: list[str], params: GenerationParams, case: CaseContext | None = None
+        self,
+        image,
+        prompts: list[Prompt],
+        params: GenerationParams,
+        case: CaseContext | None = None,
+        keep_alive=None,
     ) -> ConversationResult:
         raise NotImplementedError
 
     def software_versions(self) -> dict:
         return {}
+
+
+def each_turn(prompts, keep_alive=None):
+    """(index, prompt) in order, calling `keep_alive()` before every turn after the first."""
+    for index, prompt in enumerate(prompts):
+        if index and keep_alive is not None:
+            keep_alive()
+        yield index, prompt

@@ -15,7 +15,7 @@ import urllib.request
 from urllib.parse import urlparse
 
 from ..preprocess import MAX_PIXELS, MIN_PIXELS, resize_to_pixel_budget
-from .base import ConversationResult, Engine, PermanentEngineError, TransientEngineError, TurnResult
+from .base import ConversationResult, Engine, PermanentEngineError, TransientEngineError, TurnResult, each_turn
 
 # 408 and 429 say "not now"; a 5xx is the server's own trouble (a restart, an overloaded queue).
 RETRYABLE_STATUS = frozenset({408, 429})
@@ -61,10 +61,10 @@ class OpenAIEngine(Engine):
         self.served_from = served[self.model_id].get("root")
         return time.perf_counter() - started
 
-    def converse(self, image, prompts, params, case=None):
+    def converse(self, image, prompts, params, case=None, keep_alive=None):
         messages, turns = [], []
-        for index, prompt in enumerate(prompts):
-            content = [{"type": "text", "text": prompt}]
+        for index, prompt in each_turn(prompts, keep_alive):
+            content = [{"type": "text", "text": prompt.text}]
             if index == 0:
                 url = png_data_url(resize_to_pixel_budget(image, self.min_pixels, self.max_pixels))
                 content.insert(0, {"type": "image_url", "image_url": {"url": url}})

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from readerstudy.core.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
 
 from ..trace_format import ANSWER_CLOSE, ANSWER_OPEN, REGION_SLUGS, THINK_CLOSE, THINK_OPEN
-from .base import DIFFERENTIALS_PROMPT, REPORT_PROMPT, ConversationResult, Engine, PermanentEngineError, TurnResult
+from .base import (
+    DIFFERENTIALS_PROMPT,
+    ConversationResult,
+    Engine,
+    PermanentEngineError,
+    TurnKind,
+    TurnResult,
+    each_turn,
+)
 
 NAMES = dict(CHEXPERT_LABELS)
 ORDER = [slug for slug, _ in CHEXPERT_LABELS]
@@ -195,16 +203,16 @@ class SimulatedEngine(Engine):
         self.seed = seed
         self.seconds_per_turn = float(seconds_per_turn)
 
-    def converse(self, image, prompts, params, case=None):
+    def converse(self, image, prompts, params, case=None, keep_alive=None):
         if case is None:
             raise PermanentEngineError("the simulated engine writes from the case's ground truth and needs the case")
         reading = self.read(case)
         turns, seen = [], IMAGE_TOKENS
-        for index, prompt in enumerate(prompts):
+        for index, prompt in each_turn(prompts, keep_alive):
             started = time.perf_counter()
             time.sleep(self.seconds_per_turn)
             text, hit_limit = within_token_limit(reply(prompt, index == 0, reading), params.max_new_tokens)
-            seen += word_count(prompt)
+            seen += word_count(prompt.text)
             turns.append(
                 TurnResult(
                     prompt=prompt,
@@ -281,10 +289,11 @@ def region_of(label, sides):
 
 
 def reply(prompt, first, reading):
-    asked = prompt.strip().rstrip(".").lower()
-    if asked == REPORT_PROMPT.lower():
+    """The configuration says which turn is the report, in whatever words it asks; differentials, the other
+    follow-up the model knows, are recognised by the model card's wording."""
+    if prompt.kind == TurnKind.REPORT:
         return structured_report(reading)
-    if asked == DIFFERENTIALS_PROMPT.lower():
+    if prompt.text.strip().rstrip(".").lower() == DIFFERENTIALS_PROMPT.lower():
         return differentials(reading)
     # The turn that brings the image gets the systematic review, whatever its wording, as the model was trained.
     return trace(reading) if first else GENERIC_REPLY

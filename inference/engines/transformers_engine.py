@@ -13,7 +13,7 @@ import transformers
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from ..preprocess import MAX_PIXELS, MIN_PIXELS
-from .base import ConversationResult, Engine, PermanentEngineError, TransientEngineError, TurnResult
+from .base import ConversationResult, Engine, PermanentEngineError, TransientEngineError, TurnResult, each_turn
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 DEVICES = ("auto", "cpu", "cuda")
@@ -76,12 +76,12 @@ class TransformersEngine(Engine):
         self.model.eval()
         return time.perf_counter() - started
 
-    def converse(self, image, prompts, params, case=None):
+    def converse(self, image, prompts, params, case=None, keep_alive=None):
         messages = []
         turns = []
-        for prompt in prompts:
-            content = [{"type": "text", "text": prompt}]
-            if not messages:
+        for index, prompt in each_turn(prompts, keep_alive):
+            content = [{"type": "text", "text": prompt.text}]
+            if index == 0:
                 content.insert(0, {"type": "image", "image": image})
             messages.append({"role": "user", "content": content})
             turn = self._turn(messages, image, prompt, params)

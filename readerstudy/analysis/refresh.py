@@ -9,14 +9,14 @@ import logging
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from readerstudy.core import leases
 from readerstudy.models import AnalysisPlot, StudyAnalysis
 
 from .dataset import load
 from .report import analyse, cache_key
-from .schedule import OUTDATED, ago, note_change
+from .schedule import OUTDATED, note_change
 
 logger = logging.getLogger(__name__)
 
@@ -24,42 +24,23 @@ logger = logging.getLogger(__name__)
 def compute_requested(study_id):
     """The task's body. Returns "computed" (a new result was stored), "current" (nothing new to compute) or
     "busy" (another worker holds the study and will look again when it is done)."""
-    StudyAnalysis.objects.filter(study_id=study_id).update(queued_at=None)
+    row = StudyAnalysis.objects.filter(study_id=study_id)
+    row.update(queued_at=None)
     outcome = "current"
-    while _outdated(study_id):
-        claim = _claim(study_id)
-        if claim is None:
+    while row.filter(OUTDATED).exists():
+        token = leases.claim(row, settings.ANALYSIS_LEASE_S)
+        if token is None:
             return "busy"
         try:
-            while _outdated(study_id):
-                claim = _renew(study_id, claim)
-                if refresh(StudyAnalysis.objects.select_related("study").get(study_id=study_id)):
+            while row.filter(OUTDATED).exists():
+                # Each pass renews the lease, so a study whose reads keep coming is never taken over mid-way.
+                if not leases.renew(row, token, settings.ANALYSIS_LEASE_S):
+                    return "busy"
+                if refresh(row.select_related("study").get()):
                     outcome = "computed"
         finally:
-            StudyAnalysis.objects.filter(study_id=study_id, started_at=claim).update(started_at=None)
+            leases.release(row, token)
     return outcome
-
-
-def _outdated(study_id):
-    return StudyAnalysis.objects.filter(OUTDATED, study_id=study_id).exists()
-
-
-def _claim(study_id):
-    """The claim's timestamp, or None if another worker's claim has not expired."""
-    now = timezone.now()
-    claimed = (
-        StudyAnalysis.objects.filter(study_id=study_id)
-        .filter(Q(started_at__isnull=True) | Q(started_at__lt=ago(settings.ANALYSIS_LEASE_S)))
-        .update(started_at=now)
-    )
-    return now if claimed else None
-
-
-def _renew(study_id, claim):
-    """Each pass renews the lease, so a study whose reads keep coming is never taken over mid-computation."""
-    now = timezone.now()
-    StudyAnalysis.objects.filter(study_id=study_id, started_at=claim).update(started_at=now)
-    return now
 
 
 def refresh(analysis):

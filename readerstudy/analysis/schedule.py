@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from readerstudy.core import leases
 from readerstudy.models import Study, StudyAnalysis
 
 OUTDATED = Q(computed_version__lt=F("requested_version"))
@@ -59,7 +60,7 @@ def sweep():
     waiting = (
         StudyAnalysis.objects.filter(OUTDATED)
         .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=ago(settings.ANALYSIS_REQUEUE_AFTER_S)))
-        .filter(Q(started_at__isnull=True) | Q(started_at__lt=ago(settings.ANALYSIS_LEASE_S)))
+        .filter(leases.free())
     )
     resent = list(waiting.values_list("study_id", flat=True))
     for study_id in resent:

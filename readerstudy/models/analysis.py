@@ -1,20 +1,22 @@
 from django.db import models
 
+from readerstudy.core.leases import Leased
+
 from .studies import Study
 
 
-class StudyAnalysis(models.Model):
+class StudyAnalysis(Leased):
     """A study's cached analysis (mixed models are computed in a task, never per page view).
 
     Every change to the reads bumps `requested_version`; the task computes until `computed_version` has caught
-    up. The result is derived data: it is rebuilt from the reads, so it may go with its study.
+    up, holding the row's lease (core.leases) while it computes. The result is derived data: it is rebuilt from
+    the reads, so it may go with its study.
     """
 
     study = models.OneToOneField(Study, on_delete=models.CASCADE, related_name="analysis")
     requested_version = models.PositiveIntegerField(default=0)
     computed_version = models.PositiveIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True, help_text="When a computation was last sent.")
-    started_at = models.DateTimeField(null=True, blank=True, help_text="Set while a worker computes.")
     computed_at = models.DateTimeField(null=True, blank=True)
     data_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the data analysed.")
     cache_key = models.CharField(max_length=64, blank=True, help_text="The data hash and the software versions.")

@@ -8,7 +8,6 @@ simulated engine's record of its deliberate errors: only the fields built below 
 from inference.models import StudyOutputPin
 from inference.trace_format import OTHER_REGION, REVIEW_REGIONS
 from readerstudy.models import Arm, Label
-from readerstudy.studies.pinning import report_turn_index
 
 REGION_NAMES = {slug: name for slug, name, _ in REVIEW_REGIONS} | {OTHER_REGION: "Other"}
 REASONING_TURN = 0
@@ -59,7 +58,7 @@ def _reasoning(output):
 
 
 def _report(output):
-    index = report_turn_index(output)
+    index = output.report_turn
     if index is None or not output.turn_succeeded(index):
         return None
     return {"turn": index, "text": output.turns[index]["text"]}

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from inference.engines.base import REPORT_PROMPT
 from inference.models import JobStatus, ModelOutput, StudyOutputPin
 from readerstudy.models import Arm, Case, Study
 
@@ -25,18 +24,11 @@ def pin_problem(output, study):
     if output.job.status != JobStatus.SUCCEEDED:
         return f"the output is {output.job.get_status_display().lower()}; re-run it or remove the case"
     if Arm.FULL_REASONING in study.arms:
-        report_turn = report_turn_index(output)
+        report_turn = output.report_turn
         if report_turn is None:
             return "the full-reasoning arm shows the structured report, and this output has no report turn"
         if not output.turn_succeeded(report_turn):
             return "the structured-report turn did not finish"
-    return None
-
-
-def report_turn_index(output):
-    for index, turn in enumerate(output.turns):
-        if turn["prompt"].strip().lower() == REPORT_PROMPT.lower():
-            return index
     return None
 
 

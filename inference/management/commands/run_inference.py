@@ -55,6 +55,7 @@ class Command(BaseCommand):
                     {
                         "prompt": default.prompt,
                         "follow_up_prompts": default.follow_up_prompts,
+                        "report_follow_up": default.report_follow_up,
                         "generation": default.generation,
                     }
                     if default

@@ -43,6 +43,7 @@ class Command(BaseCommand):
                 "engine": "transformers",
                 "model_id": model,
                 "follow_up_prompts": [],
+                "report_follow_up": None,
                 "generation": {"max_new_tokens": tokens, "min_new_tokens": tokens},
             },
         )
@@ -89,7 +90,10 @@ class Command(BaseCommand):
     def _direct_case(self, engine, configuration, case):
         _, image = model_image(case)
         result = engine.converse(
-            image, configuration.prompts, engine_registry.generation_params(configuration), case=case_context(case)
+            image,
+            configuration.conversation(),
+            engine_registry.generation_params(configuration),
+            case=case_context(case),
         )
         parse_output(result.turns[0].text)
 
