@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from readerstudy.core import leases
+from readerstudy.core.errors import Refused
 from readerstudy.models import AnalysisPlot, StudyAnalysis
 
 from .dataset import load
@@ -86,8 +87,8 @@ def _store(analysis, data, key, version):
     return True
 
 
-class AnalysisFailed(Exception):
-    pass
+class AnalysisFailed(Refused):
+    """The export or page asked for an analysis whose computation failed."""
 
 
 def current_analysis(study):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from readerstudy.core import dicom_store
+from readerstudy.core.errors import Refused
 from readerstudy.models import Assignment, Study
 from readerstudy.reading import annotations as annotation_service
 from readerstudy.reading.ai_content import ai_content
@@ -63,10 +64,10 @@ class ReadingView(APIView):
         )
 
     def handle_exception(self, exc):
-        if isinstance(exc, ReadingRefused):
-            return Response({"detail": exc.message}, status=exc.status)
         if isinstance(exc, ReportInvalid):
             return Response({"detail": "Please correct the marked fields.", "errors": exc.errors}, status=400)
+        if isinstance(exc, Refused):
+            return Response({"detail": exc.message}, status=exc.status)
         return super().handle_exception(exc)
 
 

@@ -8,6 +8,8 @@ import os
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from readerstudy.core.errors import Refused
+
 # Linux file systems take at most 255 bytes per file or folder name (NAME_MAX); a case's folder name is also
 # its source id, which has room for 255 characters.
 MAX_NAME_BYTES = 255
@@ -15,7 +17,7 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 1024
 
 
-class ArchiveRejected(Exception):
+class ArchiveRejected(Refused):
     pass
 
 

@@ -27,6 +27,7 @@ from pydicom.uid import (
 )
 
 from readerstudy.cases.deidentification import identifying_attributes_present
+from readerstudy.core.errors import Refused
 
 RADIOGRAPH_MODALITIES = {"CR", "DX"}
 # Secondary captures (and files that name no modality) may be digitised or exported radiographs: accepted
@@ -52,7 +53,7 @@ LOSSY_TRANSFER_SYNTAXES = {JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLSNearLossle
 BYTE_ORDER_SENSITIVE_VRS = {"OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 
 
-class RejectedFile(Exception):
+class RejectedFile(Refused):
     """Why a file cannot be a case image; the message names no patient data."""
 
 

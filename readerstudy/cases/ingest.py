@@ -16,18 +16,15 @@ from readerstudy.cases.deidentification import deidentify
 from readerstudy.cases.dicom_files import RejectedFile, inspect_file, normalised_bytes, sha256_hex
 from readerstudy.cases.labels_csv import LabelsFileError, read_labels_file
 from readerstudy.core import dicom_store
+from readerstudy.core.errors import Refused
 from readerstudy.models import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, Label
 from readerstudy.models.protocol import case_set_rule
 
 logger = logging.getLogger(__name__)
 
 
-class IngestRefused(Exception):
+class IngestRefused(Refused):
     """The whole import is refused before anything is written (bad labels file, frozen case set…)."""
-
-    def __init__(self, problems):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass

@@ -8,6 +8,7 @@ A label without a column stays unknown.
 import csv
 from dataclasses import dataclass
 
+from readerstudy.core.errors import Refused
 from readerstudy.models import Label, TruthValue
 
 CSV_VALUES = {
@@ -21,12 +22,8 @@ CSV_VALUES = {
 }
 
 
-class LabelsFileError(Exception):
+class LabelsFileError(Refused):
     """The file is malformed; `problems` holds one message per offending line."""
-
-    def __init__(self, problems):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass

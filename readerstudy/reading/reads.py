@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.labels import NORMAL_LABEL_SLUGS
 from readerstudy.core.signals import study_data_changed
 from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent
@@ -23,17 +24,17 @@ COMPATIBLE_WITH_NO_FINDING = NORMAL_LABEL_SLUGS
 MAX_TEXT = 20_000
 
 
-class ReadingRefused(Exception):
+class ReadingRefused(Refused):
     """The request cannot be done in the assignment's state; `status` is the HTTP status the API answers."""
 
-    def __init__(self, message, status=409):
-        super().__init__(message)
-        self.message, self.status = message, status
+    status = 409
 
 
-class ReportInvalid(Exception):
+class ReportInvalid(Refused):
+    """The report's fields, each with its problem: `errors` maps a field to its message."""
+
     def __init__(self, errors):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__([f"{k}: {v}" for k, v in errors.items()])
         self.errors = errors
 
 

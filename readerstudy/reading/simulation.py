@@ -16,6 +16,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.scoring import resolve_truth
 from readerstudy.models import (
     ABNORMALITY_KEY,
@@ -39,7 +40,7 @@ PAGE_LOAD_MS = 400  # from page shown to the first rendered image
 MINUTES_BETWEEN_READS = 2
 
 
-class SimulationRefused(Exception):
+class SimulationRefused(Refused):
     pass
 
 

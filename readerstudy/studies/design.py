@@ -29,12 +29,14 @@ the same design.
 import random
 from dataclasses import dataclass
 
+from readerstudy.core.errors import Refused
+
 WILLIAMS = "williams-1"
 LATIN_SQUARE = "latin-square-1"
 DESIGN_VERSION = WILLIAMS  # what new studies are designed with
 
 
-class DesignRefused(ValueError):
+class DesignRefused(Refused):
     pass
 
 

@@ -4,13 +4,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from inference.models import StudyOutputPin
+from readerstudy.core.errors import Refused
 from readerstudy.core.signals import study_data_changed
 from readerstudy.models import AI_ARMS, Assignment, AuditEntry, Case, Read, ReadingSession, Study
 from readerstudy.studies import served_images
 from readerstudy.studies.sessions import session_is_open
 
 
-class LifecycleRefused(Exception):
+class LifecycleRefused(Refused):
     pass
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.roles import READER
 from readerstudy.models import ReaderProfile
 
@@ -21,12 +22,8 @@ COLUMNS = ["username", "name", "email", "years_experience", "subspecialty"]
 MAX_ROWS = 2000
 
 
-class EnrolmentRefused(Exception):
+class EnrolmentRefused(Refused):
     """Nothing was created; `problems` holds one message per offending line."""
-
-    def __init__(self, problems):
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass

@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from inference.models import JobStatus, ModelOutput, StudyOutputPin
+from readerstudy.core.errors import Refused
 from readerstudy.models import Arm, Case, Study
 
 
-class PinRefused(Exception):
+class PinRefused(Refused):
     pass
 
 

@@ -3,12 +3,13 @@ the study's audit log (readerstudy/rules.py says what the team may do)."""
 
 from django.db import IntegrityError, transaction
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.roles import COORDINATOR, has_role
 from readerstudy.models import AuditEntry, StudyCoordinator
 from readerstudy.studies.lifecycle import audit
 
 
-class TeamRefused(Exception):
+class TeamRefused(Refused):
     pass
 
 

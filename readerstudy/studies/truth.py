@@ -4,13 +4,14 @@ analyses out of date."""
 
 from django.db import transaction
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.signals import study_data_changed
 from readerstudy.models import AuditEntry, GroundTruth, Label, Study, TruthValue
 from readerstudy.models.protocol import running_studies_using
 from readerstudy.studies.lifecycle import audit
 
 
-class CorrectionRefused(Exception):
+class CorrectionRefused(Refused):
     pass
 
 

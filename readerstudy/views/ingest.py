@@ -5,8 +5,9 @@ from django import forms
 from django.conf import settings
 from django.shortcuts import render
 
-from readerstudy.cases.archives import ArchiveRejected, extract_zip
-from readerstudy.cases.ingest import IngestOptions, IngestRefused, import_cases
+from readerstudy.cases.archives import extract_zip
+from readerstudy.cases.ingest import IngestOptions, import_cases
+from readerstudy.core.errors import Refused
 from readerstudy.core.roles import ADMIN, role_required
 
 
@@ -63,10 +64,8 @@ def _run_import(data, user):
                 user=user,
             )
             return import_cases(root, options), None
-        except ArchiveRejected as error:
-            return None, [str(error)]
-        except IngestRefused as error:
-            return None, error.problems
+        except Refused as refused:  # the archive, or the import as a whole
+            return None, refused.problems
 
 
 def _labels_in_archive(root, uploaded_labels):

@@ -7,6 +7,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from readerstudy.core.errors import Refused
 from readerstudy.core.roles import ADMIN, COORDINATOR, READER, has_role, role_required
 from readerstudy.exports import TABLES, csv_lines, json_chunks, table
 from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study, StudyAnalysis
@@ -14,10 +15,10 @@ from readerstudy.rules import RUN_STUDY
 from readerstudy.studies.design import DesignRefused
 from readerstudy.studies.enrolment import add_readers, assign_case_set, balance_note, preview
 from readerstudy.studies.history import protocol_history
-from readerstudy.studies.lifecycle import LifecycleRefused, audit, close_study, open_session_early, open_study
+from readerstudy.studies.lifecycle import audit, close_study, open_session_early, open_study
 from readerstudy.studies.pinning import unpinned_cases
 from readerstudy.studies.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
-from readerstudy.studies.team import TeamRefused, add_to_team, remove_from_team
+from readerstudy.studies.team import add_to_team, remove_from_team
 
 from .study_access import study_view
 
@@ -88,7 +89,7 @@ def _refuse_form(request, study, form):
 def _act(request, study, action, done):
     try:
         action(study)
-    except (LifecycleRefused, DesignRefused, TeamRefused) as refused:
+    except Refused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, done)
