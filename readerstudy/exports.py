@@ -1,7 +1,8 @@
 """A study's data for statisticians: reads, timing events and annotations, as rows built one at a time.
 
 Every table is a header plus a generator of rows, so the CSV and JSON writers (and the streamed HTTP
-responses) never hold a whole table in memory. Values are human-readable: label and arm names, not ids.
+responses) never hold a whole table in memory. Values are human-readable: label and arm names, not ids. Reads
+come from the one loader of read records (reading.records), a page at a time.
 """
 
 import csv
@@ -10,9 +11,8 @@ import json
 from collections import Counter
 
 from readerstudy.core.scoring import score_case
-from readerstudy.models import Arm, ErrorCategory, Label, Read, StudyReader, TimingEvent, TraceAnnotation
-from readerstudy.reading.ai_content import ai_content
-from readerstudy.studies.carryover import previous_arms
+from readerstudy.models import Arm, ErrorCategory, Label, StudyReader, TimingEvent, TraceAnnotation
+from readerstudy.reading.records import StudyReads
 
 CHUNK = 500
 
@@ -59,31 +59,18 @@ def read_columns(study):
 
 def read_rows(study):
     """One row per submitted read, in reader, session and position order."""
-    names = {label.slug: label.name for label in _labels(study)}
-    enrolments = {e.user_id: e for e in StudyReader.objects.filter(study=study)}
+    reads = StudyReads(study)
     questions = [q.key for q in study.questions.all()]
-    previous = previous_arms(study)
-    reads = (
-        Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
-        .select_related("assignment__case", "assignment__session", "assignment__study")
-        .order_by("assignment__reader_id", "assignment__session__index", "assignment__position")
-    )
-    for read in reads.iterator(chunk_size=CHUNK):
-        arm = previous.get(read.assignment_id)
-        yield _read_row(
-            study, read, enrolments.get(read.assignment.reader_id), names, questions, Arm(arm).label if arm else ""
-        )
+    for record in reads.records():
+        yield _read_row(study, record, dict(reads.labels), questions)
 
 
-def _read_row(study, read, enrolment, names, questions, previous_arm):
-    assignment = read.assignment
+def _read_row(study, record, names, questions):
+    read, assignment, enrolment = record.read, record.assignment, record.enrolment
     # Scored on the labels the reader could choose from, under the study's blank rule.
-    truth = assignment.case.truth_by_slug(study.label_vocabulary)
-    findings = set(read.finding_links.values_list("label__slug", flat=True))
-    ratings = dict(read.ratings.values_list("question__key", "value"))
-    annotated = Counter(read.annotations.values_list("category", flat=True))
-    shown = ai_content(assignment)
-    score = score_case(findings, truth, blank=study.blank_truth)
+    score = score_case(record.findings, record.truth, blank=study.blank_truth)
+    annotated = Counter(annotation.category for annotation in record.annotations)
+    previous_arm = record.previous_arm
     return (
         [
             study.title,
@@ -96,7 +83,7 @@ def _read_row(study, read, enrolment, names, questions, previous_arm):
             {True: "abnormal", False: "normal"}.get(assignment.case.is_abnormal, "unknown"),
             "; ".join(names.get(slug, slug) for slug in sorted(score.actual)),
             assignment.get_arm_display(),
-            previous_arm,
+            Arm(previous_arm).label if previous_arm else "",
             assignment.session.index,
             assignment.position,
             "yes" if assignment.is_practice else "no",
@@ -107,11 +94,11 @@ def _read_row(study, read, enrolment, names, questions, previous_arm):
             read.idle_ms,
             read.hidden_ms,
         ]
-        + [ratings.get(key, "") for key in questions]
-        + [int(slug in findings) for slug in names]
+        + [record.ratings.get(key, "") for key in questions]
+        + [int(slug in record.findings) for slug in names]
         + [read.report_findings, read.report_impression, int(read.problem_flagged), read.problem_reason]
         + [annotated.get(category, 0) for category in ErrorCategory.values]
-        + ["; ".join(item["name"] for item in shown["labels"]) if shown else "", round(score.jaccard, 6)]
+        + ["; ".join(item["name"] for item in record.ai_labels or ()), round(score.jaccard, 6)]
         + [_correct(score, slug) for slug in names]
         + ["yes" if read.is_simulated else "no"]
     )

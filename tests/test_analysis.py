@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inference.models import ModelOutput
-from readerstudy.analysis.dataset import Annotation, load
+from readerstudy.analysis.dataset import load
 from readerstudy.analysis.error_audit import audit_read, error_audit_section
 from readerstudy.analysis.mixed_model import fit_sensitivity_model
 from readerstudy.analysis.refresh import compute_requested
@@ -24,6 +24,7 @@ from readerstudy.models import Arm, Assignment, BlankTruth, GroundTruth, Label, 
 from readerstudy.reading.ai_errors import AIError, ai_errors
 from readerstudy.reading.annotations import create_annotation
 from readerstudy.reading.reads import Report, questions_for, record_events, submit_read
+from readerstudy.reading.records import AnnotationRecord as Annotation
 from tests.reading_setup import open_study_with_assignments
 
 ARMS = ["UNAIDED", "LABELS_ONLY", "FULL_REASONING"]

@@ -39,7 +39,7 @@ PROBES = [
     ("readerstudy/cases/ingest.py", "from readerstudy.studies import lifecycle", {"Layers", "cycles"}),
     ("readerstudy/core/scoring.py", "import inference.jobs", {"Layers"}),
     ("inference/runner.py", "from readerstudy.reading import reads", {"Layers"}),
-    ("readerstudy/studies/progress.py", "from readerstudy.views import home", {"entry points", "cycles"}),
+    ("readerstudy/reading/progress.py", "from readerstudy.views import home", {"entry points", "cycles"}),
     ("inference/jobs.py", "from tooling.synthetic import cases", {"tooling"}),
     ("readerstudy/views/home.py", "import pandas", {"web process"}),
     ("readerstudy/studies/design.py", "from readerstudy.studies import enrolment", {"cycles"}),

@@ -142,7 +142,7 @@ def test_the_study_page_lists_silent_assignments_and_sessions_waiting_to_start(
     from django.utils import timezone
 
     from readerstudy.models import Assignment, Read
-    from readerstudy.studies.progress import silent_assignments, waiting_sessions
+    from readerstudy.reading.progress import silent_assignments, waiting_sessions
     from tests.test_reading_api import submit
 
     study = Study.objects.create(

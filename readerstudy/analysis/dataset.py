@@ -1,32 +1,26 @@
 """The data a study's analysis is computed from, loaded once, with a hash that names it.
 
-One row per analysed read. Excluded, and counted: practice reads, reads the reader flagged as a problem case
-(non-diagnostic image, technical fault) and reads with no active time. Reading times stay in integer
-milliseconds, as exported, so medians computed here and from the export are the same numbers.
+One row per analysed read, from the one loader of read records (reading.records), which also says which reads
+are left out and why: practice reads, reads the reader flagged as a problem case (non-diagnostic image,
+technical fault) and reads with no active time, each counted. Reading times stay in integer milliseconds, as
+exported, so medians computed here and from the export are the same numbers.
 """
 
 import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from inference.models import StudyOutputPin
 from readerstudy.core.scoring import has_truth, score_case
-from readerstudy.models import Arm, Case, GroundTruth, Label, Read, StudyReader, TraceAnnotation, TruthValue
-from readerstudy.studies.carryover import previous_arms
+from readerstudy.models import Arm, Case
+from readerstudy.reading.records import EXCLUSIONS, StudyReads
 
 NORMAL, ABNORMAL, UNKNOWN_TYPE = "normal", "abnormal", "unknown"
 NO_PREVIOUS_ARM = "none"  # the first reading of a case by its reader (the sensitivity model codes it)
 CASE_TYPES = (NORMAL, ABNORMAL)
-
-
-@dataclass(frozen=True)
-class Annotation:
-    label: str | None  # slug of the label it names, if any
-    category: str
-    clinically_significant: bool
 
 
 @dataclass
@@ -38,7 +32,7 @@ class StudyData:
     labels: list  # (slug, name) of the study's vocabulary
     truths: dict  # case id -> {slug: truth value}
     outputs: dict  # case id -> pinned ModelOutput
-    annotations: dict  # read id -> [Annotation]
+    annotations: dict  # read id -> [AnnotationRecord]
     submitted: int
     excluded: dict
     data_hash: str = ""
@@ -57,32 +51,28 @@ def rating_column(key):
 
 def load(study):
     questions = list(study.questions.all())
-    reads = list(
-        Read.objects.filter(assignment__study=study, submitted_at__isnull=False)
-        .select_related("assignment__case", "assignment__session")
-        .prefetch_related("finding_links__label", "ratings__question")
-        .order_by("pk")
+    source = StudyReads(study)
+    records = list(source.records())
+    analysed = [record for record in records if record.excluded_because is None]
+    excluded = dict.fromkeys(EXCLUSIONS, 0) | Counter(
+        record.excluded_because for record in records if record.excluded_because is not None
     )
-    case_ids = {read.assignment.case_id for read in reads}
-    pins = {pin.case_id: pin.output for pin in StudyOutputPin.objects.filter(study=study).select_related("output__job")}
-    case_ids |= set(pins)
-    codes = dict(StudyReader.objects.filter(study=study).values_list("user_id", "reader_code"))
-    truths = _truths(case_ids, study.label_vocabulary)
-    analysed, excluded = _split(reads)
-    annotations = _annotations(analysed)
-    previous = previous_arms(study)
+    pins = source.pins
+    case_ids = {record.assignment.case_id for record in records} | set(pins)
+    truths = source.truths_for(case_ids)
+    annotations = {record.read.pk: record.annotations for record in analysed}
     data = StudyData(
         study=study,
         arms=[arm.value for arm in study.ordered_arms],
-        reads=_frame(analysed, codes, truths, questions, study.blank_truth, previous),
+        reads=_frame(analysed, questions, study.blank_truth),
         questions=questions,
-        labels=list(Label.objects.filter(vocabulary=study.label_vocabulary).values_list("slug", "name")),
+        labels=source.labels,
         truths=truths,
         outputs=pins,
         annotations=annotations,
-        submitted=len(reads),
+        submitted=len(records),
         excluded=excluded,
-        simulated_reads=sum(read.is_simulated for read in reads),
+        simulated_reads=sum(record.read.is_simulated for record in records),
         simulated_outputs=sum(output.is_simulated for output in pins.values()),
         case_types={
             case_id: _case_type(is_abnormal)
@@ -90,52 +80,11 @@ def load(study):
         },
         blank=study.blank_truth,
     )
-    data.data_hash = _hash(study, reads, codes, truths, pins, annotations, questions, data.labels, previous)
+    data.data_hash = _hash(study, records, truths, pins, annotations, questions, data.labels)
     return data
 
 
-def _split(reads):
-    """The reads analysed, and how many of each kind were left out (a read counts under its first reason)."""
-    excluded = {"practice": 0, "problem_flagged": 0, "zero_active_time": 0}
-    analysed = []
-    for read in reads:
-        if read.assignment.is_practice:
-            excluded["practice"] += 1
-        elif read.problem_flagged:
-            excluded["problem_flagged"] += 1
-        elif read.active_ms == 0:
-            excluded["zero_active_time"] += 1
-        else:
-            analysed.append(read)
-    return analysed, excluded
-
-
-def _truths(case_ids, vocabulary):
-    """Each case's truth over the labels readers choose from, as Case.truth_by_slug gives it, in two queries."""
-    slugs = list(Label.objects.filter(vocabulary=vocabulary).values_list("slug", flat=True))
-    known = {}
-    rows = GroundTruth.objects.filter(case_id__in=case_ids, label__vocabulary=vocabulary).values_list(
-        "case_id", "label__slug", "value"
-    )
-    for case_id, slug, value in rows:
-        known.setdefault(case_id, {})[slug] = value
-    return {
-        case_id: {slug: known.get(case_id, {}).get(slug, TruthValue.UNKNOWN) for slug in slugs} for case_id in case_ids
-    }
-
-
-def _annotations(reads):
-    by_read = {read.pk: [] for read in reads}
-    for read_id, label, category, significant in (
-        TraceAnnotation.objects.filter(read__in=reads)
-        .order_by("read_id", "created_at", "pk")
-        .values_list("read_id", "label__slug", "category", "clinically_significant")
-    ):
-        by_read[read_id].append(Annotation(label, category, significant))
-    return by_read
-
-
-def _frame(reads, codes, truths, questions, blank, previous):
+def _frame(records, questions, blank):
     columns = [
         "read",
         "reader",
@@ -153,29 +102,26 @@ def _frame(reads, codes, truths, questions, blank, previous):
         "simulated",
     ] + [rating_column(q.key) for q in questions]
     rows = []
-    for read in reads:
-        assignment = read.assignment
-        truth = truths[assignment.case_id]
-        findings = frozenset(link.label.slug for link in read.finding_links.all())
-        ratings = {rating.question.key: rating.value for rating in read.ratings.all()}
+    for record in records:
+        read, assignment, truth = record.read, record.assignment, record.truth
         rows.append(
             [
                 read.pk,
-                codes.get(assignment.reader_id, f"user-{assignment.reader_id}"),
+                record.reader_code or f"user-{assignment.reader_id}",
                 assignment.case.public_id,
                 assignment.case_id,
                 _case_type(assignment.case.is_abnormal),
                 assignment.arm,
                 assignment.session.index,
-                previous.get(assignment.pk) or NO_PREVIOUS_ARM,
+                record.previous_arm or NO_PREVIOUS_ARM,
                 read.active_ms,
                 read.active_ms / 1000,
                 math.log(read.active_ms / 1000),
-                findings,
-                score_case(findings, truth, blank=blank).jaccard if has_truth(truth, blank=blank) else math.nan,
+                record.findings,
+                score_case(record.findings, truth, blank=blank).jaccard if has_truth(truth, blank=blank) else math.nan,
                 read.is_simulated,
             ]
-            + [float(ratings[q.key]) if q.key in ratings else math.nan for q in questions]
+            + [float(record.ratings[q.key]) if q.key in record.ratings else math.nan for q in questions]
         )
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"active_ms": "int64", "session": "int64", "jaccard": "float64"}).sort_values(
@@ -187,7 +133,7 @@ def _case_type(is_abnormal):
     return {True: ABNORMAL, False: NORMAL}.get(is_abnormal, UNKNOWN_TYPE)
 
 
-def _hash(study, reads, codes, truths, pins, annotations, questions, labels, previous):
+def _hash(study, records, truths, pins, annotations, questions, labels):
     """SHA-256 of everything the analysis reads, in a canonical order: the same data gives the same hash."""
     canonical = {
         "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary, study.blank_truth],
@@ -197,20 +143,20 @@ def _hash(study, reads, codes, truths, pins, annotations, questions, labels, pre
         "labels": labels,
         "reads": [
             [
-                read.pk,
-                codes.get(read.assignment.reader_id),
-                read.assignment.case.public_id,
-                read.assignment.arm,
-                read.assignment.session.index,
-                previous.get(read.assignment_id),
-                read.assignment.is_practice,
-                read.problem_flagged,
-                read.active_ms,
-                read.is_simulated,
-                sorted(link.label.slug for link in read.finding_links.all()),
-                sorted((rating.question.key, rating.value) for rating in read.ratings.all()),
+                record.read.pk,
+                record.reader_code,
+                record.assignment.case.public_id,
+                record.assignment.arm,
+                record.assignment.session.index,
+                record.previous_arm,
+                record.assignment.is_practice,
+                record.read.problem_flagged,
+                record.read.active_ms,
+                record.read.is_simulated,
+                sorted(record.findings),
+                sorted(record.ratings.items()),
             ]
-            for read in reads
+            for record in sorted(records, key=lambda record: record.read.pk)
         ],
         "truths": sorted([case_id, sorted(truth.items())] for case_id, truth in truths.items()),
         "outputs": sorted(

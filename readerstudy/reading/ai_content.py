@@ -20,25 +20,27 @@ def pinned_output(assignment):
 
 def ai_content(assignment):
     """The AI content the assignment's arm allows, or None for UNAIDED (or a case without a pinned output)."""
-    if assignment.arm == Arm.UNAIDED:
-        return None
-    output = pinned_output(assignment)
+    output = None if assignment.arm == Arm.UNAIDED else pinned_output(assignment)
     if output is None:
         return None
-    content = {"labels": _labels(assignment, output)}
+    content = {"labels": labels_shown(assignment.arm, output, vocabulary_names(assignment.study))}
     if assignment.arm == Arm.FULL_REASONING:
         content["reasoning"] = _reasoning(output)
         content["report"] = _report(output)
     return content
 
 
-def _labels(assignment, output):
-    names = dict(
-        Label.objects.filter(vocabulary=assignment.study.label_vocabulary, slug__in=output.labels).values_list(
-            "slug", "name"
-        )
-    )
+def labels_shown(arm, output, names):
+    """The AI labels a reading under `arm` shows, [{slug, name}] in the answer's order and named in the study's
+    vocabulary (`names`: slug -> name); answer labels outside it are not shown. None: this reading shows no AI
+    (an unaided arm, or no pinned output)."""
+    if arm == Arm.UNAIDED or output is None:
+        return None
     return [{"slug": slug, "name": names[slug]} for slug in output.labels if slug in names]
+
+
+def vocabulary_names(study):
+    return dict(Label.objects.filter(vocabulary=study.label_vocabulary).values_list("slug", "name"))
 
 
 def _reasoning(output):

@@ -11,13 +11,13 @@ from readerstudy.core.errors import Refused
 from readerstudy.core.roles import ADMIN, COORDINATOR, READER, has_role, role_required
 from readerstudy.exports import TABLES, csv_lines, json_chunks, table
 from readerstudy.models import AuditEntry, CaseSet, ReadingSession, Study, StudyAnalysis
+from readerstudy.reading.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
 from readerstudy.rules import RUN_STUDY
 from readerstudy.studies.design import DesignRefused
 from readerstudy.studies.enrolment import add_readers, assign_case_set, balance_note, preview
 from readerstudy.studies.history import protocol_history
 from readerstudy.studies.lifecycle import audit, close_study, open_session_early, open_study
 from readerstudy.studies.pinning import unpinned_cases
-from readerstudy.studies.progress import arm_progress, reader_progress, silent_assignments, waiting_sessions
 from readerstudy.studies.team import add_to_team, remove_from_team
 
 from .study_access import study_view

@@ -1,13 +1,15 @@
 """Where a study's readers stand: per reader and session, and per arm (for coordinators)."""
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 from statistics import median
 
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from readerstudy.models import Assignment, Read, ReadingSession, StudyReader, TimingEvent
+from readerstudy.models import Assignment, ReadingSession, StudyReader, TimingEvent
+from readerstudy.reading.records import StudyReads
 from readerstudy.studies.sessions import session_is_open, when_session_opens
 
 
@@ -20,15 +22,18 @@ class SessionProgress:
     last_activity: object
     is_open: bool
     opens: str
+    # Submitted reads the analysis will leave out, by reason (practice cases, which are never analysed, aside).
+    left_out: dict = field(default_factory=dict)
 
 
 def reader_progress(study):
     """[(enrolment, [SessionProgress…])] in reader-code order."""
-    submitted = {}
-    for session_id, active_ms in Read.objects.filter(assignment__study=study, submitted_at__isnull=False).values_list(
-        "assignment__session_id", "active_ms"
-    ):
-        submitted.setdefault(session_id, []).append(active_ms)
+    submitted, left_out = {}, {}
+    for record in StudyReads(study).records(content=False):
+        session_id = record.assignment.session_id
+        submitted.setdefault(session_id, []).append(record.read.active_ms)
+        if record.excluded_because not in (None, "practice"):
+            left_out.setdefault(session_id, Counter())[record.excluded_because] += 1
     totals = dict(Assignment.objects.filter(study=study).values_list("session_id").annotate(n=Count("id")))
     last = dict(
         TimingEvent.objects.filter(assignment__study=study)
@@ -48,6 +53,7 @@ def reader_progress(study):
                 last.get(session.pk),
                 is_open,
                 "" if is_open else when_session_opens(session),
+                dict(left_out.get(session.pk, {})),
             )
         )
     return [
