@@ -1,8 +1,8 @@
 """API fuzzing: schemathesis sends generated requests to every operation of the reading API's OpenAPI schema.
 
-Signed in as a reader or as a coordinator, a response is never a server error and its status is one the schema
-documents for the operation; the coordinator's is 403 (not a reader). Requests are random, valid and invalid
-(schemathesis' positive and negative modes). The path's `public_id` is most often one of the reader's
+Signed in as a reader or as a coordinator, a response is never a server error, and its status and its body are
+ones the schema documents for the operation; the coordinator's is 403 (not a reader). Requests are random,
+valid and invalid (schemathesis' positive and negative modes). The path's `public_id` is most often one of the reader's
 assignments (readable, out of order, someone else's), so the views' validation and state rules are reached
 rather than a 404. Examples are bounded and derandomised: the run is quick and the same on every machine.
 
@@ -24,7 +24,7 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import status_code_conformance
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from readerstudy.api.permissions import IsReader
 from readerstudy.models import Arm, Assignment
@@ -39,7 +39,7 @@ pytestmark = pytest.mark.django_db
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = application
 
-CHECKS = [not_a_server_error, status_code_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
 
 # The public ids the fixtures give their assignments.
 READABLE = "fuzz-full"  # full reasoning, its image shown, one annotation: every operation can answer 2xx
@@ -170,7 +170,10 @@ def test_an_event_payload_with_a_null_character_is_refused(client, reader, assig
         url("api-events", Assignment.objects.get(public_id=READABLE)),
         {"events": [event("input", 1, **payload)]},
     )
-    assert response.json() == {"events": {"0": {"payload": ["Null characters are not allowed."]}}}
+    assert response.json() == {
+        "detail": "Please correct the marked fields.",
+        "errors": {"events.0.payload": "Null characters are not allowed."},
+    }
 
 
 # Hypothesis never generates these (a lone surrogate is no character), the JSON escape "\ud800" does.

@@ -10,7 +10,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from readerstudy.core import dicom_store
-from readerstudy.models import Arm, Assignment, Read, Study, TimingEvent, TraceAnnotation
+from readerstudy.models import (
+    ABNORMALITY_KEY,
+    Arm,
+    Assignment,
+    ErrorCategory,
+    Label,
+    Read,
+    Study,
+    TimingEvent,
+    TraceAnnotation,
+)
 from tests.factories import UserFactory
 from tests.reading_setup import open_study_with_assignments
 
@@ -193,6 +203,37 @@ def test_the_detail_lists_images_vocabulary_the_arms_questions_and_the_next_case
     assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.STARTED
 
 
+def test_the_detail_sends_the_rules_the_page_applies(demo_case_set, reader, reader_client):
+    _, by_arm = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], asks_abnormality=True)
+    body = reader_client.get(url("api-assignment", by_arm[Arm.UNAIDED])).json()
+    assert body["rules"] == {
+        "error_categories": [{"value": value, "name": name} for value, name in ErrorCategory.choices],
+        "exclusive_labels": [{"label": "no-finding", "allowed_with": ["support-devices"]}],
+    }
+    # Unaided: the confidence question (1–5) and the probability of abnormality (0–100).
+    assert {q["key"]: q["input"] for q in body["questions"]} == {"confidence": "points", ABNORMALITY_KEY: "number"}
+
+
+def test_a_custom_vocabulary_has_its_own_labels_and_no_no_finding_rule(demo_case_set, reader, reader_client):
+    for order, (slug, name) in enumerate([("nodule", "Nodule"), ("normal-heart", "Normal heart")]):
+        Label.objects.create(vocabulary="nodules", slug=slug, name=name, order=order)
+    _, by_arm = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], label_vocabulary="nodules")
+    assignment = by_arm[Arm.UNAIDED]
+    body = reader_client.get(url("api-assignment", assignment)).json()
+    assert (body["labels"], body["rules"]["exclusive_labels"]) == (
+        [{"slug": "nodule", "name": "Nodule"}, {"slug": "normal-heart", "name": "Normal heart"}],
+        [],
+    )
+    refused = submit(reader_client, assignment, findings=[], ratings={"confidence": 3})
+    assert refused.json()["errors"]["findings"] == "Choose at least one finding."
+    edema = submit(reader_client, assignment, findings=["edema"], ratings={"confidence": 3})
+    assert edema.json()["errors"] == {"findings": "Unknown finding(s): edema."}
+    accepted = submit(reader_client, assignment, findings=["nodule", "normal-heart"], ratings={"confidence": 3})
+    assert accepted.status_code == 201
+    read = Read.objects.get(assignment=assignment)
+    assert set(read.finding_links.values_list("label__slug", flat=True)) == {"nodule", "normal-heart"}
+
+
 def test_the_ai_content_waits_for_the_first_rendered_image(reader_client, assignments):
     assignment = assignments[Arm.FULL_REASONING]
     response = reader_client.get(url("api-ai", assignment))
@@ -257,10 +298,11 @@ def test_a_bad_event_batch_is_refused_whole(reader_client, assignments):
     response = post(reader_client, url("api-events", assignment), {"events": batch})
     assert response.status_code == 400
     assert response.json() == {
-        "events": {
-            "1": {"type": ['"teleported" is not a valid choice.']},
-            "2": {"client_ms": ["Ensure this value is greater than or equal to 0."]},
-        }
+        "detail": "Please correct the marked fields.",
+        "errors": {
+            "events.1.type": '"teleported" is not a valid choice.',
+            "events.2.client_ms": "Ensure this value is greater than or equal to 0.",
+        },
     }
     assert not TimingEvent.objects.exists()
 

@@ -4,19 +4,22 @@ Every endpoint answers only for the signed-in reader's own assignments (404 othe
 assignments' existence is not revealed) and only with what the assignment's arm allows.
 """
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.http import FileResponse, HttpResponse
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from readerstudy.core import dicom_store
 from readerstudy.core.errors import Refused
-from readerstudy.models import Assignment, Study
+from readerstudy.core.labels import exclusive_labels
+from readerstudy.models import Assignment, ErrorCategory, Study
 from readerstudy.reading import annotations as annotation_service
 from readerstudy.reading.ai_content import ai_content
 from readerstudy.reading.reads import (
@@ -39,36 +42,68 @@ from readerstudy.studies import served_images
 from . import serializers as s
 from .permissions import IsReader
 
-# Every status an endpoint can answer is documented; the API fuzzing test holds the code to it.
-NOT_FOUND = {404: OpenApiResponse(description="Not one of your assignments (or no such thing)")}
+# Every status an endpoint can answer is documented with the shape of its body; the API fuzzing test and the
+# schema test hold the code to it.
+NOT_FOUND = {404: OpenApiResponse(s.ErrorOut, description="Not one of your assignments (or no such thing)")}
 REFUSED = {
-    401: OpenApiResponse(description="Not signed in (the page asks for a new login)"),
-    403: OpenApiResponse(description="Not signed in as a reader, or the study or the session is not open"),
+    401: OpenApiResponse(s.ErrorOut, description="Not signed in (the page asks for a new login)"),
+    403: OpenApiResponse(s.ErrorOut, description="Not signed in as a reader, or the study or the session is not open"),
     **NOT_FOUND,
     409: OpenApiResponse(
+        s.ErrorOut,
         description="Not now: the read is submitted, or the cases before it in the session "
-        "are not read yet (the randomised order)"
+        "are not read yet (the randomised order)",
     ),
 }
-INVALID = {400: OpenApiResponse(description="The body is malformed or a field is invalid; the message says which")}
+INVALID = {
+    400: OpenApiResponse(s.ErrorOut, description="The body is malformed or a field is invalid; `errors` says which")
+}
+FIELDS_INVALID = "Please correct the marked fields."
 
 
-class ReadingView(APIView):
-    permission_classes = APIView.permission_classes + [IsReader]
+class ReadingView(GenericAPIView):
+    """A view of the signed-in reader's own assignments. With a `public_id` in its path the assignment is looked
+    up once, among the reader's own only (so another's answers 404 and its existence is not revealed), before
+    the handler runs: `self.assignment`."""
 
-    def assignment(self, public_id):
-        return get_object_or_404(
-            Assignment.objects.select_related("study", "session", "case"),
-            public_id=public_id,
-            reader=self.request.user,
-        )
+    permission_classes = GenericAPIView.permission_classes + [IsReader]
+    lookup_field = "public_id"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema is generated with no user
+            return Assignment.objects.none()
+        return Assignment.objects.filter(reader=self.request.user).select_related("study", "session", "case")
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.lookup_field in kwargs:
+            self.assignment = self.get_object()
 
     def handle_exception(self, exc):
         if isinstance(exc, ReportInvalid):
-            return Response({"detail": "Please correct the marked fields.", "errors": exc.errors}, status=400)
+            return Response(s.ErrorOut({"detail": FIELDS_INVALID, "errors": exc.errors}).data, status=400)
         if isinstance(exc, Refused):
-            return Response({"detail": exc.message}, status=exc.status)
+            return Response(s.ErrorOut({"detail": exc.message}).data, status=exc.status)
+        if isinstance(exc, ValidationError):  # a serializer's: its nested messages, one per field path
+            return Response(s.ErrorOut({"detail": FIELDS_INVALID, "errors": field_errors(exc.detail)}).data, 400)
         return super().handle_exception(exc)
+
+
+def field_errors(detail, path=""):
+    """DRF's nested validation messages as {"events.0.client_ms": "first message"}, as the report form shows them."""
+    if isinstance(detail, dict):
+        return {
+            key: message
+            for name, item in detail.items()
+            for key, message in field_errors(item, f"{path}{name}.").items()
+        }
+    if isinstance(detail, list) and detail and all(isinstance(item, str) for item in detail):
+        return {path.rstrip(".") or "body": str(detail[0])}
+    if isinstance(detail, list):
+        return {
+            key: message for i, item in enumerate(detail) for key, message in field_errors(item, f"{path}{i}.").items()
+        }
+    return {path.rstrip(".") or "body": str(detail)}
 
 
 def workstation_url(assignment):
@@ -87,14 +122,34 @@ def _image_label(image):
     return image.view_position or ("Frontal" if image.index == 0 else f"Image {image.index + 1}")
 
 
-def _summary(assignment):
+@dataclass
+class AssignmentDetail:
+    """What the workstation is told about an assignment (AssignmentOut); the assignment's own fields (the
+    summary's) are read from it."""
+
+    assignment: Assignment
+    ai: str
+    session_done: int
+    session_total: int
+    images: list
+    labels: list
+    questions: list
+    rules: dict
+    next: dict | None
+
+    def __getattr__(self, name):
+        if name == "assignment":  # not set yet (while copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.assignment, name)
+
+
+def page_rules(labels):
     return {
-        "id": assignment.public_id,
-        "study": assignment.study.title,
-        "session": assignment.session.index,
-        "position": assignment.position,
-        "status": assignment.status,
-        "url": workstation_url(assignment),
+        "error_categories": [{"value": value, "name": name} for value, name in ErrorCategory.choices],
+        "exclusive_labels": [
+            {"label": label, "allowed_with": allowed}
+            for label, allowed in exclusive_labels(label.slug for label in labels).items()
+        ],
     }
 
 
@@ -105,38 +160,35 @@ class AssignmentList(ReadingView):
     )
     def get(self, request):
         assignments = (
-            Assignment.objects.filter(reader=request.user, study__status=Study.Status.OPEN)
-            .select_related("study", "session")
-            .order_by("study", "session__index", "position")
+            self.get_queryset().filter(study__status=Study.Status.OPEN).order_by("study", "session__index", "position")
         )
-        return Response([_summary(a) for a in assignments])
+        return Response(s.AssignmentSummaryOut(assignments, many=True).data)
 
 
-class AssignmentDetail(ReadingView):
+class AssignmentDetailView(ReadingView):
     @extend_schema(
         responses={200: s.AssignmentOut, **REFUSED}, summary="One assignment: images, vocabulary, questions, next case"
     )
     def get(self, request, public_id):
-        assignment = self.assignment(public_id)
+        assignment = self.assignment
         refuse_unless_readable(assignment)
         start_reading(assignment)
         session = assignment.session.assignments
         following = next_assignment(assignment)
         content = ai_content(assignment)
-        return Response(
-            {
-                **_summary(assignment),
-                "arm_name": assignment.get_arm_display(),
-                "ai": "none" if content is None else ("full" if "reasoning" in content else "labels"),
-                "instructions": assignment.study.instructions,
-                "session_done": session.filter(status=Assignment.Status.SUBMITTED).count(),
-                "session_total": session.count(),
-                "images": image_urls(assignment),
-                "labels": [{"slug": label.slug, "name": label.name} for label in vocabulary_for(assignment.study)],
-                "questions": [s.QuestionOut(q).data for q in questions_for(assignment)],
-                "next": following and {"url": workstation_url(following), "images": image_urls(following)},
-            }
+        labels = vocabulary_for(assignment.study)
+        detail = AssignmentDetail(
+            assignment,
+            ai="none" if content is None else ("full" if "reasoning" in content else "labels"),
+            session_done=session.filter(status=Assignment.Status.SUBMITTED).count(),
+            session_total=session.count(),
+            images=image_urls(assignment),
+            labels=labels,
+            questions=questions_for(assignment),
+            rules=page_rules(labels),
+            next=following and {"url": workstation_url(following), "images": image_urls(following)},
         )
+        return Response(s.AssignmentOut(detail).data)
 
 
 class AssignmentAIContent(ReadingView):
@@ -144,23 +196,23 @@ class AssignmentAIContent(ReadingView):
         responses={
             200: s.AIContentOut,
             **REFUSED,
-            404: OpenApiResponse(description="Not one of your assignments, or no AI in its arm"),
+            404: OpenApiResponse(s.ErrorOut, description="Not one of your assignments, or no AI in its arm"),
             409: OpenApiResponse(
-                description="Not yet: the image has not rendered, or the "
-                "cases before it are not read (or it is submitted)"
+                s.ErrorOut,
+                description="Not yet: the image has not rendered, or the cases before it are not read (or it is "
+                "submitted)",
             ),
         },
         summary="The AI output the assignment's arm allows",
     )
     def get(self, request, public_id):
-        assignment = self.assignment(public_id)
-        refuse_unless_readable(assignment)
-        content = ai_content(assignment)
+        refuse_unless_readable(self.assignment)
+        content = ai_content(self.assignment)
         if content is None:
             raise ReadingRefused("This reading has no AI output.", status=404)
-        refuse_until_image_rendered(assignment)
-        # ai_content() builds exactly what the arm allows; it is sent as built.
-        return Response(content)
+        refuse_until_image_rendered(self.assignment)
+        # ai_content() builds exactly what the arm allows; the serializer sends exactly that.
+        return Response(s.AIContentOut(content).data)
 
 
 class AssignmentEvents(ReadingView):
@@ -168,11 +220,10 @@ class AssignmentEvents(ReadingView):
         request=s.EventBatchIn, responses={200: s.EventBatchOut, **INVALID, **REFUSED}, summary="Append timing events"
     )
     def post(self, request, public_id):
-        assignment = self.assignment(public_id)
         batch = s.EventBatchIn(data=request.data)
         batch.is_valid(raise_exception=True)
-        stored = record_events(assignment, batch.validated_data["events"])
-        return Response({"stored": stored})
+        stored = record_events(self.assignment, batch.validated_data["events"])
+        return Response(s.EventBatchOut({"stored": stored}).data)
 
 
 def _report(validated):
@@ -180,21 +231,19 @@ def _report(validated):
 
 
 class AssignmentDraft(ReadingView):
-    @extend_schema(responses={200: s.ReportIn, **REFUSED}, summary="The autosaved draft")
+    @extend_schema(responses={200: s.ReportOut, **REFUSED}, summary="The autosaved draft")
     def get(self, request, public_id):
-        assignment = self.assignment(public_id)
-        refuse_unless_readable(assignment)
-        return Response(report_of(start_reading(assignment)).__dict__)
+        refuse_unless_readable(self.assignment)
+        return Response(s.ReportOut(report_of(start_reading(self.assignment))).data)
 
     @extend_schema(
-        request=s.ReportIn, responses={200: s.ReportIn, **INVALID, **REFUSED}, summary="Replace the draft (autosave)"
+        request=s.ReportIn, responses={200: s.ReportOut, **INVALID, **REFUSED}, summary="Replace the draft (autosave)"
     )
     def put(self, request, public_id):
-        assignment = self.assignment(public_id)
         incoming = s.ReportIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        read = save_draft(assignment, _report(incoming.validated_data))
-        return Response(report_of(read).__dict__)
+        read = save_draft(self.assignment, _report(incoming.validated_data))
+        return Response(s.ReportOut(report_of(read)).data)
 
 
 class AssignmentSubmit(ReadingView):
@@ -205,18 +254,21 @@ class AssignmentSubmit(ReadingView):
             201: s.SubmittedOut,
             **INVALID,
             **REFUSED,
-            409: OpenApiResponse(description="Submitted with another id, or the cases before it are not read yet"),
+            409: OpenApiResponse(
+                s.ErrorOut, description="Submitted with another id, or the cases before it are not read yet"
+            ),
         },
         summary="Submit the read (idempotent by submission_uuid)",
     )
     def post(self, request, public_id):
-        assignment = self.assignment(public_id)
         incoming = s.SubmitIn(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
         client_times = {k: str(v) if k == "page_load_id" else v for k, v in data["client_times"].items()}
-        read, created = submit_read(assignment, data["submission_uuid"], _report(data), data["events"], client_times)
-        following = next_assignment(assignment)
+        read, created = submit_read(
+            self.assignment, data["submission_uuid"], _report(data), data["events"], client_times
+        )
+        following = next_assignment(self.assignment)
         body = {
             "submitted_at": read.submitted_at,
             "active_ms": read.active_ms,
@@ -230,9 +282,8 @@ class AnnotationList(ReadingView):
         responses={200: s.AnnotationOut(many=True), **REFUSED}, summary="The reader's annotations on this AI output"
     )
     def get(self, request, public_id):
-        assignment = self.assignment(public_id)
-        refuse_unless_readable(assignment)
-        return Response(s.AnnotationOut(annotation_service.readable_annotations(assignment), many=True).data)
+        annotations = annotation_service.readable_annotations(self.assignment)
+        return Response(s.AnnotationOut(annotations, many=True).data)
 
     @extend_schema(
         request=s.AnnotationIn,
@@ -240,10 +291,9 @@ class AnnotationList(ReadingView):
         summary="Record an error in the AI output (idempotent by id)",
     )
     def post(self, request, public_id):
-        assignment = self.assignment(public_id)
         incoming = s.AnnotationIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        annotation, created = annotation_service.create_annotation(assignment, incoming.validated_data)
+        annotation, created = annotation_service.create_annotation(self.assignment, incoming.validated_data)
         return Response(s.AnnotationOut(annotation).data, status=201 if created else 200)
 
 
@@ -254,15 +304,14 @@ class AnnotationDetail(ReadingView):
         summary="Edit an annotation",
     )
     def patch(self, request, public_id, annotation_id):
-        assignment = self.assignment(public_id)
         incoming = s.AnnotationUpdateIn(data=request.data, partial=True)
         incoming.is_valid(raise_exception=True)
-        annotation = annotation_service.update_annotation(assignment, annotation_id, incoming.validated_data)
+        annotation = annotation_service.update_annotation(self.assignment, annotation_id, incoming.validated_data)
         return Response(s.AnnotationOut(annotation).data)
 
     @extend_schema(responses={204: None, **REFUSED}, summary="Remove an annotation")
     def delete(self, request, public_id, annotation_id):
-        annotation_service.delete_annotation(self.assignment(public_id), annotation_id)
+        annotation_service.delete_annotation(self.assignment, annotation_id)
         return Response(status=204)
 
 
@@ -270,11 +319,14 @@ class AssignmentImage(ReadingView):
     """The assignment's own copy of its case's DICOM file (UIDs of its own), for the viewer's wadouri loader."""
 
     @extend_schema(
-        responses={(200, "application/dicom"): OpenApiResponse(description="DICOM Part 10 file"), **REFUSED},
+        responses={
+            (200, "application/dicom"): OpenApiResponse(OpenApiTypes.BINARY, description="DICOM Part 10 file"),
+            **REFUSED,
+        },
         summary="An image of the case, as DICOM",
     )
     def get(self, request, public_id, position):
-        assignment = self.assignment(public_id)
+        assignment = self.assignment
         # The next case's images may be fetched ahead (prefetch), never a case further on.
         refuse_unless_readable(assignment, ahead=1)
         images = list(assignment.case.images.order_by("index"))

@@ -1,8 +1,10 @@
-"""Shapes of the reading API. Outgoing shapes list every field explicitly: nothing else reaches a reader."""
+"""Shapes of the reading API. Every response is made by one of the outgoing shapes (…Out), which list every
+field explicitly: nothing else reaches a reader, and the OpenAPI schema is what is sent."""
 
+from django.urls import reverse
 from rest_framework import serializers
 
-from readerstudy.models import TimingEvent, TraceAnnotation
+from readerstudy.models import Assignment, TimingEvent, TraceAnnotation
 
 from .parsers import json_strings
 
@@ -61,12 +63,46 @@ class SubmitIn(ReportIn):
 class SubmittedOut(serializers.Serializer):
     submitted_at = serializers.DateTimeField()
     active_ms = serializers.IntegerField()
-    next_url = serializers.CharField(allow_null=True, help_text="Workstation of the next case, or the worklist.")
+    next_url = serializers.CharField(help_text="Workstation of the next case, or the worklist.")
+
+
+class ReportOut(serializers.Serializer):
+    """A draft (or the read) as the page sends it, to restore the form."""
+
+    findings = serializers.ListField(child=serializers.CharField())
+    report_findings = serializers.CharField(allow_blank=True)
+    report_impression = serializers.CharField(allow_blank=True)
+    ratings = serializers.DictField(child=serializers.IntegerField())
+    problem_flagged = serializers.BooleanField()
+    problem_reason = serializers.CharField(allow_blank=True)
+
+
+class ErrorOut(serializers.Serializer):
+    detail = serializers.CharField(help_text="What went wrong, in words for the reader.")
+    errors = serializers.DictField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Invalid fields (`ratings.confidence`, `events.0.client_ms`) with their messages.",
+    )
 
 
 class LabelOut(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
+
+
+# A scale with more points than this is typed as a number (the 0–100 probability of abnormality), not chosen.
+LONGEST_POINT_SCALE = 11
+
+
+class AnswerInputField(serializers.ChoiceField):
+    """How the page asks a question: a row of points, or a number field for a long scale."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=["points", "number"], source="*", **kwargs)
+
+    def to_representation(self, question):
+        return "number" if question.scale_max - question.scale_min + 1 > LONGEST_POINT_SCALE else "points"
 
 
 class QuestionOut(serializers.Serializer):
@@ -77,11 +113,36 @@ class QuestionOut(serializers.Serializer):
     min_anchor = serializers.CharField()
     max_anchor = serializers.CharField()
     required = serializers.BooleanField()
+    input = AnswerInputField(help_text="points: choose one; number: type a whole number on the scale.")
 
 
 class ImageOut(serializers.Serializer):
     url = serializers.CharField()
     label = serializers.CharField()
+
+
+class NextOut(serializers.Serializer):
+    url = serializers.CharField()
+    images = ImageOut(many=True)
+
+
+class CategoryOut(serializers.Serializer):
+    value = serializers.CharField()
+    name = serializers.CharField()
+
+
+class ExclusiveLabelOut(serializers.Serializer):
+    label = serializers.CharField()
+    allowed_with = serializers.ListField(child=serializers.CharField())
+
+
+class RulesOut(serializers.Serializer):
+    """The server's rules the page applies before sending anything (the server applies them again)."""
+
+    error_categories = CategoryOut(many=True, help_text="What a recorded error in the AI output may be.")
+    exclusive_labels = ExclusiveLabelOut(
+        many=True, help_text="Labels that exclude every other but a few (CheXpert's No Finding)."
+    )
 
 
 class StepOut(serializers.Serializer):
@@ -105,31 +166,39 @@ class AIReportOut(serializers.Serializer):
 
 class AIContentOut(serializers.Serializer):
     labels = LabelOut(many=True)
-    reasoning = ReasoningOut(required=False)
-    report = AIReportOut(required=False, allow_null=True)
+    reasoning = ReasoningOut(required=False, help_text="Full AI reasoning only.")
+    report = AIReportOut(required=False, allow_null=True, help_text="Full AI reasoning only; null: none.")
+
+    def to_representation(self, content):
+        """The parts the arm allows, and only those: a labels-only reading has no reasoning or report key."""
+        return {key: value for key, value in super().to_representation(content).items() if key in content}
 
 
 class AssignmentSummaryOut(serializers.Serializer):
-    id = serializers.CharField()
-    study = serializers.CharField()
-    session = serializers.IntegerField()
+    id = serializers.CharField(source="public_id")
+    study = serializers.CharField(source="study.title")
+    session = serializers.IntegerField(source="session.index")
     position = serializers.IntegerField()
-    status = serializers.CharField()
-    url = serializers.CharField()
+    status = serializers.ChoiceField(choices=Assignment.Status.choices)
+    url = serializers.SerializerMethodField()
+
+    def get_url(self, assignment) -> str:
+        return reverse("workstation", args=[assignment.public_id])
 
 
 class AssignmentOut(AssignmentSummaryOut):
-    arm_name = serializers.CharField(help_text="What the reader is told about the reading condition.")
+    arm_name = serializers.CharField(
+        source="get_arm_display", help_text="What the reader is told about the reading condition."
+    )
     ai = serializers.ChoiceField(choices=["none", "labels", "full"], help_text="What the AI endpoint will give.")
-    instructions = serializers.CharField(allow_blank=True)
+    instructions = serializers.CharField(source="study.instructions", allow_blank=True)
     session_done = serializers.IntegerField()
     session_total = serializers.IntegerField()
     images = ImageOut(many=True)
     labels = LabelOut(many=True)
     questions = QuestionOut(many=True)
-    next = serializers.DictField(
-        allow_null=True, help_text="The next case's workstation URL and image URLs, to prefetch."
-    )
+    rules = RulesOut()
+    next = NextOut(allow_null=True, help_text="The next case's workstation URL and image URLs, to prefetch.")
 
 
 class AnnotationIn(serializers.Serializer):

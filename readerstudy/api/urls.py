@@ -6,7 +6,7 @@ from . import reading
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("assignments/", reading.AssignmentList.as_view(), name="api-assignments"),
-    path("assignments/<str:public_id>/", reading.AssignmentDetail.as_view(), name="api-assignment"),
+    path("assignments/<str:public_id>/", reading.AssignmentDetailView.as_view(), name="api-assignment"),
     path("assignments/<str:public_id>/ai/", reading.AssignmentAIContent.as_view(), name="api-ai"),
     path("assignments/<str:public_id>/events/", reading.AssignmentEvents.as_view(), name="api-events"),
     path("assignments/<str:public_id>/draft/", reading.AssignmentDraft.as_view(), name="api-draft"),

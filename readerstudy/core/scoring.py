@@ -25,12 +25,11 @@ Rules, over a set of cases:
 
 from dataclasses import dataclass, field
 
-from readerstudy.core.labels import CHEXPERT_LABELS, NORMAL_LABEL_SLUGS
+from readerstudy.core.labels import CHEXPERT_LABELS, NO_FINDING, NORMAL_LABEL_SLUGS
 
 POSITIVE, NEGATIVE, UNKNOWN, BLANK = "positive", "negative", "unknown", "blank"
 EVALUABLE = frozenset({POSITIVE, NEGATIVE})
 BLANK_RULES = (NEGATIVE, UNKNOWN)  # what a blank cell scores as
-NO_FINDING = "no-finding"
 FALSE_LABEL, MISSED_LABEL = "false_label", "missed_label"
 SCORED_STATUS = "ok"
 OUTCOMES = ("tp", "fp", "fn", "tn")

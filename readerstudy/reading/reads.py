@@ -11,16 +11,13 @@ from django.db.models import Min
 from django.utils import timezone
 
 from readerstudy.core.errors import Refused
-from readerstudy.core.labels import NORMAL_LABEL_SLUGS
+from readerstudy.core.labels import exclusive_labels
 from readerstudy.core.signals import study_data_changed
 from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent
 from readerstudy.reading.timing import Event, derive_times
 from readerstudy.studies import served_images
 from readerstudy.studies.sessions import session_is_open, when_session_opens
 
-NO_FINDING = "no-finding"
-# "No Finding" may stand beside these only (a normal study with a line in place).
-COMPATIBLE_WITH_NO_FINDING = NORMAL_LABEL_SLUGS
 MAX_TEXT = 20_000
 
 
@@ -180,8 +177,8 @@ def validate_report(assignment, report, final):
     unknown = [slug for slug in report.findings if slug not in labels]
     if unknown:
         errors["findings"] = f"Unknown finding(s): {', '.join(map(str, unknown))}."
-    elif NO_FINDING in report.findings and set(report.findings) - COMPATIBLE_WITH_NO_FINDING:
-        errors["findings"] = "“No Finding” cannot be combined with other findings except Support Devices."
+    elif conflict := _exclusive_conflict(report.findings, labels):
+        errors["findings"] = conflict
     questions = {q.key: q for q in questions_for(assignment)}
     ratings = {}
     for key, value in report.ratings.items():
@@ -202,20 +199,30 @@ def validate_report(assignment, report, final):
         if len(getattr(report, name)) > MAX_TEXT:
             errors[name] = f"At most {MAX_TEXT} characters."
     if final:
-        for name, message in _missing_for_submit(report, questions, ratings).items():
+        for name, message in _missing_for_submit(report, questions, ratings, labels).items():
             errors.setdefault(name, message)
     if errors:
         raise ReportInvalid(errors)
     return [labels[slug] for slug in dict.fromkeys(report.findings)], ratings
 
 
-def _missing_for_submit(report, questions, ratings):
+def _exclusive_conflict(findings, labels):
+    """Why the chosen findings break an exclusive label's rule (core.labels.exclusive_labels), or None."""
+    for exclusive, allowed in exclusive_labels(labels).items():
+        if exclusive in findings and set(findings) - {exclusive, *allowed}:
+            beside = f" except {', '.join(labels[slug].name for slug in allowed)}" if allowed else ""
+            return f"“{labels[exclusive].name}” cannot be combined with other findings{beside}."
+    return None
+
+
+def _missing_for_submit(report, questions, ratings, labels):
     """A flagged case needs only its reason; a read needs findings, report text and the required ratings."""
     if report.problem_flagged:
         return {} if report.problem_reason.strip() else {"problem_reason": "Say what is wrong with this case."}
     missing = {}
     if not report.findings:
-        missing["findings"] = "Choose at least one finding, or “No Finding”."
+        normal = "".join(f", or “{labels[slug].name}”" for slug in exclusive_labels(labels))
+        missing["findings"] = f"Choose at least one finding{normal}."
     if not report.report_findings.strip() and not report.report_impression.strip():
         missing["report_findings"] = "Write the report: findings, impression or both."
     answered = {q.key for q in ratings}

@@ -26,8 +26,8 @@ import random
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-from readerstudy.core.labels import NORMAL_LABEL_SLUGS
-from readerstudy.core.scoring import NEGATIVE, NO_FINDING, POSITIVE
+from readerstudy.core.labels import NO_FINDING, NORMAL_LABEL_SLUGS
+from readerstudy.core.scoring import NEGATIVE, POSITIVE
 from readerstudy.models import AI_ARMS
 
 RATING_READER_SD = RATING_CASE_SD = 0.5
