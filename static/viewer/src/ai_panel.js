@@ -1,24 +1,17 @@
 // The AI panel: what the server sent for this arm (labels; or reasoning steps, labels and the structured
 // report), and the reader's error annotations on it. Offsets are code points into a turn's raw text, as
-// the server counts them, so the selection maps to the exact stored characters.
+// the server counts them, so the selection maps to the exact stored characters. The error categories are the
+// server's (the assignment's rules).
 import { el } from "./dom.js";
 
-const CATEGORIES = [
-  ["false_finding", "False finding"],
-  ["missed_finding", "Missed finding"],
-  ["wrong_location", "Wrong location or laterality"],
-  ["wrong_severity", "Wrong severity or size"],
-  ["wrong_device", "Wrong or hallucinated device"],
-  ["faulty_reasoning", "Faulty reasoning or internal contradiction"],
-  ["other", "Other"],
-];
-const CATEGORY_NAMES = Object.fromEntries(CATEGORIES);
 const codePoints = (text) => Array.from(text);
 
 export class AIPanel {
-  constructor(section, { vocabulary, onAnnotationWrite, onAnnotationAdded }) {
+  constructor(section, { vocabulary, categories, onAnnotationWrite, onAnnotationAdded }) {
     this.section = section;
     this.vocabulary = vocabulary;
+    this.categories = categories;
+    this.categoryNames = Object.fromEntries(categories.map((c) => [c.value, c.name]));
     this.labelNames = Object.fromEntries(vocabulary.map((l) => [l.slug, l.name]));
     this.onAnnotationWrite = onAnnotationWrite;
     this.onAnnotationAdded = onAnnotationAdded;
@@ -35,6 +28,17 @@ export class AIPanel {
     this.selectionButton.addEventListener("click", () => this.annotateSelection());
     document.body.append(this.selectionButton);
     document.addEventListener("selectionchange", () => this.placeSelectionButton());
+  }
+
+  // Instead of the output: why it is not shown (yet), and a button to try again if `retry` is given.
+  showMessage(text, retry = null) {
+    const message = el("p", { class: "ai-placeholder", "data-testid": "ai-message", role: "status" }, text);
+    if (retry) {
+      const again = el("button", { type: "button", "data-testid": "ai-retry" }, "Try again");
+      again.addEventListener("click", retry);
+      message.append(" ", again);
+    }
+    this.section.replaceChildren(el("h2", {}, "AI output"), message);
   }
 
   show(content, annotations) {
@@ -120,7 +124,7 @@ export class AIPanel {
     const edit = el("button", { type: "button", class: "link" }, "Edit");
     edit.addEventListener("click", () => this.openDialog(a, true));
     return el("li", { "data-annotation": a.id },
-      el("strong", {}, CATEGORY_NAMES[a.category]), ` on ${what}`,
+      el("strong", {}, this.categoryNames[a.category] || a.category), ` on ${what}`,
       a.label && a.target !== "label" ? ` (${this.labelNames[a.label] || a.label})` : "",
       a.clinically_significant ? el("span", { class: "significant" }, " · clinically significant") : "",
       a.comment ? el("span", { class: "muted" }, ` · ${a.comment}`) : "", " ", edit);
@@ -161,7 +165,7 @@ export class AIPanel {
   }
 
   buildDialog() {
-    const categories = CATEGORIES.map(([value, name]) => el("option", { value }, name));
+    const categories = this.categories.map(({ value, name }) => el("option", { value }, name));
     const labels = [el("option", { value: "" }, "— none —"), ...this.vocabulary.map((l) => el("option", { value: l.slug }, l.name))];
     const dialog = el("dialog", { class: "annotation-dialog", "data-testid": "annotation-dialog" },
       el("form", { method: "dialog" },

@@ -1,19 +1,17 @@
 // The reader's report: findings checkboxes, free text, the arm's rating questions and the problem flag.
-// The same rules as the server (readerstudy/reading/reads.py) give messages before anything is sent.
+// The server's rules (sent with the assignment, applied in report_rules.js) give messages before anything is
+// sent; how each question is answered (points or a number) is the server's choice too.
 import { el } from "./dom.js";
+import { conflictsWith, isOnScale, validateReport } from "./report_rules.js";
 
-const NO_FINDING = "no-finding";
-const COMPATIBLE_WITH_NO_FINDING = new Set(["no-finding", "support-devices"]);
-const LONGEST_RADIO_SCALE = 11; // points; a longer scale is typed as a number
-const isLongScale = (q) => q.scale_max - q.scale_min + 1 > LONGEST_RADIO_SCALE;
-const isOnScale = (q, value) => Number.isInteger(value) && value >= q.scale_min && value <= q.scale_max;
-
+const isTyped = (q) => q.input === "number";
 
 export class ReportForm {
-  constructor(form, { labels, questions, onChange, onSubmit }) {
+  constructor(form, { labels, questions, rules, onChange, onSubmit }) {
     this.form = form;
     this.labels = labels;
     this.questions = questions;
+    this.exclusive = rules.exclusive_labels;
     form.replaceChildren(
       this.findingsFieldset(),
       this.textFields(),
@@ -24,7 +22,7 @@ export class ReportForm {
     );
     form.addEventListener("input", () => onChange());
     form.addEventListener("change", (event) => {
-      if (event.target.name === "finding") this.enforceNoFinding(event.target);
+      if (event.target.name === "finding") this.enforceExclusive(event.target);
       this.showProblemReason();
       onChange();
     });
@@ -63,7 +61,7 @@ export class ReportForm {
 
   // A short scale is a row of radio buttons; a long one (the 0–100 probability of abnormality) a number field.
   scaleInputs(q) {
-    if (isLongScale(q)) {
+    if (isTyped(q)) {
       return [el("input", { type: "number", name: `rating-${q.key}`, min: String(q.scale_min), max: String(q.scale_max),
         step: "1", inputmode: "numeric", class: "scale-number", "data-testid": `rating-${q.key}-number` })];
     }
@@ -84,16 +82,13 @@ export class ReportForm {
       el("p", { class: "field-error", "data-field": "problem_reason" }));
   }
 
-  // "No Finding" excludes every label except Support Devices, in both directions.
-  enforceNoFinding(changed) {
+  // An exclusive label (No Finding) unticks what it cannot stand beside, and is unticked by it.
+  enforceExclusive(changed) {
     if (!changed.checked) return;
-    for (const box of this.form.querySelectorAll("input[name=finding]")) {
-      if (box === changed) continue;
-      const conflicts = changed.value === NO_FINDING
-        ? !COMPATIBLE_WITH_NO_FINDING.has(box.value)
-        : box.value === NO_FINDING && !COMPATIBLE_WITH_NO_FINDING.has(changed.value);
-      if (conflicts) box.checked = false;
-    }
+    const boxes = [...this.form.querySelectorAll("input[name=finding]")];
+    const checked = boxes.filter((box) => box.checked).map((box) => box.value);
+    const conflicts = new Set(conflictsWith(changed.value, checked, this.exclusive));
+    for (const box of boxes) if (conflicts.has(box.value)) box.checked = false;
   }
 
   showProblemReason() {
@@ -120,7 +115,7 @@ export class ReportForm {
 
   // The number the reader chose or typed for `q`, or undefined.
   typedRating(q) {
-    const input = isLongScale(q)
+    const input = isTyped(q)
       ? this.form.querySelector(`input[name="rating-${q.key}"]`)
       : this.form.querySelector(`input[name="rating-${q.key}"]:checked`);
     return input && input.value.trim() !== "" ? Number(input.value) : undefined;
@@ -144,24 +139,9 @@ export class ReportForm {
 
   // The server's rules for a final read; returns {field: message}.
   validate() {
-    const report = this.value();
-    if (report.problem_flagged) {
-      return report.problem_reason.trim() ? {} : { problem_reason: "Say what is wrong with this case." };
-    }
-    const errors = {};
-    if (!report.findings.length) errors.findings = "Choose at least one finding, or “No Finding”.";
-    if (!report.report_findings.trim() && !report.report_impression.trim()) {
-      errors.report_findings = "Write the report: findings, impression or both.";
-    }
-    for (const q of this.questions) {
-      const value = this.typedRating(q);
-      if (value === undefined) {
-        if (q.required) errors[`ratings.${q.key}`] = "Answer this question.";
-      } else if (!isOnScale(q, value)) {
-        errors[`ratings.${q.key}`] = `Choose a whole number from ${q.scale_min} to ${q.scale_max}.`;
-      }
-    }
-    return errors;
+    const answers = Object.fromEntries(this.questions.map((q) => [q.key, this.typedRating(q)]));
+    const names = Object.fromEntries(this.labels.map((label) => [label.slug, label.name]));
+    return validateReport(this.value(), answers, { questions: this.questions, exclusive: this.exclusive, names });
   }
 
   showErrors(errors, summary = "") {
@@ -170,6 +150,19 @@ export class ReportForm {
     this.form.querySelector("#form-error").textContent = summary || (count ? "Please correct the marked fields." : "");
     const first = this.form.querySelector(".field-error:not(:empty)");
     if (first) first.scrollIntoView({ block: "nearest" });
+  }
+
+  // Locked: nothing can be changed or submitted (the saved draft is not in the form yet), with the reason.
+  lock(reason) {
+    this.locked = true;
+    this.form.inert = true;
+    this.form.querySelector("#form-error").textContent = reason;
+  }
+
+  unlock() {
+    this.locked = false;
+    this.form.inert = false;
+    this.form.querySelector("#form-error").textContent = "";
   }
 
   setBusy(busy, label) {

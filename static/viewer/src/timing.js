@@ -6,11 +6,10 @@ const HEARTBEAT_MS = 2000;
 const SCROLL_MS = 2000;
 
 export class EventLog {
-  constructor({ onEvents }) {
+  constructor() {
     this.pageLoadId = crypto.randomUUID();
     this.all = [];
     this.unsent = [];
-    this.onEvents = onEvents;
     this.lastInputAt = -Infinity; // the reader's last input
     this.inputLoggedAt = -Infinity; // the time the last logged input event carries
     this.windowStart = -Infinity; // when the last input event was logged: one per HEARTBEAT_MS
@@ -33,8 +32,10 @@ export class EventLog {
     return events;
   }
 
-  has(type) {
-    return this.all.some((e) => e.type === type);
+  // Forget every event of `type` (a submit the server refused: the reading goes on).
+  discard(type) {
+    this.all = this.all.filter((e) => e.type !== type);
+    this.unsent = this.unsent.filter((e) => e.type !== type);
   }
 
   // Signs of a reader at the desk (keys, pointer, wheel, typing), about one event per HEARTBEAT_MS: the first

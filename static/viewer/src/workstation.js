@@ -1,5 +1,6 @@
 // The reading page: wires the viewer, the AI panel, the report form, the event log and the outbox together.
-// Study rules live on the server; this page only shows what the API sends and records what the reader does.
+// Study rules live on the server; this page only shows what the API sends (its rules included) and records
+// what the reader does. One Workstation owns the page's state; each part keeps its own and is told what to do.
 import { createViewer } from "./viewer.js";
 import "./viewer.css";
 import { AIPanel } from "./ai_panel.js";
@@ -10,6 +11,8 @@ import { EventLog, deriveTimes } from "./timing.js";
 
 const AUTOSAVE_MS = 1500;
 const EVENT_BATCH_MS = 5000;
+const AI_TRIES = 20; // one a second: the server answers 409 until it has the image_rendered event
+const DRAFT_TRIES = 4;
 const STATUS_TEXT = {
   saved: "Saved",
   saving: "Saving…",
@@ -17,131 +20,288 @@ const STATUS_TEXT = {
   login: "Login expired — log in again; your work is kept",
 };
 
-const page = document.body.dataset;
-const api = page.api;
-const state = { detail: null, submission: null, dirty: false, paused: false };
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A request worth repeating: the network is down, or the server is in trouble of its own.
+const isTransient = (error) => !(error instanceof HttpError) || error.status >= 500;
+const isNotYet = (error) => error instanceof HttpError && error.status === 409;
+function reasonOf(error) {
+  if (!(error instanceof HttpError)) return "the server cannot be reached";
+  return error.status === 401 ? "your login has expired (log in again in a new tab)" : error.message.replace(/\.$/, "");
+}
 
-const statusNode = document.querySelector("[data-testid=save-status]");
-const banner = document.getElementById("banner");
-
-function showStatus(outboxState, detail) {
-  statusNode.textContent = STATUS_TEXT[outboxState];
-  statusNode.dataset.state = outboxState;
-  if (outboxState === "login") {
-    showBanner("Your login has expired. ", `<a href="${page.login}" target="_blank" rel="noopener">Log in again</a> in a new tab; everything you did here is kept and will be sent.`);
-  } else if (!banner.dataset.sticky) {
-    banner.hidden = true;
+class Workstation {
+  constructor(page) {
+    this.page = page;
+    this.api = page.api;
+    this.submission = null; // the submit's UUID while it is on its way
+    this.dirty = false; // the form changed since the last draft was queued
+    this.paused = false;
+    this.form = null;
+    this.ai = null;
+    this.viewer = null;
+    this.autosaveTimer = null;
+    this.loadingAI = false;
+    this.statusNode = document.querySelector("[data-testid=save-status]");
+    this.banner = document.getElementById("banner");
+    this.log = new EventLog();
+    this.outbox = new Outbox(page.userKey, {
+      onState: (state, detail) => this.showStatus(state, detail),
+      onDelivered: (entry, body) => this.delivered(entry, body),
+      onRejected: (entry, error) => this.rejected(entry, error),
+    });
   }
-  if (detail && outboxState === "offline") statusNode.title = detail;
-}
 
-function showBanner(text, html = "", sticky = false) {
-  banner.hidden = false;
-  banner.textContent = text;
-  if (html) banner.insertAdjacentHTML("beforeend", html);
-  if (sticky) banner.dataset.sticky = "1";
-}
+  // --- what the reader is told ---------------------------------------------------------------------------
 
-const log = new EventLog({});
-const outbox = new Outbox(page.userKey, {
-  onState: showStatus,
-  onDelivered(entry, body) {
-    if (entry.kind === "submit" && entry.assignment === page.assignment) window.location.assign(body.next_url);
-  },
-  onRejected(entry, error) {
-    if (entry.assignment !== page.assignment) return;
+  showStatus(outboxState, detail) {
+    this.statusNode.textContent = STATUS_TEXT[outboxState];
+    this.statusNode.dataset.state = outboxState;
+    if (outboxState === "login") {
+      this.showBanner("Your login has expired. ", `<a href="${this.page.login}" target="_blank" rel="noopener">Log in again</a> in a new tab; everything you did here is kept and will be sent.`);
+    } else if (!this.banner.dataset.sticky) {
+      this.banner.hidden = true;
+    }
+    if (detail && outboxState === "offline") this.statusNode.title = detail;
+  }
+
+  // `sticky`: stays until the page is reloaded (the page cannot go on without what failed).
+  showBanner(text, html = "", sticky = false) {
+    this.banner.hidden = false;
+    this.banner.textContent = text;
+    if (html) this.banner.insertAdjacentHTML("beforeend", html);
+    if (sticky) this.banner.dataset.sticky = "1";
+  }
+
+  // --- the outbox's answers ------------------------------------------------------------------------------
+
+  delivered(entry, body) {
+    if (entry.kind === "submit" && entry.assignment === this.page.assignment) window.location.assign(body.next_url);
+  }
+
+  rejected(entry, error) {
+    if (entry.assignment !== this.page.assignment) return;
     if (entry.kind === "submit") {
       // The refused submit's events are still part of the reading, except the submit itself.
       const events = entry.body.events.filter((e) => e.type !== "submit");
-      if (events.length) outbox.add({ kind: "events", assignment: entry.assignment, method: "POST", url: `${api}events/`, body: { events } });
-      log.all = log.all.filter((e) => e.type !== "submit");
-      state.submission = null;
-      state.form.setBusy(false);
-      state.form.showErrors(error.body.errors || {}, error.message);
-    } else if (entry.kind === "draft" || entry.kind === "annotation") {
-      showBanner(`Not saved: ${error.message}`);
+      if (events.length) this.outbox.add({ kind: "events", assignment: entry.assignment, method: "POST", url: `${this.api}events/`, body: { events } });
+      this.log.discard("submit");
+      this.submission = null;
+      this.form.setBusy(false);
+      this.form.showErrors(error.body.errors || {}, error.message);
+    } else {
+      this.showBanner(`Not saved: ${error.message} Reload the page to see where this reading stands.`);
     }
-  },
-});
-
-function queueEvents({ keepalive = false } = {}) {
-  const events = log.take();
-  if (events.length) {
-    outbox.add({ kind: "events", assignment: page.assignment, method: "POST", url: `${api}events/`, body: { events } });
   }
-  if (keepalive) outbox.sendBeforeUnload();
-}
 
-function queueDraft() {
-  if (!state.form || state.submission) return;
-  state.dirty = false;
-  outbox.add({ kind: "draft", assignment: page.assignment, method: "PUT", url: `${api}draft/`,
-    body: state.form.value(), coalesce: `draft:${page.assignment}` });
-}
+  // --- writes --------------------------------------------------------------------------------------------
 
-let autosaveTimer = null;
-function draftChanged() {
-  state.dirty = true;
-  statusNode.textContent = STATUS_TEXT.saving;
-  clearTimeout(autosaveTimer);
-  autosaveTimer = setTimeout(queueDraft, AUTOSAVE_MS);
-}
-
-function submit() {
-  if (state.submission || outbox.pending((e) => e.kind === "submit" && e.assignment === page.assignment).length) return;
-  const errors = state.form.validate();
-  state.form.showErrors(errors);
-  if (Object.keys(errors).length) return;
-  clearTimeout(autosaveTimer);
-  log.log("submit");
-  const times = deriveTimes(log.all, Number(page.idleThresholdMs));
-  state.submission = crypto.randomUUID();
-  state.form.setBusy(true, "Submitting…");
-  outbox.add({
-    kind: "submit", assignment: page.assignment, method: "POST", url: `${api}submit/`,
-    body: { ...state.form.value(), submission_uuid: state.submission, events: log.take(),
-      client_times: { page_load_id: log.pageLoadId, ...times } },
-  });
-}
-
-function setPaused(paused) {
-  if (paused === state.paused) return;
-  state.paused = paused;
-  log.log(paused ? "pause" : "resume");
-  document.getElementById("pause-overlay").hidden = !paused;
-  document.body.classList.toggle("paused", paused);
-  queueEvents();
-}
-
-function wirePageControls() {
-  document.getElementById("pause").addEventListener("click", () => setPaused(true));
-  document.getElementById("resume").addEventListener("click", () => setPaused(false));
-  const instructions = document.getElementById("instructions-dialog");
-  document.getElementById("instructions-button").addEventListener("click", () => instructions.showModal());
-  document.getElementById("logout-form").addEventListener("submit", logOut);
-  window.addEventListener("pagehide", () => queueEvents({ keepalive: true }));
-  document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") {
-      if (state.dirty) queueDraft();
-      queueEvents({ keepalive: true });
+  queueEvents({ keepalive = false } = {}) {
+    const events = this.log.take();
+    if (events.length) {
+      this.outbox.add({ kind: "events", assignment: this.page.assignment, method: "POST", url: `${this.api}events/`, body: { events } });
     }
-  });
-  wireDivider();
-}
-
-// Logging out sends what is queued first; the queue is then cleared, since the next user may be someone else.
-async function logOut(event) {
-  event.preventDefault();
-  const form = event.target;
-  if (state.dirty) queueDraft();
-  queueEvents();
-  await outbox.flush();
-  if (outbox.pending().length &&
-      !window.confirm("Some of your reading could not be sent to the server yet. Log out anyway and lose it?")) {
-    return;
+    if (keepalive) this.outbox.sendBeforeUnload();
   }
-  outbox.clear();
-  form.submit();
+
+  queueDraft() {
+    if (!this.form || this.form.locked || this.submission) return;
+    this.dirty = false;
+    this.outbox.add({ kind: "draft", assignment: this.page.assignment, method: "PUT", url: `${this.api}draft/`,
+      body: this.form.value(), coalesce: `draft:${this.page.assignment}` });
+  }
+
+  draftChanged() {
+    this.dirty = true;
+    this.statusNode.textContent = STATUS_TEXT.saving;
+    clearTimeout(this.autosaveTimer);
+    this.autosaveTimer = setTimeout(() => this.queueDraft(), AUTOSAVE_MS);
+  }
+
+  submit() {
+    const page = this.page;
+    if (this.submission || this.outbox.pending((e) => e.kind === "submit" && e.assignment === page.assignment).length) return;
+    const errors = this.form.validate();
+    this.form.showErrors(errors);
+    if (Object.keys(errors).length) return;
+    clearTimeout(this.autosaveTimer);
+    this.log.log("submit");
+    const times = deriveTimes(this.log.all, Number(page.idleThresholdMs));
+    this.submission = crypto.randomUUID();
+    this.form.setBusy(true, "Submitting…");
+    this.outbox.add({
+      kind: "submit", assignment: page.assignment, method: "POST", url: `${this.api}submit/`,
+      body: { ...this.form.value(), submission_uuid: this.submission, events: this.log.take(),
+        client_times: { page_load_id: this.log.pageLoadId, ...times } },
+    });
+  }
+
+  // --- the page's own controls ---------------------------------------------------------------------------
+
+  setPaused(paused) {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    this.log.log(paused ? "pause" : "resume");
+    document.getElementById("pause-overlay").hidden = !paused;
+    document.body.classList.toggle("paused", paused);
+    this.queueEvents();
+  }
+
+  wirePageControls() {
+    document.getElementById("pause").addEventListener("click", () => this.setPaused(true));
+    document.getElementById("resume").addEventListener("click", () => this.setPaused(false));
+    const instructions = document.getElementById("instructions-dialog");
+    document.getElementById("instructions-button").addEventListener("click", () => instructions.showModal());
+    document.getElementById("logout-form").addEventListener("submit", (event) => this.logOut(event));
+    window.addEventListener("pagehide", () => this.queueEvents({ keepalive: true }));
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "hidden") {
+        if (this.dirty) this.queueDraft();
+        this.queueEvents({ keepalive: true });
+      }
+    });
+    wireDivider();
+  }
+
+  // Logging out sends what is queued first; the queue is then cleared, since the next user may be someone else.
+  async logOut(event) {
+    event.preventDefault();
+    const form = event.target;
+    if (this.dirty) this.queueDraft();
+    this.queueEvents();
+    await this.outbox.flush();
+    if (this.outbox.pending().length &&
+        !window.confirm("Some of your reading could not be sent to the server yet. Log out anyway and lose it?")) {
+      return;
+    }
+    this.outbox.clear();
+    form.submit();
+  }
+
+  // --- reading -------------------------------------------------------------------------------------------
+
+  async start() {
+    this.log.log("page_shown", { visibility: document.visibilityState });
+    this.log.watchVisibility();
+    this.log.watchInput();
+    this.wirePageControls();
+    setInterval(() => this.queueEvents(), EVENT_BATCH_MS);
+    setInterval(() => this.dirty && this.queueDraft(), EVENT_BATCH_MS * 2);
+    this.outbox.flush();
+
+    let detail;
+    try {
+      detail = await getJSON(this.api);
+    } catch (error) {
+      this.showBanner(`This case cannot be opened: ${reasonOf(error)}. Reload the page to try again.`, "", true);
+      return;
+    }
+    document.querySelector("[data-testid=position]").textContent =
+      `Session ${detail.session} · case ${detail.position} of ${detail.session_total} · ${detail.arm_name}`;
+    this.form = new ReportForm(document.getElementById("report-form"), {
+      labels: detail.labels, questions: detail.questions, rules: detail.rules,
+      onChange: () => this.draftChanged(), onSubmit: () => this.submit(),
+    });
+    if (detail.ai !== "none") this.ai = this.aiPanel(detail);
+    await Promise.all([this.restoreDraft(), this.openViewer(detail)]);
+    if (this.statusNode.textContent === "Loading…") this.showStatus(this.outbox.state);
+  }
+
+  aiPanel(detail) {
+    return new AIPanel(document.getElementById("ai-section"), {
+      vocabulary: detail.labels,
+      categories: detail.rules.error_categories,
+      onAnnotationWrite: (method, id, body) => {
+        const url = method === "POST" ? `${this.api}annotations/` : `${this.api}annotations/${id}/`;
+        this.outbox.add({ kind: "annotation", assignment: this.page.assignment, method, url, body });
+      },
+      onAnnotationAdded: (annotation) => {
+        this.log.log("annotation_added", { target: annotation.target, category: annotation.category });
+      },
+    });
+  }
+
+  // The draft saved on the server, or the one still queued here. Until it is in the form the form is locked,
+  // so that an empty form is never autosaved over what the reader wrote before.
+  async restoreDraft() {
+    const queued = this.outbox.pending((e) => e.coalesce === `draft:${this.page.assignment}`).pop();
+    if (queued) {
+      this.form.setValue(queued.body);
+      return;
+    }
+    this.form.lock("Loading your saved draft…");
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        this.form.setValue(await getJSON(`${this.api}draft/`));
+        this.form.unlock();
+        return;
+      } catch (error) {
+        if (!isTransient(error) || attempt === DRAFT_TRIES) {
+          this.form.lock("Your saved draft could not be loaded, so the form is locked to keep it safe.");
+          this.showBanner(`Your saved draft could not be loaded: ${reasonOf(error)}. Reload the page to try again; what you saved is kept on the server.`, "", true);
+          return;
+        }
+        await sleep(1000 * 2 ** (attempt - 1));
+      }
+    }
+  }
+
+  async openViewer(detail) {
+    let rendered = false;
+    try {
+      this.viewer = await createViewer(document.getElementById("viewer"), {
+        images: detail.images,
+        onFirstImageRendered: () => {
+          if (rendered) return;
+          rendered = true;
+          this.log.log("image_rendered");
+          if (this.ai) this.showAI();
+        },
+        onInteraction: ({ kind, phase }) => {
+          this.log.log(phase === "start" ? "interaction_start" : "interaction_end", { kind });
+        },
+        onError: (message) => this.showBanner(`${message} You can flag a problem with this case below.`),
+      });
+    } catch (error) {
+      this.showBanner(`The image viewer could not start (${error.message || error}). Reload the page; if this happens again, flag a problem with this case below.`, "", true);
+      return;
+    }
+    // The next case's images go into the browser's cache while this one is read.
+    if (detail.next) this.viewer.prefetch(detail.next.images.map((image) => image.url));
+  }
+
+  // The AI appears only after the first image has rendered, and the server checks that it was logged: until
+  // its image_rendered event has arrived it answers 409, and the page asks again.
+  async showAI() {
+    if (this.loadingAI) return;
+    this.loadingAI = true;
+    this.ai.showMessage("The AI output appears when the image has loaded.");
+    try {
+      this.queueEvents();
+      await this.outbox.flush();
+      let last = null;
+      for (let attempt = 0; attempt < AI_TRIES; attempt += 1) {
+        try {
+          const [content, annotations] = await Promise.all([getJSON(`${this.api}ai/`), getJSON(`${this.api}annotations/`)]);
+          this.ai.show(content, annotations);
+          this.log.log("ai_panel_shown");
+          this.log.watchScroll(document.getElementById("side"));
+          return;
+        } catch (error) {
+          if (!isTransient(error) && !isNotYet(error)) {
+            this.ai.showMessage(`The AI output cannot be shown: ${reasonOf(error)}.`, () => this.showAI());
+            return;
+          }
+          last = error;
+          await sleep(1000);
+          await this.outbox.flush();
+        }
+      }
+      const why = isNotYet(last) ? "the server has not yet recorded that the image appeared" : reasonOf(last);
+      this.ai.showMessage(`The AI output has not arrived: ${why}. Check the connection, then try again.`, () => this.showAI());
+    } finally {
+      this.loadingAI = false;
+    }
+  }
 }
 
 function wireDivider() {
@@ -162,89 +322,4 @@ function wireDivider() {
   });
 }
 
-// The AI appears only after the first image has rendered, and the server checks that it was logged.
-async function showAI() {
-  queueEvents();
-  await outbox.flush();
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    try {
-      const [content, annotations] = await Promise.all([getJSON(`${api}ai/`), getJSON(`${api}annotations/`)]);
-      state.ai.show(content, annotations);
-      log.log("ai_panel_shown");
-      log.watchScroll(document.getElementById("side"));
-      return;
-    } catch (error) {
-      // 409: the image_rendered event has not arrived yet; a network error: try again too.
-      if (error instanceof HttpError && error.status !== 409) {
-        state.ai.section.querySelector(".ai-placeholder").textContent = error.message;
-        return;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      await outbox.flush();
-    }
-  }
-}
-
-function queuedDraft() {
-  const entry = outbox.pending((e) => e.coalesce === `draft:${page.assignment}`).pop();
-  return entry && entry.body;
-}
-
-async function start() {
-  log.log("page_shown", { visibility: document.visibilityState });
-  log.watchVisibility();
-  log.watchInput();
-  wirePageControls();
-  setInterval(queueEvents, EVENT_BATCH_MS);
-  setInterval(() => state.dirty && queueDraft(), EVENT_BATCH_MS * 2);
-  outbox.flush();
-
-  let detail;
-  try {
-    detail = await getJSON(api);
-  } catch (error) {
-    showBanner(error instanceof HttpError ? error.message : "The server cannot be reached. Reload the page to try again.", "", true);
-    return;
-  }
-  state.detail = detail;
-  document.querySelector("[data-testid=position]").textContent =
-    `Session ${detail.session} · case ${detail.position} of ${detail.session_total} · ${detail.arm_name}`;
-  state.form = new ReportForm(document.getElementById("report-form"), {
-    labels: detail.labels, questions: detail.questions, onChange: draftChanged, onSubmit: submit,
-  });
-  state.form.setValue(queuedDraft() || await getJSON(`${api}draft/`));
-  if (detail.ai !== "none") {
-    state.ai = new AIPanel(document.getElementById("ai-section"), {
-      vocabulary: detail.labels,
-      onAnnotationWrite(method, id, body) {
-        const url = method === "POST" ? `${api}annotations/` : `${api}annotations/${id}/`;
-        outbox.add({ kind: "annotation", assignment: page.assignment, method, url, body });
-      },
-      onAnnotationAdded(annotation) {
-        log.log("annotation_added", { target: annotation.target, category: annotation.category });
-      },
-    });
-  }
-
-  let rendered = false;
-  state.viewer = await createViewer(document.getElementById("viewer"), {
-    images: detail.images,
-    onFirstImageRendered() {
-      if (rendered) return;
-      rendered = true;
-      log.log("image_rendered");
-      if (state.ai) showAI();
-    },
-    onInteraction({ kind, phase }) {
-      log.log(phase === "start" ? "interaction_start" : "interaction_end", { kind });
-    },
-    onError(message) {
-      showBanner(`${message} You can flag a problem with this case below.`);
-    },
-  });
-  // The next case's images go into the browser's cache while this one is read.
-  if (detail.next) state.viewer.prefetch(detail.next.images.map((image) => image.url));
-  if (statusNode.textContent === "Loading…") showStatus(outbox.state);
-}
-
-start();
+new Workstation(document.body.dataset).start();
