@@ -89,21 +89,16 @@ class ReadingView(GenericAPIView):
         return super().handle_exception(exc)
 
 
-def field_errors(detail, path=""):
-    """DRF's nested validation messages as {"events.0.client_ms": "first message"}, as the report form shows them."""
+def field_errors(detail, path=()):
+    """DRF's nested validation messages, one per field path: {"events.0.client_ms": "its first message"}."""
     if isinstance(detail, dict):
-        return {
-            key: message
-            for name, item in detail.items()
-            for key, message in field_errors(item, f"{path}{name}.").items()
-        }
-    if isinstance(detail, list) and detail and all(isinstance(item, str) for item in detail):
-        return {path.rstrip(".") or "body": str(detail[0])}
-    if isinstance(detail, list):
-        return {
-            key: message for i, item in enumerate(detail) for key, message in field_errors(item, f"{path}{i}.").items()
-        }
-    return {path.rstrip(".") or "body": str(detail)}
+        items = detail.items()
+    elif isinstance(detail, list) and detail and not all(isinstance(item, str) for item in detail):
+        items = enumerate(detail)  # a list of items, each with its own messages
+    else:
+        message = detail[0] if isinstance(detail, list) and detail else detail
+        return {".".join(map(str, path)) or "body": str(message or "Invalid.")}
+    return {key: message for name, item in items for key, message in field_errors(item, (*path, name)).items()}
 
 
 def workstation_url(assignment):
