@@ -70,7 +70,8 @@ class ModelConfiguration(models.Model):
             raise ValidationError({"follow_up_prompts": "A list of prompts, each a text."})
         if self.report_follow_up is not None and not 1 <= self.report_follow_up <= len(self.follow_up_prompts):
             count = len(self.follow_up_prompts)
-            raise ValidationError({"report_follow_up": f"There are {count} follow-up prompt(s): choose one of them."})
+            message = f"There are {count} follow-up prompt(s): give the number of one, or leave it blank."
+            raise ValidationError({"report_follow_up": message})
 
     def conversation(self):
         """The prompts in order, each marked with what its answer is for."""

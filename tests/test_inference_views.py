@@ -141,8 +141,11 @@ def test_a_configuration_names_an_existing_follow_up_as_its_report():
     configuration = ModelConfiguration(
         name="x", engine="simulated", model_id="m", follow_up_prompts=["Write a structured report"], report_follow_up=2
     )
-    with pytest.raises(ValidationError, match="There are 1 follow-up prompt"):
+    with pytest.raises(ValidationError) as refused:
         configuration.clean()
+    assert refused.value.message_dict == {
+        "report_follow_up": ["There are 1 follow-up prompt(s): give the number of one, or leave it blank."]
+    }
     configuration.report_follow_up = None
     configuration.clean()
     assert [prompt.kind for prompt in configuration.conversation()] == ["findings", "follow_up"]
