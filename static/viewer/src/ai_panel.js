@@ -5,6 +5,18 @@
 import { el } from "./dom.js";
 
 const codePoints = (text) => Array.from(text);
+const normalised = (text) => text.toLowerCase().replace(/\s+/g, " ").trim();
+
+// Whether the structured report mostly restates the reasoning (the model's report is often its review's
+// sentences regrouped under headings): then it starts folded, so the reader is not asked to read it twice.
+export function repeatsReasoning(report, reasoning) {
+  const said = normalised(reasoning);
+  const sentences = report.split(/(?<=[.!?])\s+|\n+/)
+    .map((line) => normalised(line.replace(/^[A-Z][A-Za-z /]*:\s*/, "").replace(/^\d+\.\s*/, "")))
+    .filter((sentence) => sentence.split(" ").length >= 4);
+  const repeated = sentences.filter((sentence) => said.includes(sentence.replace(/[.!?]$/, ""))).length;
+  return sentences.length > 0 && repeated * 2 >= sentences.length;
+}
 
 export class AIPanel {
   constructor(section, { vocabulary, categories, onAnnotationWrite, onAnnotationAdded }) {
@@ -49,12 +61,7 @@ export class AIPanel {
       parts.push(el("h3", {}, "Reasoning"), this.traceElement(content.reasoning));
     }
     parts.push(el("h3", {}, "AI findings"), this.labelsElement(content.labels));
-    if (content.reasoning) {
-      parts.push(el("h3", {}, "Structured report"), content.report
-        ? el("div", { class: "ai-report annotatable", "data-testid": "ai-report", "data-turn": content.report.turn,
-          "data-start": 0, "data-text": content.report.text })
-        : el("p", { class: "muted", "data-testid": "ai-report" }, "The model gave no structured report for this case."));
-    }
+    if (content.reasoning) parts.push(...this.reportElements(content.report, content.reasoning));
     const missed = el("button", { type: "button", "data-testid": "annotate-missed" }, "Record a missed finding…");
     missed.addEventListener("click", () => this.openDialog({ target: "output", category: "missed_finding" }));
     this.list = el("ul", { class: "annotations", "data-testid": "annotations" });
@@ -62,6 +69,18 @@ export class AIPanel {
       el("h3", {}, "Errors you recorded"), this.list);
     this.section.replaceChildren(...parts);
     this.refresh();
+  }
+
+  reportElements(report, reasoning) {
+    if (!report) {
+      return [el("h3", {}, "Structured report"),
+        el("p", { class: "muted", "data-testid": "ai-report" }, "The model gave no structured report for this case.")];
+    }
+    const body = el("div", { class: "ai-report annotatable", "data-testid": "ai-report", "data-turn": report.turn,
+      "data-start": 0, "data-text": report.text });
+    if (!repeatsReasoning(report.text, reasoning.text)) return [el("h3", {}, "Structured report"), body];
+    return [el("details", { class: "ai-report-fold", "data-testid": "ai-report-fold" },
+      el("summary", {}, "Structured report — mostly repeats the reasoning above"), body)];
   }
 
   traceElement(reasoning) {

@@ -17,8 +17,9 @@ export class ReportForm {
       this.textFields(),
       ...(questions.length ? [this.ratingsFieldset()] : []),
       this.problemFieldset(),
-      el("p", { class: "form-error", id: "form-error", role: "alert" }),
-      el("button", { type: "submit", class: "primary submit", "data-testid": "submit-read" }, "Submit read"),
+      el("div", { class: "submit-bar" },
+        el("p", { class: "form-error", id: "form-error", role: "alert" }),
+        el("button", { type: "submit", class: "primary submit", "data-testid": "submit-read" }, "Submit read")),
     );
     form.addEventListener("input", () => onChange());
     form.addEventListener("change", (event) => {

@@ -201,7 +201,10 @@ class Workstation {
       labels: detail.labels, questions: detail.questions, rules: detail.rules,
       onChange: () => this.draftChanged(), onSubmit: () => this.submit(),
     });
-    if (detail.ai !== "none") this.ai = this.aiPanel(detail);
+    if (detail.ai !== "none") {
+      document.body.classList.add("has-ai");
+      this.ai = this.aiPanel(detail);
+    }
     await Promise.all([this.restoreDraft(), this.openViewer(detail)]);
     if (this.statusNode.textContent === "Loading…") this.showStatus(this.outbox.state);
   }
@@ -284,7 +287,7 @@ class Workstation {
           const [content, annotations] = await Promise.all([getJSON(`${this.api}ai/`), getJSON(`${this.api}annotations/`)]);
           this.ai.show(content, annotations);
           this.log.log("ai_panel_shown");
-          this.log.watchScroll(document.getElementById("side"));
+          this.log.watchScroll(this.ai.section);
           return;
         } catch (error) {
           if (!isTransient(error) && !isNotYet(error)) {
@@ -312,7 +315,8 @@ function wireDivider() {
   divider.addEventListener("pointerdown", (down) => {
     divider.setPointerCapture(down.pointerId);
     const move = (event) => {
-      const width = Math.min(Math.max(window.innerWidth - event.clientX, 320), window.innerWidth * 0.6);
+      // The image keeps at least 55% of the width.
+      const width = Math.min(Math.max(window.innerWidth - event.clientX, 320), window.innerWidth * 0.45);
       split.style.setProperty("--side-width", `${width}px`);
       localStorage.setItem("readerstudy:split", String(Math.round(width)));
       window.dispatchEvent(new Event("resize"));
