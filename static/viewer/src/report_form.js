@@ -17,9 +17,7 @@ export class ReportForm {
       this.textFields(),
       ...(questions.length ? [this.ratingsFieldset()] : []),
       this.problemFieldset(),
-      el("div", { class: "submit-bar" },
-        el("p", { class: "form-error", id: "form-error", role: "alert" }),
-        el("button", { type: "submit", class: "primary submit", "data-testid": "submit-read" }, "Submit read")),
+      this.submitBar(),
     );
     form.addEventListener("input", () => onChange());
     form.addEventListener("change", (event) => {
@@ -29,8 +27,43 @@ export class ReportForm {
     });
     form.addEventListener("submit", (event) => {
       event.preventDefault();
+      this.confirmBar.hidden = true;
       onSubmit();
     });
+    // A submitted read is final, so Enter in a field never submits (browsers submit a form on Enter in an
+    // input); Submit is clicked, or asked for with Ctrl+Enter and confirmed.
+    form.addEventListener("keydown", (event) => {
+      const field = event.target;
+      if (event.key === "Enter" && !event.ctrlKey && !event.metaKey && field.tagName === "INPUT") event.preventDefault();
+    });
+  }
+
+  submitBar() {
+    const confirm = el("button", { type: "submit", class: "primary", "data-testid": "confirm-submit" }, "Submit (Enter)");
+    const cancel = el("button", { type: "button", "data-testid": "cancel-submit" }, "Keep reading (Esc)");
+    cancel.addEventListener("click", () => this.cancelSubmit());
+    this.confirmBar = el("div", { class: "submit-confirm", role: "alertdialog", "aria-label": "Submit this read?",
+      hidden: true, "data-keys": "own" }, el("span", {}, "Submit this read? A submitted read is final. "), confirm, " ", cancel);
+    this.confirmBar.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.cancelSubmit();
+    });
+    return el("div", { class: "submit-bar" },
+      el("p", { class: "form-error", id: "form-error", role: "alert" }),
+      this.confirmBar,
+      el("button", { type: "submit", class: "primary submit", "data-testid": "submit-read" }, "Submit read"));
+  }
+
+  // The keyboard's way to submit: a question first, answered with Enter (submit) or Esc (go on reading).
+  askToSubmit() {
+    if (this.locked || this.form.querySelector("button.submit").disabled) return;
+    this.returnFocus = document.activeElement;
+    this.confirmBar.hidden = false;
+    this.confirmBar.querySelector("[data-testid=confirm-submit]").focus();
+  }
+
+  cancelSubmit() {
+    this.confirmBar.hidden = true;
+    if (this.returnFocus && this.returnFocus.isConnected) this.returnFocus.focus();
   }
 
   findingsFieldset() {
@@ -167,7 +200,7 @@ export class ReportForm {
   }
 
   setBusy(busy, label) {
-    const button = this.form.querySelector("button[type=submit]");
+    const button = this.form.querySelector("button.submit");
     button.disabled = busy;
     button.textContent = label || "Submit read";
   }

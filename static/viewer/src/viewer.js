@@ -33,7 +33,7 @@ const CHEST_PRESETS = [
 const SHORTCUTS = [
   ["W", "window/level"], ["P", "pan"], ["Z", "zoom"], ["M", "measure"], ["I", "invert"], ["F", "fit"],
   ["O", "1:1 pixels"], ["R", "reset"], ["← → PgUp PgDn", "image"], ["1–9", "presets"],
-  ["wheel", "zoom"], ["right/middle drag", "pan"],
+  ["wheel", "zoom"], ["right/middle drag", "pan"], ["F6", "next pane"], ["Ctrl+Enter", "submit"],
 ];
 
 let initialised = null;
@@ -49,12 +49,21 @@ function initCornerstone() {
 }
 
 
-const isTyping = (target) => target.closest && target.closest("input, textarea, select, [contenteditable], dialog");
+// Keys belong to the page, not the viewer, where the reader types or chooses: a text field, a menu, an editor;
+// and a radio button's arrows and a box's space. A ticked checkbox leaves the viewer's letters working.
+const CHOOSING_KEYS = new Set(["arrowleft", "arrowright", "arrowup", "arrowdown", " "]);
+function belongsToPage(target, key) {
+  if (!target.closest) return false;
+  if (target.closest("textarea, select, [contenteditable], dialog, [data-keys=own]")) return true;
+  if (target.tagName !== "INPUT") return false;
+  return !["checkbox", "radio", "button", "submit"].includes(target.type) || CHOOSING_KEYS.has(key);
+}
 
 export async function createViewer(element, { images, onFirstImageRendered, onInteraction, onError }) {
   await initCornerstone();
   const imageIds = images.map((image) => `wadouri:${new URL(image.url, window.location.href)}`);
-  const canvasHost = el("div", { class: "cxr-canvas" });
+  // Focusable, so that the reader (and F6) can bring the keys back to the image.
+  const canvasHost = el("div", { class: "cxr-canvas", tabindex: "0", "aria-label": "Radiograph", "data-testid": "image" });
   const loading = el("div", { class: "cxr-loading" }, "Loading image…");
   const failure = el("div", { class: "cxr-error", hidden: "" });
   const toolbar = el("div", { class: "cxr-toolbar" });
@@ -62,6 +71,11 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   element.classList.add("cxr-viewer");
   element.replaceChildren(toolbar, canvasHost, loading, failure, legend);
   canvasHost.addEventListener("contextmenu", (event) => event.preventDefault());
+  // Cornerstone's own key listener swallows every key on the image (preventDefault), Tab included: Tab is the
+  // browser's, to leave the image.
+  canvasHost.addEventListener("keydown", (event) => {
+    if (event.key === "Tab") event.stopImmediatePropagation();
+  }, true);
   setState("loading");
   element.dataset.imageIndex = "0";
   element.dataset.renderedCount = "0";
@@ -339,8 +353,8 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     arrowright: viewer.next, arrowleft: viewer.previous, pagedown: viewer.next, pageup: viewer.previous,
   };
   function onKey(event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
     const key = event.key.toLowerCase();
+    if (event.ctrlKey || event.metaKey || event.altKey || belongsToPage(event.target, key)) return;
     if (/^[1-9]$/.test(key) && presets[Number(key) - 1]) {
       setPreset(presets[Number(key) - 1].id);
     } else if (keys[key]) {

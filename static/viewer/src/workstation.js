@@ -143,10 +143,46 @@ class Workstation {
     this.log.log(paused ? "pause" : "resume");
     document.getElementById("pause-overlay").hidden = !paused;
     document.body.classList.toggle("paused", paused);
+    if (paused) document.getElementById("resume").focus();
     this.queueEvents();
   }
 
+  // The page's keys, before any part sees them. While paused, every key but Resume's does nothing (the hidden
+  // image must not change, nor the report). Ctrl+Enter asks to submit; F6 moves between the panes.
+  onKey(event) {
+    if (this.paused) {
+      const resume = document.getElementById("resume");
+      const pressesResume = event.target === resume && (event.key === "Enter" || event.key === " ");
+      if (!pressesResume) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        resume.focus();
+      }
+      return;
+    }
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && this.form) {
+      event.preventDefault();
+      this.form.askToSubmit();
+    } else if (event.key === "F6") {
+      event.preventDefault();
+      this.focusPane(event.shiftKey ? -1 : 1);
+    }
+  }
+
+  // The viewer, the AI output, the report, in turn: each gets the focus as a whole or at its first control.
+  focusPane(step) {
+    const panes = [
+      document.querySelector("[data-testid=image]"),
+      this.ai && this.ai.section,
+      document.querySelector("#report-form input[name=finding]"),
+    ].filter(Boolean);
+    const current = panes.findIndex((pane) => (pane.closest(".ws-pane") || pane).contains(document.activeElement));
+    const next = current < 0 ? (step > 0 ? 0 : panes.length - 1) : (current + step + panes.length) % panes.length;
+    panes[next].focus();
+  }
+
   wirePageControls() {
+    window.addEventListener("keydown", (event) => this.onKey(event), true);
     document.getElementById("pause").addEventListener("click", () => this.setPaused(true));
     document.getElementById("resume").addEventListener("click", () => this.setPaused(false));
     const instructions = document.getElementById("instructions-dialog");
