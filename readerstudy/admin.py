@@ -44,6 +44,7 @@ from .models import (
     StudyReader,
     TimingEvent,
     TraceAnnotation,
+    UnaidedRead,
 )
 from .models.protocol import case_set_rule, case_truth_rule
 from .rules import studies_run_by
@@ -421,6 +422,16 @@ class ReadAdmin(RunByTeamAdmin, ReadOnlyAdmin):
     list_filter = ["assignment__study", "assignment__arm", "problem_flagged"]
     search_fields = ["assignment__public_id", "assignment__reader__username"]
     inlines = [ReadFindingInline, RatingInline]
+
+
+@admin.register(UnaidedRead)
+class UnaidedReadAdmin(RunByTeamAdmin, ReadOnlyAdmin):
+    """The first reports of sequential reads: final once committed, so only viewed."""
+
+    study_path = "assignment__study"
+    list_display = ["assignment", "committed_at", "findings", "active_ms"]
+    list_filter = ["assignment__study", "assignment__arm"]
+    search_fields = ["assignment__public_id", "assignment__reader__username"]
 
 
 @admin.register(TraceAnnotation)

@@ -54,15 +54,42 @@ def read_columns(study):
         + ["ai_labels_shown", "jaccard"]
         + [f"correct_{slug}" for slug in slugs]
         + ["simulated"]
+        + ["unaided_committed_at", "unaided_findings"]
+        + [f"unaided_rating_{key}" for key in _before_ai_keys(study)]
+        + ["unaided_active_ms", "aided_active_ms", "findings_changed", "labels_added", "labels_removed"]
     )
+
+
+def _before_ai_keys(study):
+    """The questions a sequential read asks in its first report (those not about the AI)."""
+    return [q.key for q in study.questions.all() if not q.is_about_ai]
 
 
 def read_rows(study):
     """One row per submitted read, in reader, session and position order."""
     reads = StudyReads(study)
-    questions = [q.key for q in study.questions.all()]
+    questions = list(study.questions.all())
+    keys, before_ai = [q.key for q in questions], [q.key for q in questions if not q.is_about_ai]
     for record in reads.records():
-        yield _read_row(study, record, dict(reads.labels), questions)
+        names = dict(reads.labels)
+        yield _read_row(study, record, names, keys) + _first_read_cells(record, names, before_ai)
+
+
+def _first_read_cells(record, names, before_ai):
+    """A sequential read's first report and what changed after the AI; empty cells for any other read."""
+    first = record.first_read
+    if first is None:
+        return [""] * (7 + len(before_ai))
+
+    def named(slugs):
+        return "; ".join(name for slug, name in names.items() if slug in slugs)
+
+    added, removed = record.findings - first.findings, first.findings - record.findings
+    return (
+        [first.committed_at.isoformat(), named(first.findings)]
+        + [first.ratings.get(key, "") for key in before_ai]
+        + [first.active_ms, record.aided_active_ms, int(bool(added or removed)), named(added), named(removed)]
+    )
 
 
 def _read_row(study, record, names, questions):
@@ -94,7 +121,7 @@ def _read_row(study, record, names, questions):
             read.idle_ms,
             read.hidden_ms,
         ]
-        + [record.ratings.get(key, "") for key in questions]
+        + [_rating_cell(record, key) for key in questions]
         + [int(slug in record.findings) for slug in names]
         + [read.report_findings, read.report_impression, int(read.problem_flagged), read.problem_reason]
         + [annotated.get(category, 0) for category in ErrorCategory.values]
@@ -102,6 +129,16 @@ def _read_row(study, record, names, questions):
         + [_correct(score, slug) for slug in names]
         + ["yes" if read.is_simulated else "no"]
     )
+
+
+# The rating cell of a question answered N/A (R's and pandas' missing-value spelling); empty: not answered.
+NOT_APPLICABLE_CELL = "NA"
+
+
+def _rating_cell(record, key):
+    if key in record.not_applicable:
+        return NOT_APPLICABLE_CELL
+    return record.ratings.get(key, "")
 
 
 def _correct(score, slug):
@@ -152,6 +189,7 @@ ANNOTATION_COLUMNS = [
     "clinically_significant",
     "comment",
     "submitted",
+    "repeats",
 ]
 
 
@@ -181,6 +219,7 @@ def annotation_rows(study):
             int(n.clinically_significant),
             n.comment,
             int(n.read.is_submitted),
+            len(n.repeats),
         ]
 
 

@@ -22,6 +22,7 @@ from inference.models import InferenceRun
 from readerstudy.models import AnalysisPlot, Arm, Study, StudyAnalysis
 from readerstudy.reading.annotations import create_annotation
 from readerstudy.reading.reads import record_events
+from readerstudy.reading.sequential import FirstReport, commit_first_read
 from readerstudy.studies.team import add_to_team
 from tests.factories import StudyFactory, UserFactory
 from tests.reading_setup import open_study_with_assignments
@@ -81,6 +82,7 @@ EXPECTED = {
     "api-draft GET": reading_api(200),
     "api-draft PUT": reading_api(200),  # an empty draft
     "api-submit POST": reading_api(400),
+    "api-unaided POST": reading_api(400),  # no submission id
     "api-annotations GET": reading_api(200),
     "api-annotations POST": reading_api(400),
     "api-annotation PATCH": reading_api(200),
@@ -119,7 +121,7 @@ class World:
 
 def make_side(case_set, title, by):
     reader, coordinator, peer = (UserFactory(roles=[role]) for role in ("reader", "coordinator", "coordinator"))
-    study, assignments = open_study_with_assignments(case_set, reader, free_order=True)
+    study, assignments = open_study_with_assignments(case_set, reader, free_order=True, sequential_reading=True)
     Study.objects.filter(pk=study.pk).update(title=title)
     study.refresh_from_db()
     draft = StudyFactory(title=f"{title}, draft", case_set=case_set)  # a choice of the pin form
@@ -139,6 +141,8 @@ def make_side(case_set, title, by):
             }
         ],
     )
+    # A sequential read's first report, committed before the AI output may be annotated.
+    commit_first_read(assignment, uuid.uuid4(), FirstReport(["pneumonia"], {"confidence": 3}))
     annotation, _ = create_annotation(
         assignment,
         {
@@ -344,6 +348,7 @@ def test_the_admin_shows_a_studys_rows_only_to_its_team_and_to_admins(client, wo
         "AuditEntry",
         "StudyOutputPin",
         "StudyCoordinator",
+        "UnaidedRead",
     } <= {model.__name__ for model in study_bound}
     wrong = []
     for model, path in study_bound.items():

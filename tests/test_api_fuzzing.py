@@ -93,7 +93,9 @@ def assignments(unaided_assignments, demo_case_set, reader, client):
     show_image(client, by_arm[Arm.LABELS_ONLY], by_arm[Arm.FULL_REASONING])
     assert (
         post(
-            client, url("api-annotations", by_arm[Arm.FULL_REASONING]), annotation(id=ANNOTATION, target="output")
+            client,
+            url("api-annotations", by_arm[Arm.FULL_REASONING]),
+            annotation(id=ANNOTATION, target="label", label="pneumonia"),
         ).status_code
         == 201
     )

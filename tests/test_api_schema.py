@@ -142,6 +142,17 @@ def test_every_reader_endpoint_answers_as_its_schema_says(checker, demo_case_set
     assert send("patch", "api-annotation", full, {"comment": "x"}, str(uuid.uuid4())).status_code == 404
     assert checker.check(client.delete(url("api-annotation", full, note["id"]))).status_code == 204
 
+    # Sequential reading: the first report before the AI (refused before the image, invalid, then its replay).
+    _, sequential = open_study_with_assignments(demo_case_set, reader, free_order=True, sequential_reading=True)
+    second = sequential[Arm.LABELS_ONLY]
+    first = {"findings": ["edema"], "ratings": {"confidence": 3}, "submission_uuid": str(uuid.uuid4())}
+    assert send("post", "api-unaided", second, first).status_code == 409  # the image has not rendered
+    send("post", "api-events", second, {"events": [event("image_rendered", 5)]})
+    assert send("post", "api-unaided", second, {**first, "findings": []}).status_code == 400
+    assert send("post", "api-unaided", second, first).status_code == 201
+    assert send("post", "api-unaided", second, first).status_code == 200
+    assert get("api-assignment", second).json()["unaided"]["findings"] == ["edema"]
+
     successes = {seen for seen in checker.reader_operations() if seen[2].startswith("2")}
     assert successes <= checker.seen, successes - checker.seen
     one = "/api/assignments/{public_id}/"
@@ -159,6 +170,8 @@ def test_every_reader_endpoint_answers_as_its_schema_says(checker, demo_case_set
         (one + "images/{position}/", "get", "404"),
         (one + "submit/", "post", "400"),
         (one + "submit/", "post", "409"),
+        (one + "unaided/", "post", "400"),
+        (one + "unaided/", "post", "409"),
     }
 
 

@@ -55,7 +55,7 @@ def read_current_case(page):
     """Fill the report the way a reader would: a finding, text, and every rating question."""
     page.check("[data-testid=finding-no-finding]")
     page.fill("[data-testid=report-text]", "No acute cardiopulmonary abnormality.")
-    for question in page.locator("[data-testid^=rating-]").all():
+    for question in page.locator("#report-form .rating").all():
         question.locator("input[value='3']").check()
     page.click("[data-testid=submit-read]")
 

@@ -207,7 +207,14 @@ def test_the_detail_sends_the_rules_the_page_applies(demo_case_set, reader, read
     _, by_arm = open_study_with_assignments(demo_case_set, reader, arms=[Arm.UNAIDED], asks_abnormality=True)
     body = reader_client.get(url("api-assignment", by_arm[Arm.UNAIDED])).json()
     assert body["rules"] == {
-        "error_categories": [{"value": value, "name": name} for value, name in ErrorCategory.choices],
+        "error_categories": [
+            {
+                "value": value,
+                "name": name,
+                "needs_label": value in ("false_finding", "missed_finding", "wrong_location"),
+            }
+            for value, name in ErrorCategory.choices
+        ],
         "exclusive_labels": [{"label": "no-finding", "allowed_with": ["support-devices"]}],
     }
     # Unaided: the confidence question (1–5) and the probability of abnormality (0–100).
@@ -324,6 +331,7 @@ def test_a_draft_is_saved_and_restored(reader_client, assignments):
         "report_findings": "Apical pneumothorax?",
         "report_impression": "",
         "ratings": {"confidence": 2},
+        "not_applicable": [],
         "problem_flagged": False,
         "problem_reason": "",
     }
@@ -564,13 +572,92 @@ def test_annotations_are_editable_until_submit_and_final_after(reader_client, as
         detail, {"category": "other", "comment": "Unclear."}, content_type="application/json"
     )
     assert (response.status_code, response.json()["category"], response.json()["comment"]) == (200, "other", "Unclear.")
-    second = annotation(target="output", category="missed_finding")
-    post(reader_client, url("api-annotations", assignment), second)
+    second = annotation(target="output", category="missed_finding", label="cardiomegaly")
+    assert post(reader_client, url("api-annotations", assignment), second).status_code == 201
     assert reader_client.delete(url("api-annotation", assignment, second["id"])).status_code == 204
     assert submit(reader_client, assignment).status_code == 201
     assert reader_client.patch(detail, {"comment": "x"}, content_type="application/json").status_code == 409
     assert reader_client.delete(detail).status_code == 409
     assert list(TraceAnnotation.objects.values_list("category", "comment")) == [("other", "Unclear.")]
+
+
+def test_an_error_the_audit_counts_by_its_label_must_name_it(reader_client, assignments):
+    """False and missed findings and wrong locations are matched to the AI's errors by label: without one, the
+    annotation could never count, so it is refused, on creation and when an edit would leave it without."""
+    assignment = assignments[Arm.FULL_REASONING]
+    show_image(reader_client, assignment)
+    message = "Choose the label this error concerns: the error audit counts it by its label."
+    for category in ("false_finding", "missed_finding", "wrong_location"):
+        response = post(
+            reader_client, url("api-annotations", assignment), annotation(target="step", step=2, category=category)
+        )
+        assert (response.status_code, response.json()["errors"]) == (400, {"label": message})
+    other = annotation(target="step", step=2, category="faulty_reasoning")
+    assert post(reader_client, url("api-annotations", assignment), other).status_code == 201
+    edit = reader_client.patch(
+        url("api-annotation", assignment, other["id"]), {"category": "wrong_location"}, content_type="application/json"
+    )
+    assert (edit.status_code, edit.json()["errors"]) == (400, {"label": message})
+    both = reader_client.patch(
+        url("api-annotation", assignment, other["id"]),
+        {"category": "wrong_location", "label": "pleural-effusion"},
+        content_type="application/json",
+    )
+    assert (both.status_code, both.json()["label"], both.json()["category"]) == (
+        200,
+        "pleural-effusion",
+        "wrong_location",
+    )
+    assert list(TraceAnnotation.objects.values_list("category", "label__slug")) == [
+        ("wrong_location", "pleural-effusion")
+    ]
+
+
+def test_one_error_said_in_several_places_is_one_annotation_marking_them_all(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    show_image(reader_client, assignment)
+    ai = reader_client.get(url("api-ai", assignment)).json()
+    report = ai["report"]["text"]
+    start = report.index("parapneumonic")
+    repeats = [
+        {"target": "step", "step": 4},
+        {"target": "label", "label": "pneumonia"},
+        {"target": "text", "turn": 1, "start": start, "end": start + 13},
+    ]
+    body = annotation(target="step", step=2, label="pneumonia", repeats=repeats)
+    created = post(reader_client, url("api-annotations", assignment), body)
+    assert created.status_code == 201
+    assert created.json()["repeats"] == [
+        {"target": "step", "step": 4},
+        {"target": "label", "label": "pneumonia"},
+        {"target": "text", "turn": 1, "start": start, "end": start + 13, "quote": "parapneumonic"},
+    ]
+    assert TraceAnnotation.objects.count() == 1
+    listed = reader_client.get(url("api-annotations", assignment)).json()
+    assert listed[0]["repeats"] == created.json()["repeats"]
+    unlinked = reader_client.patch(
+        url("api-annotation", assignment, body["id"]), {"repeats": repeats[:1]}, content_type="application/json"
+    )
+    assert unlinked.json()["repeats"] == [{"target": "step", "step": 4}]
+
+
+@pytest.mark.parametrize(
+    "repeat,field",
+    [
+        ({"target": "step", "step": 99}, "repeats.0.step"),
+        ({"target": "text", "turn": 0, "start": 10, "end": 100_000}, "repeats.0.start"),
+        ({"target": "label", "label": "broken-heart"}, "repeats.0.label"),
+        ({"target": "label"}, "repeats.0.label"),
+        ({"target": "output"}, "repeats.0.target"),
+    ],
+)
+def test_a_repeat_outside_what_was_shown_is_refused_whole(reader_client, assignments, repeat, field):
+    assignment = assignments[Arm.FULL_REASONING]
+    show_image(reader_client, assignment)
+    body = annotation(target="step", step=2, label="pneumonia", repeats=[repeat])
+    response = post(reader_client, url("api-annotations", assignment), body)
+    assert response.status_code == 400 and list(response.json()["errors"]) == [field]
+    assert not TraceAnnotation.objects.exists()
 
 
 def test_before_the_first_image_no_answer_tells_anything_of_the_ai_output(reader_client, assignments):
@@ -656,3 +743,37 @@ def test_one_case_served_to_two_readers_or_under_two_arms_carries_different_uids
     client.force_login(reader)
     again = pydicom.dcmread(io.BytesIO(b"".join(client.get(url("api-image", mine[Arm.UNAIDED], 1)).streaming_content)))
     assert again.SOPInstanceUID == served[0][1].SOPInstanceUID
+
+
+def test_a_question_that_allows_it_is_answered_not_applicable_in_drafts_and_reads(reader_client, assignments):
+    assignment = assignments[Arm.FULL_REASONING]
+    keys = [q.key for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
+    assignment.study.questions.filter(key="confidence").update(allows_not_applicable=True)
+    detail = reader_client.get(url("api-assignment", assignment)).json()
+    assert {q["key"]: q["allows_not_applicable"] for q in detail["questions"]} == {
+        key: key in ("confidence", "uncertainty_qualified")
+        for key in keys  # the latter by default: nothing to hedge
+    }
+    draft = {**full_report(assignment), "not_applicable": ["confidence"]}
+    del draft["ratings"]["confidence"]
+    assert reader_client.put(url("api-draft", assignment), draft, content_type="application/json").status_code == 200
+    restored = reader_client.get(url("api-draft", assignment)).json()
+    assert (restored["not_applicable"], "confidence" in restored["ratings"]) == (["confidence"], False)
+
+    both = submit(reader_client, assignment, not_applicable=["confidence"])
+    other = next(key for key in keys if key not in ("confidence", "uncertainty_qualified"))
+    without_other = {key: value for key, value in draft["ratings"].items() if key != other}
+    refused = submit(reader_client, assignment, not_applicable=[other], ratings=without_other)
+    assert (both.status_code, both.json()["errors"]) == (
+        400,
+        {"ratings.confidence": "Choose a value or N/A, not both."},
+    )
+    assert refused.status_code == 400 and refused.json()["errors"][f"ratings.{other}"] == "This question has no N/A."
+    # N/A answers a required question: the read is complete without a value for it.
+    done = submit(reader_client, assignment, not_applicable=["confidence"], ratings=draft["ratings"])
+    assert done.status_code == 201
+    stored = {
+        r.question.key: (r.value, r.not_applicable) for r in Read.objects.get(assignment=assignment).ratings.all()
+    }
+    assert stored["confidence"] == (None, True)
+    assert all(value is not None and not na for key, (value, na) in stored.items() if key != "confidence")

@@ -133,3 +133,25 @@ def test_a_page_opened_in_a_background_tab_starts_hidden():
 def test_half_milliseconds_round_up_as_in_the_browser():
     events = log(A, ("image_rendered", 0.0), ("submit", 354.5))
     assert times(events)["active_ms"] == 355
+
+
+def test_a_sequential_reads_first_phase_ends_at_its_commit_and_the_phases_add_up_to_the_read():
+    # A reload before the commit, idle on both sides of it, a hidden interval after it.
+    first_page = log(A, ("image_rendered", 0), ("input", 5_000))
+    second_page = log(
+        B,
+        ("image_rendered", 0),
+        ("input", 70_000),  # 10 s idle beyond the 60 s threshold
+        ("unaided_commit", 80_000),
+        ("input", 150_000),  # 10 s idle again, measured from the commit
+        ("hidden", 151_000),
+        ("visible", 156_000),
+        ("submit", 160_000),
+    )
+    events = first_page + second_page
+    first = derive_times([e for e in events if e.client_ms <= 80_000], IDLE_MS, end="unaided_commit")
+    whole = derive_times(events, IDLE_MS)
+    assert first.as_dict() == {"total_ms": 85_000, "hidden_ms": 0, "idle_ms": 10_000, "active_ms": 75_000}
+    assert whole.as_dict() == {"total_ms": 165_000, "hidden_ms": 5_000, "idle_ms": 20_000, "active_ms": 140_000}
+    # After the commit: 80 s, less 5 s hidden and 10 s idle.
+    assert whole.active_ms - first.active_ms == (160_000 - 80_000) - 5_000 - 10_000

@@ -99,6 +99,7 @@ def test_a_reader_reads_one_case_in_each_arm(page, live_server, reading, tmp_pat
     assert page.inner_text("[data-testid=ai-labels]").split("\n") == ["Consolidation", "Pleural Effusion", "Pneumonia"]
     assert page.locator("[data-testid=trace]").count() == 0 and page.locator("[data-testid=ai-report]").count() == 0
     page.click("[data-testid=ai-labels] >> text=Pneumonia")
+    page.select_option("[data-testid=annotation-category]", "false_finding")
     page.check("[data-testid=annotation-significant-no]")
     page.click("[data-testid=annotation-save]")
     fill_report(page, questions(labels_only))
@@ -310,6 +311,30 @@ def test_viewer_keys_switch_images_apply_presets_invert_and_reset(browser, live_
         check_viewer_keys(context.new_page(), live_server, reader, assignments)
 
 
+def test_a_frontal_and_a_lateral_are_shown_side_by_side(browser, live_server, reader, two_view_reading):
+    study, assignments = two_view_reading
+    with settled_context(browser, viewport={"width": 1920, "height": 1080}) as context:
+        page = context.new_page()
+        log_in(page, live_server.url, reader.username)
+        page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
+        wait_for_image(page)
+        page.wait_for_selector("[data-testid=viewer-lateral][data-state=ready]", timeout=30_000)
+        frontal = page.locator("[data-testid=image]").bounding_box()
+        lateral = page.locator("[data-testid=image-lateral]").bounding_box()
+        assert lateral["x"] >= frontal["x"] + frontal["width"] - 1
+        assert lateral["width"] == pytest.approx(frontal["width"], abs=2) and frontal["width"] > 400
+        # The frontal's keys stay the main viewer's; the lateral has its own tools and gestures.
+        assert page.get_attribute("[data-testid=viewer]", "data-image-index") == "0"
+        box = lateral
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] / 2 + 60, box["y"] + box["height"] / 2 + 40, steps=5)
+        page.mouse.up()
+        page.wait_for_function("() => document.querySelector('[data-testid=viewer-lateral]').dataset.voi !== undefined")
+        before = page.get_attribute("[data-testid=viewer]", "data-voi")
+        assert page.get_attribute("[data-testid=viewer-lateral]", "data-voi") != before
+
+
 def check_viewer_keys(page, live_server, reader, assignments):
     log_in(page, live_server.url, reader.username)
     page.goto(workstation(live_server, assignments[Arm.UNAIDED]))
@@ -344,16 +369,33 @@ def check_viewer_keys(page, live_server, reader, assignments):
     assert viewer_state(page) == initial
 
 
-def test_an_image_that_cannot_be_loaded_shows_a_clear_message(page, live_server, reading):
+def test_an_image_that_cannot_be_loaded_says_so_keeps_the_report_closed_and_can_be_tried_again(
+    page, live_server, reading
+):
     study, assignments = reading
     assignment = assignments[Arm.UNAIDED]
-    from readerstudy.core import dicom_store
-
-    dicom_store.absolute_path(assignment.case.images.get().stored_path).unlink()
+    stored = dicom_store.absolute_path(assignment.case.images.get().stored_path)
+    content = stored.read_bytes()
+    stored.unlink()
     page.goto(workstation(live_server, assignment))
     page.wait_for_selector("[data-testid=viewer][data-state=error]", timeout=30_000)
-    assert page.inner_text("[data-testid=viewer] .cxr-error") == "The image could not be loaded (HTTP 403)."
-    assert "You can flag a problem with this case below." in page.inner_text("#banner")
+    assert page.inner_text("[data-testid=image-error]") == "The image could not be loaded (HTTP 403)."
+    assert "Use Try again on the image; if it keeps failing, flag a problem with this case below." in page.inner_text(
+        "#banner"
+    )
+    # The report waits for the image; a problem with the case can be flagged meanwhile.
+    assert page.inner_text("[data-testid=image-note]") == (
+        "The report opens when the image is shown. If the image cannot be loaded, flag a problem with this case below."
+    )
+    assert page.evaluate("document.querySelector('fieldset.findings').inert") is True
+    assert page.is_editable("[data-testid=problem-flag]")
+
+    stored.write_bytes(content)
+    page.click("[data-testid=image-retry]")
+    wait_for_image(page)
+    assert page.is_hidden("[data-testid=image-note]") and page.is_hidden("#banner")
+    page.check("[data-testid=finding-consolidation]")
+    assert page.is_checked("[data-testid=finding-consolidation]")
 
 
 def save_status(page):
@@ -493,10 +535,24 @@ def test_the_browser_names_missing_fields_before_sending_anything(page, live_ser
     assignment = assignments[Arm.LABELS_ONLY]
     page.goto(workstation(live_server, assignment))
     wait_for_image(page)
+    # No Finding comes first, and unticking a box is never silent.
+    assert page.get_attribute("fieldset.findings input[name=finding] >> nth=0", "value") == "no-finding"
+    page.check("[data-testid=finding-lung-opacity]")
+    page.check("[data-testid=finding-edema]")
     page.check("[data-testid=finding-no-finding]")
+    assert not page.is_checked("[data-testid=finding-lung-opacity]") and not page.is_checked(
+        "[data-testid=finding-edema]"
+    )
+    assert page.inner_text("[data-testid=findings-notice]") == (
+        "Unticked Edema, Lung Opacity: they cannot be combined with “No Finding”."
+    )
     page.check("[data-testid=finding-edema]")
     assert not page.is_checked("[data-testid=finding-no-finding]")
+    assert (
+        page.inner_text("[data-testid=findings-notice]") == "Unticked No Finding: it cannot be combined with “Edema”."
+    )
     page.uncheck("[data-testid=finding-edema]")
+    assert page.inner_text("[data-testid=findings-notice]") == ""
     page.click("[data-testid=submit-read]")
     errors = page.locator(".field-error:not(:empty)").all_inner_texts()
     assert errors == [

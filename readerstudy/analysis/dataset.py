@@ -40,6 +40,7 @@ class StudyData:
     simulated_outputs: int = 0
     case_types: dict = field(default_factory=dict)  # case id -> normal | abnormal | unknown
     blank: str = "negative"  # how blank truth scores: the study's rule
+    first_reads: dict = field(default_factory=dict)  # read id -> FirstReadRecord (sequential reads)
 
     def has_truth(self, case_id):
         return has_truth(self.truths.get(case_id, {}), blank=self.blank)
@@ -47,6 +48,11 @@ class StudyData:
 
 def rating_column(key):
     return f"rating_{key}"
+
+
+def not_applicable_column(key):
+    """True where the read answered the question N/A (its rating column is then empty: N/A is not a score)."""
+    return f"not_applicable_{key}"
 
 
 def load(study):
@@ -61,6 +67,7 @@ def load(study):
     case_ids = {record.assignment.case_id for record in records} | set(pins)
     truths = source.truths_for(case_ids)
     annotations = {record.read.pk: record.annotations for record in analysed}
+    first_reads = {record.read.pk: record.first_read for record in analysed if record.first_read is not None}
     data = StudyData(
         study=study,
         arms=[arm.value for arm in study.ordered_arms],
@@ -79,28 +86,33 @@ def load(study):
             for case_id, is_abnormal in Case.objects.filter(pk__in=case_ids).values_list("pk", "is_abnormal")
         },
         blank=study.blank_truth,
+        first_reads=first_reads,
     )
     data.data_hash = _hash(study, records, truths, pins, annotations, questions, data.labels)
     return data
 
 
 def _frame(records, questions, blank):
-    columns = [
-        "read",
-        "reader",
-        "case",
-        "case_id",
-        "case_type",
-        "arm",
-        "session",
-        "previous_arm",
-        "active_ms",
-        "active_s",
-        "log_active_s",
-        "findings",
-        "jaccard",
-        "simulated",
-    ] + [rating_column(q.key) for q in questions]
+    columns = (
+        [
+            "read",
+            "reader",
+            "case",
+            "case_id",
+            "case_type",
+            "arm",
+            "session",
+            "previous_arm",
+            "active_ms",
+            "active_s",
+            "log_active_s",
+            "findings",
+            "jaccard",
+            "simulated",
+        ]
+        + [rating_column(q.key) for q in questions]
+        + [not_applicable_column(q.key) for q in questions]
+    )
     rows = []
     for record in records:
         read, assignment, truth = record.read, record.assignment, record.truth
@@ -122,6 +134,7 @@ def _frame(records, questions, blank):
                 read.is_simulated,
             ]
             + [float(record.ratings[q.key]) if q.key in record.ratings else math.nan for q in questions]
+            + [q.key in record.not_applicable for q in questions]
         )
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"active_ms": "int64", "session": "int64", "jaccard": "float64"}).sort_values(
@@ -138,7 +151,17 @@ def _hash(study, records, truths, pins, annotations, questions, labels):
     canonical = {
         "study": [study.pk, study.title, study.status, sorted(study.arms), study.label_vocabulary, study.blank_truth],
         "questions": [
-            [q.key, q.text, q.min_anchor, q.max_anchor, q.scale_min, q.scale_max, sorted(q.arms)] for q in questions
+            [
+                q.key,
+                q.text,
+                q.min_anchor,
+                q.max_anchor,
+                q.scale_min,
+                q.scale_max,
+                sorted(q.arms),
+                q.allows_not_applicable,
+            ]
+            for q in questions
         ],
         "labels": labels,
         "reads": [
@@ -155,6 +178,13 @@ def _hash(study, records, truths, pins, annotations, questions, labels):
                 record.read.is_simulated,
                 sorted(record.findings),
                 sorted(record.ratings.items()),
+                sorted(record.not_applicable),
+                record.first_read
+                and [
+                    sorted(record.first_read.findings),
+                    sorted(record.first_read.ratings.items()),
+                    record.first_read.active_ms,
+                ],
             ]
             for record in sorted(records, key=lambda record: record.read.pk)
         ],

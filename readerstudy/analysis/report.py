@@ -28,9 +28,10 @@ from .per_reader import per_reader_section
 from .plots import draw_all
 from .ratings import ratings_section
 from .reading_time import time_section
+from .sequential import sequential_section
 
 # Raise when a change to this package changes results, so cached analyses are recomputed.
-ANALYSIS_VERSION = "4"
+ANALYSIS_VERSION = "5"
 
 
 def software_versions():
@@ -97,6 +98,8 @@ def analyse(data):
         "error_audit": error_audit_section(data),
         "per_reader": per_reader_section(data),
     }
+    if study.sequential_reading:  # the second-read design's own section; absent otherwise
+        result["sequential"] = sequential_section(data)
     plots = draw_all(data, result)
     result["plots"] = [{"name": plot.name, "title": plot.title} for plot in plots]
     result = json_ready(result)

@@ -19,24 +19,26 @@ from rest_framework.response import Response
 from readerstudy.core import dicom_store
 from readerstudy.core.errors import Refused
 from readerstudy.core.labels import exclusive_labels
-from readerstudy.models import Assignment, ErrorCategory, Study
+from readerstudy.models import LABELLED_CATEGORIES, Assignment, ErrorCategory, Study
 from readerstudy.reading import annotations as annotation_service
 from readerstudy.reading.ai_content import ai_content
 from readerstudy.reading.reads import (
     ReadingRefused,
     Report,
     ReportInvalid,
+    asked_before_ai,
     next_assignment,
     questions_for,
     record_events,
     refuse_unless_readable,
-    refuse_until_image_rendered,
+    refuse_until_ai_may_show,
     report_of,
     save_draft,
     start_reading,
     submit_read,
     vocabulary_for,
 )
+from readerstudy.reading.sequential import FirstReport, commit_first_read, first_read_of
 from readerstudy.studies import served_images
 
 from . import serializers as s
@@ -131,6 +133,8 @@ class AssignmentDetail:
     questions: list
     rules: dict
     next: dict | None
+    sequential: bool
+    unaided: object  # the committed UnaidedRead, or None
 
     def __getattr__(self, name):
         if name == "assignment":  # not set yet (while copying): no recursion
@@ -138,9 +142,25 @@ class AssignmentDetail:
         return getattr(self.assignment, name)
 
 
+@dataclass
+class QuestionAsked:
+    """A question as the assignment asks it (QuestionOut): the question's fields, and when it is asked."""
+
+    question: object
+    before_ai: bool
+
+    def __getattr__(self, name):
+        if name == "question":
+            raise AttributeError(name)
+        return getattr(self.question, name)
+
+
 def page_rules(labels):
     return {
-        "error_categories": [{"value": value, "name": name} for value, name in ErrorCategory.choices],
+        "error_categories": [
+            {"value": value, "name": name, "needs_label": value in LABELLED_CATEGORIES}
+            for value, name in ErrorCategory.choices
+        ],
         "exclusive_labels": [
             {"label": label, "allowed_with": allowed}
             for label, allowed in exclusive_labels(label.slug for label in labels).items()
@@ -179,9 +199,11 @@ class AssignmentDetailView(ReadingView):
             session_total=session.count(),
             images=image_urls(assignment),
             labels=labels,
-            questions=questions_for(assignment),
+            questions=[QuestionAsked(q, asked_before_ai(assignment, q)) for q in questions_for(assignment)],
             rules=page_rules(labels),
             next=following and {"url": workstation_url(following), "images": image_urls(following)},
+            sequential=assignment.is_sequential,
+            unaided=first_read_of(assignment) if assignment.is_sequential else None,
         )
         return Response(s.AssignmentOut(detail).data)
 
@@ -205,7 +227,7 @@ class AssignmentAIContent(ReadingView):
         content = ai_content(self.assignment)
         if content is None:
             raise ReadingRefused("This reading has no AI output.", status=404)
-        refuse_until_image_rendered(self.assignment)
+        refuse_until_ai_may_show(self.assignment)
         # ai_content() builds exactly what the arm allows; the serializer sends exactly that.
         return Response(s.AIContentOut(content).data)
 
@@ -219,6 +241,34 @@ class AssignmentEvents(ReadingView):
         batch.is_valid(raise_exception=True)
         stored = record_events(self.assignment, batch.validated_data["events"])
         return Response(s.EventBatchOut({"stored": stored}).data)
+
+
+class AssignmentFirstRead(ReadingView):
+    @extend_schema(
+        request=s.FirstReportIn,
+        responses={
+            200: s.FirstReportCommittedOut,
+            201: s.FirstReportCommittedOut,
+            **INVALID,
+            **REFUSED,
+            409: OpenApiResponse(
+                s.ErrorOut,
+                description="Not now: committed with another id, not a sequential reading, the image has not "
+                "rendered, the read is submitted, or the cases before it are not read yet",
+            ),
+        },
+        summary="Commit the first report of a sequential read, before the AI (idempotent by submission_uuid)",
+    )
+    def post(self, request, public_id):
+        incoming = s.FirstReportIn(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        first, created = commit_first_read(
+            self.assignment, data["submission_uuid"], FirstReport(data["findings"], data["ratings"]), data["events"]
+        )
+        return Response(
+            s.FirstReportCommittedOut(first).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 def _report(validated):

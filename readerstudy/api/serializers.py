@@ -44,6 +44,13 @@ class ReportIn(serializers.Serializer):
     ratings = serializers.DictField(child=serializers.IntegerField(allow_null=True), required=False, default=dict)
     problem_flagged = serializers.BooleanField(required=False, default=False)
     problem_reason = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    not_applicable = serializers.ListField(
+        child=serializers.CharField(max_length=50),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Keys of the questions answered N/A (only those with allows_not_applicable); not also in ratings.",
+    )
 
 
 class ClientTimesIn(serializers.Serializer):
@@ -58,6 +65,28 @@ class SubmitIn(ReportIn):
     submission_uuid = serializers.UUIDField()
     events = TimingEventIn(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_BATCH)
     client_times = ClientTimesIn(required=False, default=dict)
+
+
+class FirstReportIn(serializers.Serializer):
+    """The first report of a sequential read: findings and the answers to the questions asked before the AI."""
+
+    findings = serializers.ListField(
+        child=serializers.CharField(max_length=60), required=False, default=list, max_length=100
+    )
+    ratings = serializers.DictField(child=serializers.IntegerField(allow_null=True), required=False, default=dict)
+    submission_uuid = serializers.UUIDField()
+    events = TimingEventIn(many=True, required=False, default=list, max_length=MAX_EVENTS_PER_BATCH)
+
+
+class FirstReportCommittedOut(serializers.Serializer):
+    committed_at = serializers.DateTimeField()
+
+
+class FirstReportOut(FirstReportCommittedOut):
+    """The committed first report of a sequential read."""
+
+    findings = serializers.ListField(child=serializers.CharField())
+    ratings = serializers.DictField(child=serializers.IntegerField())
 
 
 class SubmittedOut(serializers.Serializer):
@@ -75,6 +104,7 @@ class ReportOut(serializers.Serializer):
     ratings = serializers.DictField(child=serializers.IntegerField())
     problem_flagged = serializers.BooleanField()
     problem_reason = serializers.CharField(allow_blank=True)
+    not_applicable = serializers.ListField(child=serializers.CharField(), help_text="Questions answered N/A.")
 
 
 class ErrorOut(serializers.Serializer):
@@ -113,7 +143,11 @@ class QuestionOut(serializers.Serializer):
     min_anchor = serializers.CharField()
     max_anchor = serializers.CharField()
     required = serializers.BooleanField()
+    allows_not_applicable = serializers.BooleanField(help_text="N/A may be answered instead of a value.")
     input = AnswerInputField(help_text="points: choose one; number: type a whole number on the scale.")
+    before_ai = serializers.BooleanField(
+        help_text="A sequential read asks it in the first report, before the AI output; false otherwise."
+    )
 
 
 class ImageOut(serializers.Serializer):
@@ -129,6 +163,7 @@ class NextOut(serializers.Serializer):
 class CategoryOut(serializers.Serializer):
     value = serializers.CharField()
     name = serializers.CharField()
+    needs_label = serializers.BooleanField(help_text="An error of this category must name the label it concerns.")
 
 
 class ExclusiveLabelOut(serializers.Serializer):
@@ -199,19 +234,46 @@ class AssignmentOut(AssignmentSummaryOut):
     questions = QuestionOut(many=True)
     rules = RulesOut()
     next = NextOut(allow_null=True, help_text="The next case's workstation URL and image URLs, to prefetch.")
+    sequential = serializers.BooleanField(
+        help_text="A second read: commit a first report without the AI (unaided/) before the AI output is shown."
+    )
+    unaided = FirstReportOut(allow_null=True, help_text="The committed first report; null: none (yet).")
 
 
-class AnnotationIn(serializers.Serializer):
-    id = serializers.UUIDField(help_text="Made by the browser; a repeated create returns the stored annotation.")
-    target = serializers.ChoiceField(choices=TraceAnnotation.Target.choices)
+REPEAT_TARGETS = [TraceAnnotation.Target.STEP, TraceAnnotation.Target.LABEL, TraceAnnotation.Target.TEXT]
+MAX_REPEATS = 20
+
+
+class RepeatIn(serializers.Serializer):
+    """Another place in the output where the same error is said."""
+
+    target = serializers.ChoiceField(choices=[(t.value, t.label) for t in REPEAT_TARGETS])
     turn = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
     start = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
     end = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
     step = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
-    label = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    label = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None, max_length=60)
+
+
+class RepeatOut(serializers.Serializer):
+    target = serializers.CharField()
+    turn = serializers.IntegerField(required=False)
+    start = serializers.IntegerField(required=False)
+    end = serializers.IntegerField(required=False)
+    quote = serializers.CharField(required=False)
+    step = serializers.IntegerField(required=False)
+    label = serializers.CharField(required=False)
+
+
+class AnnotationIn(RepeatIn):
+    """An annotation points as a repeat does (or at the whole output), and says what the error is."""
+
+    id = serializers.UUIDField(help_text="Made by the browser; a repeated create returns the stored annotation.")
+    target = serializers.ChoiceField(choices=TraceAnnotation.Target.choices)
     category = serializers.ChoiceField(choices=TraceAnnotation.Category.choices)
     clinically_significant = serializers.BooleanField()
     comment = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    repeats = RepeatIn(many=True, required=False, default=list, max_length=MAX_REPEATS)
 
 
 class AnnotationUpdateIn(serializers.Serializer):
@@ -219,6 +281,7 @@ class AnnotationUpdateIn(serializers.Serializer):
     clinically_significant = serializers.BooleanField(required=False)
     label = serializers.CharField(required=False, allow_null=True, allow_blank=True)
     comment = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    repeats = RepeatIn(many=True, required=False, max_length=MAX_REPEATS)
 
 
 class AnnotationOut(serializers.Serializer):
@@ -234,3 +297,4 @@ class AnnotationOut(serializers.Serializer):
     category_name = serializers.CharField(source="get_category_display")
     clinically_significant = serializers.BooleanField()
     comment = serializers.CharField(allow_blank=True)
+    repeats = RepeatOut(many=True, help_text="The other places in the output where this error is said.")

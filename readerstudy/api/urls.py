@@ -10,6 +10,7 @@ urlpatterns = [
     path("assignments/<str:public_id>/ai/", reading.AssignmentAIContent.as_view(), name="api-ai"),
     path("assignments/<str:public_id>/events/", reading.AssignmentEvents.as_view(), name="api-events"),
     path("assignments/<str:public_id>/draft/", reading.AssignmentDraft.as_view(), name="api-draft"),
+    path("assignments/<str:public_id>/unaided/", reading.AssignmentFirstRead.as_view(), name="api-unaided"),
     path("assignments/<str:public_id>/submit/", reading.AssignmentSubmit.as_view(), name="api-submit"),
     path("assignments/<str:public_id>/annotations/", reading.AnnotationList.as_view(), name="api-annotations"),
     path(

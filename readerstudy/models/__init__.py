@@ -1,10 +1,10 @@
 from .analysis import AnalysisPlot, StudyAnalysis
-from .annotations import AnnotationTarget, ErrorCategory, TraceAnnotation
+from .annotations import LABELLED_CATEGORIES, AnnotationTarget, ErrorCategory, TraceAnnotation
 from .audit import AuditAction, AuditEntry
 from .cases import Case, CaseImage, CaseSet, CaseSetMembership, GroundTruth, ImportBatch, TruthValue
 from .labels import Label
 from .protocol import ProtocolFrozen
-from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent
+from .reading import Assignment, Rating, Read, ReadFinding, ReadingSession, TimingEvent, UnaidedRead
 from .studies import (
     ABNORMALITY_KEY,
     AI_ARMS,
@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "AnnotationTarget",
     "ErrorCategory",
+    "LABELLED_CATEGORIES",
     "TraceAnnotation",
     "Arm",
     "Assignment",
@@ -51,4 +52,5 @@ __all__ = [
     "StudyReader",
     "TimingEvent",
     "TruthValue",
+    "UnaidedRead",
 ]

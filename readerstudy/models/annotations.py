@@ -16,6 +16,11 @@ class ErrorCategory(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# The errors the error audit scores by the label they concern (analysis.error_audit): recorded without one,
+# such an error could never be matched to the AI's, so a reader must name the label.
+LABELLED_CATEGORIES = (ErrorCategory.FALSE_FINDING, ErrorCategory.MISSED_FINDING, ErrorCategory.WRONG_LOCATION)
+
+
 class AnnotationTarget(models.TextChoices):
     """What the reader pointed at: a text span, a predicted label, one reasoning step, or the output as a whole."""
 
@@ -44,6 +49,9 @@ class TraceAnnotation(models.Model):
     category = models.CharField(max_length=20, choices=ErrorCategory.choices)
     clinically_significant = models.BooleanField()
     comment = models.TextField(blank=True)
+    # The same error where the output says it again (a step, the summary, the report, the label): one error,
+    # counted once, marked in every place. Each: {target: step|label|text, step | label | turn, start, end, quote}.
+    repeats = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,13 +1,14 @@
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from .append_only import AppendOnlyModel
 from .cases import Case
 from .labels import Label
-from .studies import Arm, Study, StudyQuestion
+from .studies import AI_ARMS, Arm, Study, StudyQuestion
 
 
 def new_assignment_public_id():
@@ -76,6 +77,12 @@ class Assignment(models.Model):
     def __str__(self):
         return f"{self.public_id} ({self.get_arm_display()})"
 
+    @property
+    def is_sequential(self):
+        """A second read: the study reads sequentially and this arm shows the AI, so the reader commits a first
+        report without the AI (UnaidedRead) before the AI output is shown."""
+        return self.study.sequential_reading and self.arm in AI_ARMS
+
 
 class Read(models.Model):
     """The reader's report for one assignment; a draft until submitted_at is set, final after."""
@@ -124,6 +131,44 @@ class Read(models.Model):
         return self.submitted_at is not None
 
 
+def validate_label_slugs(value):
+    if not isinstance(value, list) or not all(isinstance(slug, str) for slug in value):
+        raise ValidationError("A list of label slugs.")
+
+
+def validate_rating_values(value):
+    if not isinstance(value, dict) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+        raise ValidationError("Question keys with whole-number answers.")
+
+
+class UnaidedRead(AppendOnlyModel):
+    """The first report of a sequential read (Assignment.is_sequential): the findings and the answers to the
+    questions not about the AI, committed before the AI output is shown, with the active time until then.
+    Final once committed (reading/sequential.py writes it once; nothing changes or deletes it)."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="unaided_read")
+    findings = models.JSONField(default=list, validators=[validate_label_slugs], help_text="Label slugs.")
+    ratings = models.JSONField(default=dict, validators=[validate_rating_values], help_text="Question key -> value.")
+    committed_at = models.DateTimeField()
+    client_submission_uuid = models.UUIDField(unique=True)
+    # Derived on the server from the TimingEvent log up to the `unaided_commit` event (reading/timing.py).
+    total_ms = models.PositiveBigIntegerField(default=0)
+    hidden_ms = models.PositiveBigIntegerField(default=0)
+    idle_ms = models.PositiveBigIntegerField(default=0)
+    active_ms = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(active_ms=models.F("total_ms") - models.F("hidden_ms") - models.F("idle_ms")),
+                name="unaidedread_active_is_total_less_hidden_and_idle",
+            ),
+        ]
+
+    def __str__(self):
+        return f"First read of {self.assignment}"
+
+
 class ReadFinding(models.Model):
     read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="finding_links")
     label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="+")
@@ -135,13 +180,23 @@ class ReadFinding(models.Model):
 class Rating(models.Model):
     read = models.ForeignKey(Read, on_delete=models.PROTECT, related_name="ratings")
     question = models.ForeignKey(StudyQuestion, on_delete=models.PROTECT, related_name="ratings")
-    value = models.SmallIntegerField()
+    value = models.SmallIntegerField(null=True, blank=True, help_text="Empty when the answer is N/A.")
+    not_applicable = models.BooleanField(
+        default=False, help_text="The reader answered N/A (only where the question allows it)."
+    )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["read", "question"], name="rating_unique_question")]
+        constraints = [
+            models.UniqueConstraint(fields=["read", "question"], name="rating_unique_question"),
+            models.CheckConstraint(
+                condition=models.Q(value__isnull=False, not_applicable=False)
+                | models.Q(value__isnull=True, not_applicable=True),
+                name="rating_value_or_not_applicable",
+            ),
+        ]
 
     def __str__(self):
-        return f"{self.question.key}={self.value}"
+        return f"{self.question.key}={'N/A' if self.not_applicable else self.value}"
 
 
 class TimingEventType(models.TextChoices):
@@ -157,6 +212,7 @@ class TimingEventType(models.TextChoices):
     PAUSE = "pause"
     RESUME = "resume"
     INPUT = "input"
+    UNAIDED_COMMIT = "unaided_commit"  # a sequential read's first report committed (reading/sequential.py)
     SUBMIT = "submit"
 
 

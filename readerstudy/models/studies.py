@@ -139,6 +139,11 @@ class Study(models.Model):
         help_text="Readers may read a session's cases in any order. Off (the default): the "
         "randomised order is enforced, each case only after the one before it.",
     )
+    sequential_reading = models.BooleanField(
+        default=False,
+        help_text="Second-read design: in the AI arms the reader first commits findings and the questions not "
+        "about the AI without it, then sees the AI's output and may revise. Both reports are kept.",
+    )
     idle_threshold_s = models.PositiveIntegerField(
         default=60, help_text="An input-free gap longer than this is idle, not reading time."
     )
@@ -176,6 +181,7 @@ class Study(models.Model):
         "randomisation_seed",
         "design_version",
         "free_order",
+        "sequential_reading",
         "idle_threshold_s",
     )
 
@@ -292,6 +298,9 @@ DEFAULT_QUESTIONS = [
         [Arm.FULL_REASONING],
     ),
 ]
+# Default questions a reader may answer N/A: a case where the AI had nothing to be uncertain about has no
+# "appropriate uncertainty" to rate.
+DEFAULT_NOT_APPLICABLE = {"uncertainty_qualified"}
 
 
 # Optional (Study.asks_abnormality): the rating an MRMC AUC is computed from.
@@ -318,6 +327,10 @@ class StudyQuestion(models.Model):
     max_anchor = models.CharField(max_length=80)
     arms = models.JSONField(default=all_arms, validators=[validate_arms])
     required = models.BooleanField(default=True)
+    allows_not_applicable = models.BooleanField(
+        default=False,
+        help_text="The reader may answer N/A (the question does not apply to the case) instead of a value.",
+    )
     order = models.PositiveSmallIntegerField(default=0)
     history = HistoricalRecords()
 
@@ -335,6 +348,12 @@ class StudyQuestion(models.Model):
 
     def is_asked_in(self, arm):
         return arm in self.arms
+
+    @property
+    def is_about_ai(self):
+        """Asked only in AI arms: in a sequential read it is asked after the AI output is shown, every other
+        question before it."""
+        return all(arm in AI_ARMS for arm in self.arms)
 
     def clean(self):
         super().clean()
@@ -359,6 +378,7 @@ class StudyQuestion(models.Model):
                 min_anchor=low,
                 max_anchor=high,
                 arms=[a.value for a in arms if a in study.arms],
+                allows_not_applicable=key in DEFAULT_NOT_APPLICABLE,
                 order=order,
             )
             for order, (key, text, low, high, arms) in enumerate(DEFAULT_QUESTIONS)

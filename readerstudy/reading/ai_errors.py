@@ -10,7 +10,7 @@ category that reports it.
 from dataclasses import dataclass
 
 from readerstudy.core.scoring import FALSE_LABEL, MISSED_LABEL, score_case
-from readerstudy.models import Arm, ErrorCategory
+from readerstudy.models import LABELLED_CATEGORIES, Arm, ErrorCategory
 
 LABEL_ERROR_CATEGORY = {
     FALSE_LABEL: ErrorCategory.FALSE_FINDING.value,
@@ -21,11 +21,7 @@ DELIBERATE_ERROR_CATEGORY = {
     "missed_finding": ErrorCategory.MISSED_FINDING.value,
     "wrong_side": ErrorCategory.WRONG_LOCATION.value,
 }
-AUDITED_CATEGORIES = [
-    ErrorCategory.FALSE_FINDING.value,
-    ErrorCategory.MISSED_FINDING.value,
-    ErrorCategory.WRONG_LOCATION.value,
-]
+AUDITED_CATEGORIES = [category.value for category in LABELLED_CATEGORIES]
 VISIBLE_CATEGORIES = {
     Arm.LABELS_ONLY.value: set(LABEL_ERROR_CATEGORY.values()),
     Arm.FULL_REASONING.value: set(AUDITED_CATEGORIES),

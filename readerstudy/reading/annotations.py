@@ -6,13 +6,13 @@ message tells which labels the AI gave: a label annotation may name any label th
 
 from django.db import transaction
 
-from readerstudy.models import Assignment, Label, TraceAnnotation
+from readerstudy.models import LABELLED_CATEGORIES, Assignment, Label, TraceAnnotation
 from readerstudy.reading.ai_content import ai_content, annotatable_text
 from readerstudy.reading.reads import (
     ReadingRefused,
     ReportInvalid,
     refuse_unless_readable,
-    refuse_until_image_rendered,
+    refuse_until_ai_may_show,
     start_reading,
 )
 
@@ -27,7 +27,7 @@ def readable_annotations(assignment):
     """The reader's annotations, once the AI output may be shown."""
     refuse_unless_readable(assignment)
     _content_or_refuse(assignment)
-    refuse_until_image_rendered(assignment)
+    refuse_until_ai_may_show(assignment)
     return annotations_of(assignment)
 
 
@@ -43,6 +43,8 @@ def create_annotation(assignment, data):
         content = _content_or_refuse(locked)
         fields = _target_fields(locked, content, data)
         fields["label"] = _label(locked, data)
+        _require_label(data["category"], fields["label"])
+        fields["repeats"] = _repeats(locked, content, data.get("repeats", []))
         annotation = TraceAnnotation.objects.create(
             client_uuid=data["id"],
             read=start_reading(locked),
@@ -61,9 +63,12 @@ def update_annotation(assignment, annotation_id, data):
         annotation = _find(locked, annotation_id)
         if "label" in data:
             annotation.label = _label(locked, data)
+        if "repeats" in data:
+            annotation.repeats = _repeats(locked, _content_or_refuse(locked), data["repeats"])
         for name in ("category", "clinically_significant", "comment"):
             if name in data:
                 setattr(annotation, name, data[name])
+        _require_label(annotation.category, annotation.label)
         annotation.save()
         return annotation
 
@@ -79,7 +84,7 @@ def _lock_writable(assignment):
     locked = Assignment.objects.select_for_update().select_related("study", "session").get(pk=assignment.pk)
     refuse_unless_readable(locked)
     _content_or_refuse(locked)
-    refuse_until_image_rendered(locked)
+    refuse_until_ai_may_show(locked)
     return locked
 
 
@@ -109,6 +114,29 @@ def _target_fields(assignment, content, data):
     if target == Target.LABEL and not data.get("label"):
         raise ReportInvalid({"label": "Choose the label this error concerns."})
     return {}
+
+
+def _repeats(assignment, content, repeats):
+    """The other places of the same error, each checked as an annotation's own target is (shown steps, spans
+    of shown text, labels of the vocabulary), in the stored shape; the messages name the repeat's position."""
+    stored = []
+    for i, repeat in enumerate(repeats):
+        try:
+            if repeat["target"] == Target.LABEL:
+                label = _label(assignment, repeat)
+                if label is None:
+                    raise ReportInvalid({"label": "Choose the label this repeat concerns."})
+                stored.append({"target": Target.LABEL, "label": label.slug})
+            else:
+                stored.append({"target": repeat["target"], **_target_fields(assignment, content, repeat)})
+        except ReportInvalid as invalid:
+            raise ReportInvalid({f"repeats.{i}.{name}": message for name, message in invalid.errors.items()}) from None
+    return stored
+
+
+def _require_label(category, label):
+    if category in LABELLED_CATEGORIES and label is None:
+        raise ReportInvalid({"label": "Choose the label this error concerns: the error audit counts it by its label."})
 
 
 def _text_fields(assignment, data):

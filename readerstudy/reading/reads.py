@@ -13,7 +13,7 @@ from django.utils import timezone
 from readerstudy.core.errors import Refused
 from readerstudy.core.labels import exclusive_labels
 from readerstudy.core.signals import study_data_changed
-from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent
+from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent, UnaidedRead
 from readerstudy.reading.timing import Event, derive_times
 from readerstudy.studies import served_images
 from readerstudy.studies.sessions import session_is_open, when_session_opens
@@ -45,6 +45,7 @@ class Report:
     ratings: dict = field(default_factory=dict)
     problem_flagged: bool = False
     problem_reason: str = ""
+    not_applicable: list = field(default_factory=list)  # keys of the questions answered N/A
 
 
 # --- access -------------------------------------------------------------------------------------------------
@@ -121,10 +122,10 @@ def record_events(assignment, events):
         locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
         refuse_unless_readable(locked)
         read = start_reading(locked)
-        return _insert_events(locked, read, events)
+        return insert_events(locked, read, events)
 
 
-def _insert_events(assignment, read, events):
+def insert_events(assignment, read, events):
     rows = [
         TimingEvent(
             assignment=assignment,
@@ -152,11 +153,18 @@ def image_has_rendered(assignment):
     return TimingEvent.objects.filter(assignment=assignment, type=TimingEvent.Type.IMAGE_RENDERED).exists()
 
 
-def refuse_until_image_rendered(assignment):
-    """The clock starts at the first rendered image: before it, nothing of the AI's output (its text, its
-    length, its labels) may reach the reader, through any response."""
+def first_read_committed(assignment):
+    return UnaidedRead.objects.filter(assignment=assignment).exists()
+
+
+def refuse_until_ai_may_show(assignment):
+    """When the AI's output (its text, its length, its labels) may reach the reader, through any response: the
+    clock starts at the first rendered image, so not before it; and a sequential read's first report is the
+    reader's own, so not before it is committed."""
     if not image_has_rendered(assignment):
         raise ReadingRefused("The AI output is shown once the image has appeared.")
+    if assignment.is_sequential and not first_read_committed(assignment):
+        raise ReadingRefused("Commit your first read before the AI output is shown.")
 
 
 # --- report -------------------------------------------------------------------------------------------------
@@ -166,22 +174,67 @@ def questions_for(assignment):
     return [q for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
 
 
+def asked_before_ai(assignment, question):
+    """In a sequential read every question not about the AI is asked in the first report, before the AI."""
+    return assignment.is_sequential and not question.is_about_ai
+
+
 def vocabulary_for(study):
     return list(Label.objects.filter(vocabulary=study.label_vocabulary))
 
 
 def validate_report(assignment, report, final):
-    """Labels and ratings as model objects, or ReportInvalid naming each problem. Drafts may be incomplete."""
-    errors = {}
+    """Labels and ratings as model objects ({question: value}, None for N/A), or ReportInvalid naming each
+    problem. Drafts may be incomplete."""
     labels = {label.slug: label for label in vocabulary_for(assignment.study)}
-    unknown = [slug for slug in report.findings if slug not in labels]
-    if unknown:
-        errors["findings"] = f"Unknown finding(s): {', '.join(map(str, unknown))}."
-    elif conflict := _exclusive_conflict(report.findings, labels):
-        errors["findings"] = conflict
+    errors = findings_problems(report.findings, labels)
     questions = {q.key: q for q in questions_for(assignment)}
+    ratings = checked_ratings(report.ratings, questions, errors)
+    ratings |= checked_not_applicable(report.not_applicable, report.ratings, questions, errors)
+    for name in ("report_findings", "report_impression", "problem_reason"):
+        if len(getattr(report, name)) > MAX_TEXT:
+            errors[name] = f"At most {MAX_TEXT} characters."
+    if final:
+        for name, message in _missing_for_submit(report, questions, ratings, labels).items():
+            errors.setdefault(name, message)
+    if errors:
+        raise ReportInvalid(errors)
+    return [labels[slug] for slug in dict.fromkeys(report.findings)], ratings
+
+
+def checked_not_applicable(keys, answers, questions, errors):
+    """{question: None} for the questions answered N/A (`keys`), which must allow it and have no value in
+    `answers` as well; each problem goes into `errors` as `ratings.<key>`. N/A answers a required question."""
+    chosen = {}
+    for key in dict.fromkeys(keys):
+        question = questions.get(key)
+        if question is None:
+            errors[f"ratings.{key}"] = "This question is not asked in this reading."
+        elif answers.get(key) is not None:
+            errors[f"ratings.{key}"] = "Choose a value or N/A, not both."
+        elif not question.allows_not_applicable:
+            errors[f"ratings.{key}"] = "This question has no N/A."
+        else:
+            chosen[question] = None
+    return chosen
+
+
+def findings_problems(findings, labels):
+    """{"findings": why} for labels outside the vocabulary (`labels`: slug -> Label) or an exclusive label's
+    rule broken; {} when the findings are fine."""
+    unknown = [slug for slug in findings if slug not in labels]
+    if unknown:
+        return {"findings": f"Unknown finding(s): {', '.join(map(str, unknown))}."}
+    if conflict := _exclusive_conflict(findings, labels):
+        return {"findings": conflict}
+    return {}
+
+
+def checked_ratings(answers, questions, errors):
+    """{question: value} of the answers (key -> value, None: unanswered) to `questions` (key -> question); each
+    problem goes into `errors` as `ratings.<key>`."""
     ratings = {}
-    for key, value in report.ratings.items():
+    for key, value in answers.items():
         question = questions.get(key)
         if question is None:
             errors[f"ratings.{key}"] = "This question is not asked in this reading."
@@ -195,15 +248,12 @@ def validate_report(assignment, report, final):
             errors[f"ratings.{key}"] = f"Choose a whole number from {question.scale_min} to {question.scale_max}."
         else:
             ratings[question] = value
-    for name in ("report_findings", "report_impression", "problem_reason"):
-        if len(getattr(report, name)) > MAX_TEXT:
-            errors[name] = f"At most {MAX_TEXT} characters."
-    if final:
-        for name, message in _missing_for_submit(report, questions, ratings, labels).items():
-            errors.setdefault(name, message)
-    if errors:
-        raise ReportInvalid(errors)
-    return [labels[slug] for slug in dict.fromkeys(report.findings)], ratings
+    return ratings
+
+
+def no_findings_message(labels):
+    normal = "".join(f", or “{labels[slug].name}”" for slug in exclusive_labels(labels))
+    return f"Choose at least one finding{normal}."
 
 
 def _exclusive_conflict(findings, labels):
@@ -221,8 +271,7 @@ def _missing_for_submit(report, questions, ratings, labels):
         return {} if report.problem_reason.strip() else {"problem_reason": "Say what is wrong with this case."}
     missing = {}
     if not report.findings:
-        normal = "".join(f", or “{labels[slug].name}”" for slug in exclusive_labels(labels))
-        missing["findings"] = f"Choose at least one finding{normal}."
+        missing["findings"] = no_findings_message(labels)
     if not report.report_findings.strip() and not report.report_impression.strip():
         missing["report_findings"] = "Write the report: findings, impression or both."
     answered = {q.key for q in ratings}
@@ -240,8 +289,10 @@ def _write_report(read, report, labels, ratings):
     ReadFinding.objects.filter(read=read).exclude(label__in=labels).delete()
     ReadFinding.objects.bulk_create([ReadFinding(read=read, label=label) for label in labels], ignore_conflicts=True)
     Rating.objects.filter(read=read).exclude(question__in=list(ratings)).delete()
-    for question, value in ratings.items():
-        Rating.objects.update_or_create(read=read, question=question, defaults={"value": value})
+    for question, value in ratings.items():  # None: answered N/A
+        Rating.objects.update_or_create(
+            read=read, question=question, defaults={"value": value, "not_applicable": value is None}
+        )
 
 
 def report_of(read):
@@ -250,9 +301,14 @@ def report_of(read):
         findings=list(read.finding_links.values_list("label__slug", flat=True)),
         report_findings=read.report_findings,
         report_impression=read.report_impression,
-        ratings=dict(read.ratings.values_list("question__key", "value")),
+        ratings=dict(read.ratings.filter(not_applicable=False).values_list("question__key", "value")),
         problem_flagged=read.problem_flagged,
         problem_reason=read.problem_reason,
+        not_applicable=list(
+            read.ratings.filter(not_applicable=True)
+            .order_by("question__order", "question__key")
+            .values_list("question__key", flat=True)
+        ),
     )
 
 
@@ -280,11 +336,13 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
                 return read, False
             raise ReadingRefused("This read was already submitted; a submitted read is final.")
         refuse_unless_readable(locked)
+        if locked.is_sequential and not first_read_committed(locked):
+            raise ReadingRefused("Commit your first read, without the AI, before submitting the final read.")
         if Read.objects.filter(client_submission_uuid=submission_uuid).exists():
             raise ReadingRefused("This submission id belongs to another read.")
         labels, ratings = validate_report(locked, report, final=True)
         read = start_reading(locked)
-        _insert_events(locked, read, events)
+        insert_events(locked, read, events)
         times = derive_times(stored_events(locked), locked.study.idle_threshold_s * 1000)
         _write_report(read, report, labels, ratings)
         read.total_ms, read.hidden_ms, read.idle_ms = times.total_ms, times.hidden_ms, times.idle_ms

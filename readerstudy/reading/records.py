@@ -2,9 +2,10 @@
 loaded a page at a time with the same number of queries for ten reads as for ten thousand.
 
 Once per study, when first needed: its labels, its readers' enrolments, each read's previous arm (carry-over),
-the pinned outputs (what an AI arm showed). Per page of reads: the reads with their assignment, case and
-session (one query), their findings, ratings and annotations (one query each) and the ground truth of the
-page's cases not seen before (at most one). Records come in reader, session and position order.
+the pinned outputs (what an AI arm showed). Per page of reads: the reads with their assignment, case, session
+and a sequential read's first report (one query), their findings, ratings and annotations (one query each)
+and the ground truth of the page's cases not seen before (at most one). Records come in reader, session and
+position order.
 
 Which reads the analysis leaves out, and why, is decided here too (`ReadRecord.excluded_because`), so that
 the analysis's counts and the progress page's agree.
@@ -40,16 +41,46 @@ class AnnotationRecord:
     clinically_significant: bool
 
 
+@dataclass(frozen=True)
+class FirstReadRecord:
+    """A sequential read's first report, committed before the AI output was shown."""
+
+    findings: frozenset  # label slugs
+    ratings: dict  # question key -> value
+    active_ms: int
+    committed_at: object
+
+    @classmethod
+    def of(cls, unaided_read):
+        if unaided_read is None:
+            return None
+        return cls(
+            frozenset(unaided_read.findings),
+            dict(unaided_read.ratings),
+            unaided_read.active_ms,
+            unaided_read.committed_at,
+        )
+
+
 @dataclass
 class ReadRecord:
     read: Read  # with its assignment, case and session
     enrolment: StudyReader | None
     findings: frozenset = frozenset()  # label slugs the reader chose
-    ratings: dict = field(default_factory=dict)  # question key -> value
+    ratings: dict = field(default_factory=dict)  # question key -> value (questions answered N/A are not here)
+    not_applicable: frozenset = frozenset()  # keys of the questions answered N/A
     annotations: list = field(default_factory=list)  # [AnnotationRecord] in the order recorded
     truth: dict = field(default_factory=dict)  # label slug -> truth value, over the study's vocabulary
     previous_arm: str | None = None  # the arm of the reader's latest earlier reading of the case
     ai_labels: list | None = None  # [{slug, name}] the reader was shown; None: no AI in this reading
+    first_read: FirstReadRecord | None = None  # a sequential read's first report, without the AI
+
+    @property
+    def aided_active_ms(self):
+        """A sequential read's active time after its first report was committed (None: not sequential)."""
+        if self.first_read is None:
+            return None
+        return max(0, self.read.active_ms - self.first_read.active_ms)
 
     @property
     def assignment(self):
@@ -82,7 +113,7 @@ class StudyReads:
     def queryset(self):
         return (
             Read.objects.filter(assignment__study=self.study, submitted_at__isnull=False)
-            .select_related("assignment__case", "assignment__session")
+            .select_related("assignment__case", "assignment__session", "assignment__unaided_read")
             .order_by("assignment__reader_id", "assignment__session__index", "assignment__position")
         )
 
@@ -130,13 +161,16 @@ class StudyReads:
 
     def _with_content(self, page):
         ids = [read.pk for read in page]
-        findings, ratings, annotations = {}, {}, {}
+        findings, ratings, not_applicable, annotations = {}, {}, {}, {}
         for read_id, slug in ReadFinding.objects.filter(read_id__in=ids).values_list("read_id", "label__slug"):
             findings.setdefault(read_id, set()).add(slug)
-        for read_id, key, value in Rating.objects.filter(read_id__in=ids).values_list(
-            "read_id", "question__key", "value"
+        for read_id, key, value, is_na in Rating.objects.filter(read_id__in=ids).values_list(
+            "read_id", "question__key", "value", "not_applicable"
         ):
-            ratings.setdefault(read_id, {})[key] = value
+            if is_na:
+                not_applicable.setdefault(read_id, set()).add(key)
+            else:
+                ratings.setdefault(read_id, {})[key] = value
         for read_id, *annotation in (
             TraceAnnotation.objects.filter(read_id__in=ids)
             .order_by("read_id", "created_at", "pk")
@@ -151,10 +185,12 @@ class StudyReads:
                 self.enrolments.get(read.assignment.reader_id),
                 findings=frozenset(findings.get(read.pk, ())),
                 ratings=ratings.get(read.pk, {}),
+                not_applicable=frozenset(not_applicable.get(read.pk, ())),
                 annotations=annotations.get(read.pk, []),
                 truth=truths[read.assignment.case_id],
                 previous_arm=self.previous_arms.get(read.assignment_id),
                 ai_labels=labels_shown(read.assignment.arm, self.pins.get(read.assignment.case_id), names),
+                first_read=FirstReadRecord.of(getattr(read.assignment, "unaided_read", None)),
             )
             for read in page
         ]

@@ -8,6 +8,10 @@ Per page load, with the page's own performance.now() clock:
   study's idle threshold;
 - active = total - hidden - idle.
 Each page load's times are summed. Event order within a page load comes from its clock, not arrival order.
+
+A sequential read's first phase is the same derivation ending at `unaided_commit` instead of `submit`, over the
+events stored when it was committed; the commit is a sign of presence, so the idle gaps of the whole read
+split at it and the aided phase is the read's active time less the first phase's.
 """
 
 import math
@@ -16,6 +20,7 @@ from itertools import groupby
 
 START = "image_rendered"
 END = "submit"
+UNAIDED_END = "unaided_commit"
 # Events that show a reader at the workstation; becoming visible or resuming starts a new gap too.
 PRESENCE = frozenset(
     {
@@ -25,6 +30,7 @@ PRESENCE = frozenset(
         "interaction_start",
         "interaction_end",
         "input",
+        "unaided_commit",
         "visible",
         "resume",
         "submit",
@@ -69,21 +75,22 @@ class ReadingTimes:
 NO_TIME = ReadingTimes(0, 0, 0)
 
 
-def derive_times(events, idle_threshold_ms):
-    """Sum the reading times of every page load in `events` (any order, any mix of page loads)."""
+def derive_times(events, idle_threshold_ms, end=END):
+    """Sum the reading times of every page load in `events` (any order, any mix of page loads), each ending at
+    its `end` event (UNAIDED_END: a sequential read's first phase)."""
     ordered = sorted(events, key=lambda e: (str(e.page_load_id), e.client_ms))
     times = NO_TIME
     for _, page_events in groupby(ordered, key=lambda e: str(e.page_load_id)):
-        times = times + page_load_times(list(page_events), idle_threshold_ms)
+        times = times + page_load_times(list(page_events), idle_threshold_ms, end)
     return times
 
 
-def page_load_times(events, idle_threshold_ms):
+def page_load_times(events, idle_threshold_ms, end_type=END):
     """Times of one page load; `events` sorted by client_ms."""
     start_index = next((i for i, e in enumerate(events) if e.type == START), None)
     if start_index is None:
         return NO_TIME  # the image never appeared: no reading happened on this page load
-    end_index = next((i for i, e in enumerate(events) if e.type == END and i > start_index), len(events) - 1)
+    end_index = next((i for i, e in enumerate(events) if e.type == end_type and i > start_index), len(events) - 1)
     start, end = events[start_index].client_ms, events[end_index].client_ms
     away = _away_state_at_start(events[:start_index])
     hidden = idle = 0.0

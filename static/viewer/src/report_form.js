@@ -7,18 +7,19 @@ import { conflictsWith, isOnScale, validateReport } from "./report_rules.js";
 const isTyped = (q) => q.input === "number";
 
 export class ReportForm {
-  constructor(form, { labels, questions, rules, onChange, onSubmit }) {
+  // `onCommit`: a sequential read's first report is committed (the form starts in its first phase).
+  constructor(form, { labels, questions, rules, onChange, onSubmit, onCommit = null }) {
     this.form = form;
     this.labels = labels;
     this.questions = questions;
     this.exclusive = rules.exclusive_labels;
-    form.replaceChildren(
-      this.findingsFieldset(),
-      this.textFields(),
-      ...(questions.length ? [this.ratingsFieldset()] : []),
-      this.problemFieldset(),
-      this.submitBar(),
-    );
+    this.imageNote = el("p", { class: "image-note", role: "status", "data-testid": "image-note", hidden: true });
+    // The report is about the image: its fields open when the image is shown. The problem flag (and Submit,
+    // for a flagged case) never wait, so a case whose image fails can still be reported as such.
+    this.reportParts = [this.findingsFieldset(), this.textFields(), ...(questions.length ? [this.ratingsFieldset()] : [])];
+    this.phaseNote = el("p", { class: "phase-note", role: "status", "data-testid": "phase-note", hidden: true });
+    form.replaceChildren(this.phaseNote, this.imageNote, ...this.reportParts, this.problemFieldset(), this.submitBar());
+    this.firstPhase = false;
     form.addEventListener("input", () => onChange());
     form.addEventListener("change", (event) => {
       if (event.target.name === "finding") this.enforceExclusive(event.target);
@@ -28,7 +29,8 @@ export class ReportForm {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.confirmBar.hidden = true;
-      onSubmit();
+      if (this.firstPhase) onCommit();
+      else onSubmit();
     });
     // A submitted read is final, so Enter in a field never submits (browsers submit a form on Enter in an
     // input); Submit is clicked, or asked for with Ctrl+Enter and confirmed.
@@ -36,6 +38,43 @@ export class ReportForm {
       const field = event.target;
       if (event.key === "Enter" && !event.ctrlKey && !event.metaKey && field.tagName === "INPUT") event.preventDefault();
     });
+  }
+
+  // A sequential read in two phases. First: findings and the questions asked before the AI, committed without
+  // the AI; the report text and the AI's questions wait. Second: everything, to revise and submit.
+  setPhase(phase) {
+    this.firstPhase = phase === "first";
+    const later = new Set(this.questions.filter((q) => !q.before_ai).map((q) => q.key));
+    for (const part of [this.form.querySelector(".report-text"), ...[...this.form.querySelectorAll(".rating")]
+      .filter((row) => later.has(row.dataset.key))]) {
+      part.hidden = this.firstPhase;
+    }
+    this.phaseNote.hidden = false;
+    this.phaseNote.textContent = this.firstPhase
+      ? "First read, without the AI: choose your findings and answer the questions, then commit. The AI output is shown after, and you may revise."
+      : "Your first read is committed. Revise your findings if the AI changes your mind, write the report, and submit.";
+    const submit = this.form.querySelector("button.submit");
+    submit.textContent = this.firstPhase ? "Commit first read" : "Submit read";
+    submit.dataset.testid = this.firstPhase ? "commit-first-read" : "submit-read";
+    this.confirmBar.querySelector("[data-testid=confirm-submit]").textContent = this.firstPhase ? "Commit (Enter)" : "Submit (Enter)";
+    this.confirmBar.querySelector("span").textContent = this.firstPhase
+      ? "Commit your first read? It cannot be changed; the AI output is shown next. "
+      : "Submit this read? A submitted read is final. ";
+  }
+
+  // The first report: findings and the answers to the questions asked before the AI.
+  firstRead() {
+    const value = this.value();
+    const before = new Set(this.questions.filter((q) => q.before_ai).map((q) => q.key));
+    const ratings = Object.fromEntries(Object.entries(value.ratings).filter(([key]) => before.has(key)));
+    return { findings: value.findings, ratings };
+  }
+
+  // The rules of a final read, for the first read's fields only.
+  validateFirst() {
+    const before = new Set(this.questions.filter((q) => q.before_ai).map((q) => `ratings.${q.key}`));
+    const errors = this.validate(true);
+    return Object.fromEntries(Object.entries(errors).filter(([field]) => field === "findings" || before.has(field)));
   }
 
   submitBar() {
@@ -66,12 +105,16 @@ export class ReportForm {
     if (this.returnFocus && this.returnFocus.isConnected) this.returnFocus.focus();
   }
 
+  // The exclusive labels (No Finding) first: the choice that stands alone is made before the others.
   findingsFieldset() {
-    const boxes = this.labels.map((label) => el("label", { class: "check" },
+    const first = new Set(this.exclusive.map((rule) => rule.label));
+    const ordered = [...this.labels.filter((l) => first.has(l.slug)), ...this.labels.filter((l) => !first.has(l.slug))];
+    const boxes = ordered.map((label) => el("label", { class: "check" },
       el("input", { type: "checkbox", name: "finding", value: label.slug, "data-testid": `finding-${label.slug}` }),
       ` ${label.name}`));
+    this.findingsNotice = el("p", { class: "findings-notice", role: "status", "data-testid": "findings-notice" });
     return el("fieldset", { class: "findings" }, el("legend", {}, "Findings"), el("div", { class: "checks" }, ...boxes),
-      el("p", { class: "field-error", "data-field": "findings" }));
+      this.findingsNotice, el("p", { class: "field-error", "data-field": "findings" }));
   }
 
   textFields() {
@@ -85,7 +128,7 @@ export class ReportForm {
   }
 
   ratingsFieldset() {
-    const rows = this.questions.map((q) => el("div", { class: "rating", "data-testid": `rating-${q.key}` },
+    const rows = this.questions.map((q) => el("div", { class: "rating", "data-testid": `rating-${q.key}`, "data-key": q.key },
       el("p", { class: "question" }, q.text, q.required ? "" : el("span", { class: "optional" }, " (optional)")),
       el("div", { class: "scale" }, el("span", { class: "anchor" }, q.min_anchor), ...this.scaleInputs(q),
         el("span", { class: "anchor" }, q.max_anchor)),
@@ -94,17 +137,32 @@ export class ReportForm {
   }
 
   // A short scale is a row of radio buttons; a long one (the 0–100 probability of abnormality) a number field.
+  // A question the study lets a reader call not applicable (nothing to hedge) also offers N/A.
   scaleInputs(q) {
     if (isTyped(q)) {
-      return [el("input", { type: "number", name: `rating-${q.key}`, min: String(q.scale_min), max: String(q.scale_max),
-        step: "1", inputmode: "numeric", class: "scale-number", "data-testid": `rating-${q.key}-number` })];
+      const number = el("input", { type: "number", name: `rating-${q.key}`, min: String(q.scale_min), max: String(q.scale_max),
+        step: "1", inputmode: "numeric", class: "scale-number", "data-testid": `rating-${q.key}-number` });
+      if (!q.allows_not_applicable) return [number];
+      const na = el("input", { type: "checkbox", name: `rating-${q.key}-na`, "data-testid": `rating-${q.key}-na` });
+      na.addEventListener("change", () => { number.disabled = na.checked; });
+      return [number, el("label", { class: "scale-point na" }, na, el("span", {}, "N/A"))];
     }
     const options = [];
     for (let value = q.scale_min; value <= q.scale_max; value += 1) {
       options.push(el("label", { class: "scale-point" },
         el("input", { type: "radio", name: `rating-${q.key}`, value: String(value) }), el("span", {}, String(value))));
     }
+    if (q.allows_not_applicable) {
+      options.push(el("label", { class: "scale-point na" }, el("input", { type: "radio", name: `rating-${q.key}`, value: "na",
+        "data-testid": `rating-${q.key}-na` }), el("span", {}, "N/A")));
+    }
     return options;
+  }
+
+  isNotApplicable(q) {
+    if (!q.allows_not_applicable) return false;
+    const selector = isTyped(q) ? `input[name="rating-${q.key}-na"]:checked` : `input[name="rating-${q.key}"][value=na]:checked`;
+    return Boolean(this.form.querySelector(selector));
   }
 
   problemFieldset() {
@@ -117,12 +175,19 @@ export class ReportForm {
   }
 
   // An exclusive label (No Finding) unticks what it cannot stand beside, and is unticked by it.
+  // Never silently: the reader is told which boxes were unticked, and why.
   enforceExclusive(changed) {
+    this.findingsNotice.textContent = "";
     if (!changed.checked) return;
     const boxes = [...this.form.querySelectorAll("input[name=finding]")];
     const checked = boxes.filter((box) => box.checked).map((box) => box.value);
     const conflicts = new Set(conflictsWith(changed.value, checked, this.exclusive));
+    if (!conflicts.size) return;
     for (const box of boxes) if (conflicts.has(box.value)) box.checked = false;
+    const names = Object.fromEntries(this.labels.map((label) => [label.slug, label.name]));
+    const unticked = [...conflicts].map((slug) => names[slug]).join(", ");
+    const they = conflicts.size > 1 ? "they" : "it";
+    this.findingsNotice.textContent = `Unticked ${unticked}: ${they} cannot be combined with “${names[changed.value]}”.`;
   }
 
   showProblemReason() {
@@ -132,6 +197,7 @@ export class ReportForm {
   value() {
     const f = this.form.elements;
     const ratings = {};
+    const notApplicable = this.questions.filter((q) => this.isNotApplicable(q)).map((q) => q.key);
     for (const q of this.questions) {
       const value = this.typedRating(q);
       // A number still being typed (or out of range) is left out of the draft; validate() names it.
@@ -142,6 +208,7 @@ export class ReportForm {
       report_findings: f.report_findings.value,
       report_impression: f.report_impression.value,
       ratings,
+      not_applicable: notApplicable,
       problem_flagged: f.problem_flagged.checked,
       problem_reason: f.problem_flagged.checked ? f.problem_reason.value : "",
     };
@@ -149,6 +216,7 @@ export class ReportForm {
 
   // The number the reader chose or typed for `q`, or undefined.
   typedRating(q) {
+    if (this.isNotApplicable(q)) return undefined;
     const input = isTyped(q)
       ? this.form.querySelector(`input[name="rating-${q.key}"]`)
       : this.form.querySelector(`input[name="rating-${q.key}"]:checked`);
@@ -166,16 +234,24 @@ export class ReportForm {
       const radio = this.form.querySelector(`input[name="rating-${key}"][value="${value}"]`);
       if (radio) radio.checked = true;
     }
+    for (const key of report.not_applicable || []) {
+      const na = this.form.querySelector(`input[name="rating-${key}"][value=na], input[name="rating-${key}-na"]`);
+      if (na) na.checked = true;
+      const number = this.form.querySelector(`input[type=number][name="rating-${key}"]`);
+      if (number) number.disabled = true;
+    }
     f.problem_flagged.checked = Boolean(report.problem_flagged);
     f.problem_reason.value = report.problem_reason || "";
     this.showProblemReason();
   }
 
   // The server's rules for a final read; returns {field: message}.
-  validate() {
+  // `ignoreFlag`: as if no problem were flagged (a first read is about the findings).
+  validate(ignoreFlag = false) {
     const answers = Object.fromEntries(this.questions.map((q) => [q.key, this.typedRating(q)]));
     const names = Object.fromEntries(this.labels.map((label) => [label.slug, label.name]));
-    return validateReport(this.value(), answers, { questions: this.questions, exclusive: this.exclusive, names });
+    const report = ignoreFlag ? { ...this.value(), problem_flagged: false } : this.value();
+    return validateReport(report, answers, { questions: this.questions, exclusive: this.exclusive, names });
   }
 
   showErrors(errors, summary = "") {
@@ -184,6 +260,13 @@ export class ReportForm {
     this.form.querySelector("#form-error").textContent = summary || (count ? "Please correct the marked fields." : "");
     const first = this.form.querySelector(".field-error:not(:empty)");
     if (first) first.scrollIntoView({ block: "nearest" });
+  }
+
+  // Until the image is shown, the report's fields are closed with `reason`; null opens them.
+  awaitImage(reason) {
+    for (const part of this.reportParts) part.inert = Boolean(reason);
+    this.imageNote.hidden = !reason;
+    this.imageNote.textContent = reason || "";
   }
 
   // Locked: nothing can be changed or submitted (the saved draft is not in the form yet), with the reason.
@@ -202,7 +285,7 @@ export class ReportForm {
   setBusy(busy, label) {
     const button = this.form.querySelector("button.submit");
     button.disabled = busy;
-    button.textContent = label || "Submit read";
+    button.textContent = label || (this.firstPhase ? "Commit first read" : "Submit read");
   }
 }
 

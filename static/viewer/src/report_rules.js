@@ -35,7 +35,9 @@ export function validateReport(report, answers, { questions, exclusive, names })
   if (!report.report_findings.trim() && !report.report_impression.trim()) {
     errors.report_findings = "Write the report: findings, impression or both.";
   }
+  const notApplicable = new Set(report.not_applicable || []);
   for (const q of questions) {
+    if (notApplicable.has(q.key)) continue; // N/A answers the question
     const value = answers[q.key];
     if (value === undefined) {
       if (q.required) errors[`ratings.${q.key}`] = "Answer this question.";

@@ -91,7 +91,7 @@ export class EventLog {
 }
 
 const PRESENCE = new Set(["image_rendered", "ai_panel_scrolled", "annotation_added", "interaction_start",
-  "interaction_end", "input", "visible", "resume", "submit"]);
+  "interaction_end", "input", "visible", "resume", "unaided_commit", "submit"]);
 const AWAY_OPEN = { hidden: "hidden", pause: "paused" };
 const AWAY_CLOSE = { visible: "hidden", resume: "paused" };
 

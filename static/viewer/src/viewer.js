@@ -5,18 +5,24 @@ import {
 } from "@cornerstonejs/core";
 import { init as initLoader } from "@cornerstonejs/dicom-image-loader";
 import {
-  Enums as ToolEnums, LengthTool, PanTool, ToolGroupManager, WindowLevelTool, ZoomTool, addTool, init as initTools,
+  Enums as ToolEnums, LengthTool, MagnifyTool, PanTool, ToolGroupManager, WindowLevelTool, ZoomTool, addTool,
+  init as initTools,
 } from "@cornerstonejs/tools";
 
 import { el } from "./dom.js";
+import { edgeMarkers, regionBoxes } from "./regions.js";
 
-const ENGINE_ID = "readerstudy";
+const ENGINE_PREFIX = "readerstudy";
 const VIEWPORT_ID = "radiograph";
-const TOOL_GROUP_ID = "radiograph-tools";
+const TOOL_GROUP_PREFIX = "radiograph-tools";
 const WHEEL_SETTLE_MS = 400;
+// One wheel notch (deltaY 100) zooms by this factor about the pointer; a key press by KEY_ZOOM about the centre.
+const WHEEL_ZOOM = 1.15;
+const KEY_ZOOM = 1.25;
 const { MouseBindings } = ToolEnums;
 const PRIMARY_TOOLS = {
   windowlevel: WindowLevelTool.toolName, pan: PanTool.toolName, zoom: ZoomTool.toolName, length: LengthTool.toolName,
+  magnify: MagnifyTool.toolName,
 };
 
 // Radiographs (DX/CR) have no Hounsfield scale, so the chest presets are fractions of the image's own value
@@ -31,8 +37,8 @@ const CHEST_PRESETS = [
 
 // Tab is left to the page: it moves focus through the report form.
 const SHORTCUTS = [
-  ["W", "window/level"], ["P", "pan"], ["Z", "zoom"], ["M", "measure"], ["I", "invert"], ["F", "fit"],
-  ["O", "1:1 pixels"], ["R", "reset"], ["← → PgUp PgDn", "image"], ["1–9", "presets"],
+  ["W", "window/level"], ["P", "pan"], ["Z", "zoom"], ["L", "magnifier"], ["M", "measure"], ["I", "invert"],
+  ["F", "fit"], ["O", "1:1 pixels"], ["R", "reset"], ["+ −", "zoom"], ["← → PgUp PgDn", "image"], ["1–9", "presets"],
   ["wheel", "zoom"], ["right/middle drag", "pan"], ["F6", "next pane"], ["Ctrl+Enter", "submit"],
 ];
 
@@ -43,7 +49,7 @@ function initCornerstone() {
     initCore();
     initLoader({ maxWebWorkers: Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4) - 1) });
     initTools();
-    for (const tool of [WindowLevelTool, PanTool, ZoomTool, LengthTool]) addTool(tool);
+    for (const tool of [WindowLevelTool, PanTool, ZoomTool, LengthTool, MagnifyTool]) addTool(tool);
   })();
   return initialised;
 }
@@ -59,17 +65,36 @@ function belongsToPage(target, key) {
   return !["checkbox", "radio", "button", "submit"].includes(target.type) || CHOOSING_KEYS.has(key);
 }
 
-export async function createViewer(element, { images, onFirstImageRendered, onInteraction, onError }) {
+// A lateral beside the frontal: the view positions of a lateral chest film.
+export const isLateral = (image) => /^(LL|RL|LAT|LATERAL)\b/i.test(image.label || "");
+
+// `name`: one viewer per name on a page (a companion view beside the main one); `keys`: whether the page's
+// keys drive this viewer (only the main one's); `testid`: the image's data-testid.
+export async function createViewer(element, {
+  images, onFirstImageRendered, onInteraction, onError, onRecovered = () => {}, name = "main", keys: takesKeys = true,
+  testid = "image",
+}) {
   await initCornerstone();
+  const ENGINE_ID = `${ENGINE_PREFIX}-${name}`;
+  const TOOL_GROUP_ID = `${TOOL_GROUP_PREFIX}-${name}`;
   const imageIds = images.map((image) => `wadouri:${new URL(image.url, window.location.href)}`);
   // Focusable, so that the reader (and F6) can bring the keys back to the image.
-  const canvasHost = el("div", { class: "cxr-canvas", tabindex: "0", "aria-label": "Radiograph", "data-testid": "image" });
+  const canvasHost = el("div", { class: "cxr-canvas", tabindex: "0", "aria-label": "Radiograph", "data-testid": testid });
   const loading = el("div", { class: "cxr-loading" }, "Loading image…");
-  const failure = el("div", { class: "cxr-error", hidden: "" });
+  const failureText = el("span", { "data-testid": "image-error" });
+  const retry = el("button", { type: "button", "data-testid": "image-retry" }, "Try again");
+  const failure = el("div", { class: "cxr-error", role: "alert", hidden: "" }, failureText, " ", retry);
   const toolbar = el("div", { class: "cxr-toolbar" });
   const legend = el("div", { class: "cxr-legend" }, SHORTCUTS.map(([key, what]) => `${key} ${what}`).join(" · "));
+  // Drawn over the image, never catching the pointer: the outline of a region, the orientation letters, and
+  // the window and zoom in a corner.
+  const outline = el("div", { class: "cxr-outline", "data-testid": "region-outline", hidden: "" });
+  const markers = el("div", { class: "cxr-markers", "data-testid": "orientation-markers" });
+  const info = el("div", { class: "cxr-info", "data-testid": "view-info" });
+  const overlay = el("div", { class: "cxr-overlay" }, outline, markers, info);
   element.classList.add("cxr-viewer");
   element.replaceChildren(toolbar, canvasHost, loading, failure, legend);
+  canvasHost.append(overlay);
   canvasHost.addEventListener("contextmenu", (event) => event.preventDefault());
   // Cornerstone's own key listener swallows every key on the image (preventDefault), Tab included: Tab is the
   // browser's, to leave the image.
@@ -90,7 +115,6 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   for (const name of Object.values(PRIMARY_TOOLS)) tools.addTool(name);
   tools.addViewport(VIEWPORT_ID, ENGINE_ID);
   tools.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }, { mouseButton: MouseBindings.Secondary }] });
-  tools.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: MouseBindings.Wheel }] });
   let primary = null;
   let presets = [];
   let naturalInvert = false; // MONOCHROME1 is shown through Cornerstone's invert; that is not the reader's invert
@@ -103,14 +127,13 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   function setTool(name) {
     if (!PRIMARY_TOOLS[name]) return;
     if (primary) tools.setToolPassive(PRIMARY_TOOLS[primary]);
-    // Pan and zoom keep their middle/right-button and wheel bindings besides the left button.
-    const keep = { pan: [MouseBindings.Auxiliary, MouseBindings.Secondary], zoom: [MouseBindings.Wheel] }[name] || [];
+    // Pan keeps its middle/right-button bindings besides the left button (the wheel zooms by itself, below).
+    const keep = name === "pan" ? [MouseBindings.Auxiliary, MouseBindings.Secondary] : [];
     tools.setToolActive(PRIMARY_TOOLS[name], {
       bindings: [{ mouseButton: MouseBindings.Primary }, ...keep.map((mouseButton) => ({ mouseButton }))],
     });
-    if (primary === "pan" || primary === "zoom") {
-      const restore = primary === "pan" ? [MouseBindings.Auxiliary, MouseBindings.Secondary] : [MouseBindings.Wheel];
-      if (name !== primary) tools.setToolActive(PRIMARY_TOOLS[primary], { bindings: restore.map((mouseButton) => ({ mouseButton })) });
+    if (primary === "pan" && name !== primary) {
+      tools.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: MouseBindings.Auxiliary }, { mouseButton: MouseBindings.Secondary }] });
     }
     primary = name;
     for (const button of toolbar.querySelectorAll("[data-tool]")) button.classList.toggle("active", button.dataset.tool === name);
@@ -146,7 +169,16 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     pointerDown = true;
     if (primary === "length" && event.button === 0) touched("measure");
   }, true);
-  canvasHost.addEventListener("wheel", () => { wheelAt = performance.now(); }, { capture: true, passive: true });
+  // The wheel zooms about the pointer by WHEEL_ZOOM a notch; Cornerstone's own wheel zoom (a few percent a
+  // notch) never sees the event.
+  canvasHost.addEventListener("wheel", (event) => {
+    wheelAt = performance.now();
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    const notches = event.deltaMode === 1 ? event.deltaY / 3 : event.deltaY / 100;
+    const bounds = canvasHost.getBoundingClientRect();
+    zoomBy(WHEEL_ZOOM ** -Math.max(-3, Math.min(3, notches)), [event.clientX - bounds.left, event.clientY - bounds.top]);
+  }, { capture: true, passive: false });
   const onPointerUp = () => {
     if (!pointerDown) return;
     pointerDown = false;
@@ -163,8 +195,73 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     const scale = viewport.getCamera().parallelScale;
     const zoomed = lastScale !== null && Math.abs(scale - lastScale) > 1e-6;
     lastScale = scale;
+    placeOverlay();
     if (byReader()) touched(zoomed ? "zoom" : "pan");
   });
+
+  // Zoom by `factor` keeping the image point under `at` (canvas pixels; the centre if not given) in place.
+  function zoomBy(factor, at) {
+    wheelAt = performance.now(); // a zoom the reader asked for, by wheel or key
+    const camera = viewport.getCamera();
+    const centre = at ? viewport.canvasToWorld(at) : camera.focalPoint;
+    const keep = (point) => point.map((value, i) => centre[i] + (value - centre[i]) / factor);
+    viewport.setCamera({ parallelScale: camera.parallelScale / factor, focalPoint: keep(camera.focalPoint),
+      position: keep(camera.position) });
+    viewport.render();
+  }
+
+  // The scale at which one image pixel is one device pixel (the camera's parallel scale is half the visible
+  // height in mm); the zoom shown is relative to it, as PACS viewers show it.
+  function oneToOneScale() {
+    const spacing = viewport.getImageData().spacing[1] || 1;
+    return (canvasHost.clientHeight * window.devicePixelRatio * spacing) / 2;
+  }
+
+  // --- what is drawn over the image -------------------------------------------------------------------------
+  let orientation = null;
+  let outlined = null; // {region, text} while a reasoning step is pointed at
+
+  // Patient Orientation (0020,0020) from the file, as the loader's naturalized dataset holds it.
+  function orientationOf(imageId) {
+    const value = (metaData.get("naturalized", imageId) || {}).PatientOrientation;
+    const parts = Array.isArray(value) ? value : typeof value === "string" ? value.split("\\") : [];
+    return parts.length >= 2 ? parts.map((part) => String(part).trim().toUpperCase()) : null;
+  }
+
+  function showMarkers() {
+    const letters = edgeMarkers(orientation);
+    markers.replaceChildren(...(letters ? Object.entries(letters).map(([edge, letter]) =>
+      el("span", { class: `cxr-marker ${edge}`, "data-testid": `marker-${edge}` }, letter)) : []));
+  }
+
+  // The outline's boxes, from fractions of the image to the canvas (through the image's world coordinates,
+  // so that zoom, pan and fit move the outline with the image).
+  function placeOverlay() {
+    const image = viewport.getCornerstoneImage && viewport.getCornerstoneImage();
+    if (image) {
+      const camera = viewport.getCamera();
+      info.textContent = `${element.dataset.voi ? `W ${element.dataset.voi.split(",")[1]} L ${element.dataset.voi.split(",")[0]} · ` : ""}` +
+        `Zoom ${Math.round((100 * oneToOneScale()) / camera.parallelScale)}%`;
+    }
+    if (!outlined || !image) {
+      outline.hidden = true;
+      return;
+    }
+    const imageId = imageIds[current()];
+    const toCanvas = (x, y) => viewport.worldToCanvas(utilities.imageToWorldCoords(imageId, [x * image.width, y * image.height]));
+    const boxes = regionBoxes(outlined.region, outlined.text, orientation).map(([x0, y0, x1, y1]) => {
+      const [a, b] = [toCanvas(x0, y0), toCanvas(x1, y1)];
+      const [left, top] = [Math.min(a[0], b[0]), Math.min(a[1], b[1])];
+      // Through the CSSOM: the page's CSP refuses style attributes.
+      const box = el("div", { class: "cxr-region" });
+      Object.assign(box.style, { left: `${left}px`, top: `${top}px`, width: `${Math.abs(b[0] - a[0])}px`,
+        height: `${Math.abs(b[1] - a[1])}px` });
+      return box;
+    });
+    outline.replaceChildren(...boxes);
+    outline.dataset.region = outlined.region;
+    outline.hidden = boxes.length === 0;
+  }
 
   // "ready" means drawn: the first draw after an image loads, which is also when the reading clock starts.
   let firstRendered = false;
@@ -187,6 +284,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     if (!voiRange) return;
     const { windowWidth, windowCenter } = utilities.windowLevel.toWindowLevel(voiRange.lower, voiRange.upper);
     element.dataset.voi = `${Math.round(windowCenter)},${Math.round(windowWidth)}`;
+    placeOverlay();
   }
 
   function quietly(change) {
@@ -254,6 +352,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
   let request = 0; // a quick second switch wins over a slow first one
   async function showImage(index) {
     if (index < 0 || index >= imageIds.length) return;
+    wanted = index;
     const mine = ++request;
     setState("loading");
     failure.hidden = true;
@@ -269,6 +368,9 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     // radiographs (no image position/orientation), so the Length tool would label millimetres "px".
     if (getShouldUseCPURendering()) viewport.calibrateIfNecessary(imageIds[index], { ...metaData.get("imagePlaneModule", imageIds[index]) });
     naturalInvert = (metaData.get("imagePixelModule", imageIds[index]) || {}).photometricInterpretation === "MONOCHROME1";
+    orientation = orientationOf(imageIds[index]);
+    element.dataset.orientation = orientation ? orientation.join("\\") : "";
+    showMarkers();
     presets = presetsFor(imageIds[index]);
     presetMenu.replaceChildren(el("option", { value: "" }, "Window presets"),
       ...presets.map((p, i) => el("option", { value: p.id }, `${i < 9 ? `${i + 1}. ` : ""}${p.name}`)));
@@ -278,13 +380,36 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     viewport.render();
   }
 
+  let stacked = false; // the stack is set: a retry loads one image again, else the stack itself
+  let wanted = 0;
   function fail(error) {
     const status = error && (error.status ?? error.request?.status ?? error.error?.status);
-    failure.textContent = `The image could not be loaded${status ? ` (HTTP ${status})` : ""}.`;
+    failureText.textContent = `The image could not be loaded${status ? ` (HTTP ${status})` : ""}.`;
     failure.hidden = false;
     setState("error");
-    onError(failure.textContent);
+    onError(failureText.textContent);
   }
+
+  async function openStack(index) {
+    try {
+      await loaded(viewport.setStack(imageIds, index));
+    } catch (error) {
+      fail(error);
+      return;
+    }
+    stacked = true;
+    await showImage(index);
+  }
+
+  retry.addEventListener("click", async () => {
+    retry.disabled = true;
+    try {
+      await (stacked ? showImage(wanted) : openStack(wanted));
+    } finally {
+      retry.disabled = false;
+    }
+    if (element.dataset.state !== "error") onRecovered();
+  });
 
   const current = () => Number(element.dataset.imageIndex);
   const viewer = {
@@ -295,10 +420,14 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     fit: () => quietly(() => viewport.resetCamera()),
     // One image pixel per device pixel (the canvas is sized in device pixels): the camera's parallel scale is
     // half the visible height in mm.
-    oneToOne: () => quietly(() => {
-      const spacing = viewport.getImageData().spacing[1] || 1;
-      viewport.setCamera({ parallelScale: (canvasHost.clientHeight * window.devicePixelRatio * spacing) / 2 });
-    }),
+    oneToOne: () => quietly(() => viewport.setCamera({ parallelScale: oneToOneScale() })),
+    zoomIn: () => zoomBy(KEY_ZOOM),
+    zoomOut: () => zoomBy(1 / KEY_ZOOM),
+    // A reasoning step pointed at: outline the region it names (null: none). Only the first image is frontal.
+    outline: (step) => {
+      outlined = step && current() === 0 ? step : null;
+      placeOverlay();
+    },
     invert: () => quietly(() => viewport.setProperties({ invert: !viewport.getProperties().invert })),
     setPreset,
     setTool,
@@ -335,6 +464,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     button("W/L", "Window/level (W)", () => setTool("windowlevel"), { "data-tool": "windowlevel" }),
     button("Pan", "Pan (P; right or middle drag always)", () => setTool("pan"), { "data-tool": "pan" }),
     button("Zoom", "Zoom (Z; wheel zooms always)", () => setTool("zoom"), { "data-tool": "zoom" }),
+    button("Magnify", "Magnifier: hold the left button on the image (L)", () => setTool("magnify"), { "data-tool": "magnify" }),
     button("Measure", "Length measurement (M)", () => setTool("length"), { "data-tool": "length" }),
     presetMenu,
     button("Invert", "Invert (I)", viewer.invert),
@@ -349,7 +479,7 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
 
   const keys = {
     w: () => setTool("windowlevel"), p: () => setTool("pan"), z: () => setTool("zoom"), m: () => setTool("length"),
-    i: viewer.invert, f: viewer.fit, o: viewer.oneToOne, r: viewer.reset,
+    l: () => setTool("magnify"), "+": viewer.zoomIn, "=": viewer.zoomIn, "-": viewer.zoomOut, i: viewer.invert, f: viewer.fit, o: viewer.oneToOne, r: viewer.reset,
     arrowright: viewer.next, arrowleft: viewer.previous, pagedown: viewer.next, pageup: viewer.previous,
   };
   function onKey(event) {
@@ -364,17 +494,11 @@ export async function createViewer(element, { images, onFirstImageRendered, onIn
     }
     event.preventDefault();
   }
-  document.addEventListener("keydown", onKey);
+  if (takesKeys) document.addEventListener("keydown", onKey);
   const resizer = new ResizeObserver(() => engine.resize(true, true));
   resizer.observe(canvasHost);
 
   setTool("windowlevel");
-  try {
-    await loaded(viewport.setStack(imageIds, 0));
-  } catch (error) {
-    fail(error);
-    return viewer;
-  }
-  await showImage(0);
+  await openStack(0);
   return viewer;
 }

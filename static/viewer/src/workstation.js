@@ -1,7 +1,7 @@
 // The reading page: wires the viewer, the AI panel, the report form, the event log and the outbox together.
 // Study rules live on the server; this page only shows what the API sends (its rules included) and records
 // what the reader does. One Workstation owns the page's state; each part keeps its own and is told what to do.
-import { createViewer } from "./viewer.js";
+import { createViewer, isLateral } from "./viewer.js";
 import "./viewer.css";
 import { AIPanel } from "./ai_panel.js";
 import { HttpError, getJSON } from "./api.js";
@@ -34,6 +34,10 @@ class Workstation {
     this.page = page;
     this.api = page.api;
     this.submission = null; // the submit's UUID while it is on its way
+    this.firstSubmission = null; // a sequential read's first report's UUID, likewise
+    this.sequential = false;
+    this.committed = false; // the first report of a sequential read is on the server
+    this.imageShown = false;
     this.dirty = false; // the form changed since the last draft was queued
     this.paused = false;
     this.form = null;
@@ -75,17 +79,21 @@ class Workstation {
   // --- the outbox's answers ------------------------------------------------------------------------------
 
   delivered(entry, body) {
-    if (entry.kind === "submit" && entry.assignment === this.page.assignment) window.location.assign(body.next_url);
+    if (entry.assignment !== this.page.assignment) return;
+    if (entry.kind === "submit") window.location.assign(body.next_url);
+    else if (entry.kind === "first-read") this.firstReadCommitted();
   }
 
   rejected(entry, error) {
     if (entry.assignment !== this.page.assignment) return;
-    if (entry.kind === "submit") {
-      // The refused submit's events are still part of the reading, except the submit itself.
-      const events = entry.body.events.filter((e) => e.type !== "submit");
+    if (entry.kind === "submit" || entry.kind === "first-read") {
+      // The refused write's events are still part of the reading, except its own (submit, unaided_commit).
+      const own = entry.kind === "submit" ? "submit" : "unaided_commit";
+      const events = entry.body.events.filter((e) => e.type !== own);
       if (events.length) this.outbox.add({ kind: "events", assignment: entry.assignment, method: "POST", url: `${this.api}events/`, body: { events } });
-      this.log.discard("submit");
+      this.log.discard(own);
       this.submission = null;
+      this.firstSubmission = null;
       this.form.setBusy(false);
       this.form.showErrors(error.body.errors || {}, error.message);
     } else {
@@ -135,6 +143,28 @@ class Workstation {
     });
   }
 
+  // A sequential read's first report, without the AI: committed once (idempotent by its UUID), then the AI.
+  commitFirstRead() {
+    const page = this.page;
+    if (this.firstSubmission || this.outbox.pending((e) => e.kind === "first-read" && e.assignment === page.assignment).length) return;
+    const errors = this.form.validateFirst();
+    this.form.showErrors(errors);
+    if (Object.keys(errors).length) return;
+    this.log.log("unaided_commit");
+    this.firstSubmission = crypto.randomUUID();
+    this.form.setBusy(true, "Committing…");
+    this.outbox.add({ kind: "first-read", assignment: page.assignment, method: "POST", url: `${this.api}unaided/`,
+      body: { ...this.form.firstRead(), submission_uuid: this.firstSubmission, events: this.log.take() } });
+  }
+
+  firstReadCommitted() {
+    this.committed = true;
+    this.firstSubmission = null;
+    this.form.setPhase("second");
+    this.form.setBusy(false);
+    if (this.imageShown) this.showAI();
+  }
+
   // --- the page's own controls ---------------------------------------------------------------------------
 
   setPaused(paused) {
@@ -160,7 +190,9 @@ class Workstation {
       }
       return;
     }
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && this.form) {
+    // Inside a part with keys of its own (the error editor, the submit question), Ctrl+Enter is that part's.
+    const own = event.target.closest && event.target.closest("[data-keys=own]");
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && this.form && !own) {
       event.preventDefault();
       this.form.askToSubmit();
     } else if (event.key === "F6") {
@@ -235,12 +267,18 @@ class Workstation {
       `Session ${detail.session} · case ${detail.position} of ${detail.session_total} · ${detail.arm_name}`;
     this.form = new ReportForm(document.getElementById("report-form"), {
       labels: detail.labels, questions: detail.questions, rules: detail.rules,
-      onChange: () => this.draftChanged(), onSubmit: () => this.submit(),
+      onChange: () => this.draftChanged(), onSubmit: () => this.submit(), onCommit: () => this.commitFirstRead(),
     });
+    // A sequential read: the AI waits for the first report (the server refuses it until then, too).
+    this.sequential = Boolean(detail.sequential);
+    this.committed = Boolean(detail.unaided);
+    if (this.sequential) this.form.setPhase(this.committed ? "second" : "first");
     if (detail.ai !== "none") {
       document.body.classList.add("has-ai");
       this.ai = this.aiPanel(detail);
+      if (this.sequential && !this.committed) this.ai.showMessage("The AI output is shown after you commit your first read.");
     }
+    this.form.awaitImage("The report opens when the image is shown.");
     await Promise.all([this.restoreDraft(), this.openViewer(detail)]);
     if (this.statusNode.textContent === "Loading…") this.showStatus(this.outbox.state);
   }
@@ -256,6 +294,7 @@ class Workstation {
       onAnnotationAdded: (annotation) => {
         this.log.log("annotation_added", { target: annotation.target, category: annotation.category });
       },
+      onStepPointed: (step) => this.viewer && this.viewer.outline(step),
     });
   }
 
@@ -292,20 +331,51 @@ class Workstation {
         onFirstImageRendered: () => {
           if (rendered) return;
           rendered = true;
+          this.form.awaitImage(null);
+          this.imageShown = true;
           this.log.log("image_rendered");
-          if (this.ai) this.showAI();
+          if (this.ai && (!this.sequential || this.committed)) this.showAI();
         },
         onInteraction: ({ kind, phase }) => {
           this.log.log(phase === "start" ? "interaction_start" : "interaction_end", { kind });
         },
-        onError: (message) => this.showBanner(`${message} You can flag a problem with this case below.`),
+        onError: (message) => {
+          this.showBanner(`${message} Use Try again on the image; if it keeps failing, flag a problem with this case below.`);
+          if (!rendered) this.form.awaitImage("The report opens when the image is shown. If the image cannot be loaded, flag a problem with this case below.");
+        },
+        onRecovered: () => {
+          if (!this.banner.dataset.sticky) this.banner.hidden = true;
+        },
       });
     } catch (error) {
       this.showBanner(`The image viewer could not start (${error.message || error}). Reload the page; if this happens again, flag a problem with this case below.`, "", true);
       return;
     }
+    this.openLateral(detail);
     // The next case's images go into the browser's cache while this one is read.
     if (detail.next) this.viewer.prefetch(detail.next.images.map((image) => image.url));
+  }
+
+  // A case with a frontal and a lateral film shows the lateral beside the frontal (the main viewer keeps every
+  // image, the arrows too); its gestures are the reading's like the main viewer's.
+  async openLateral(detail) {
+    const lateral = detail.images.find(isLateral);
+    if (!lateral || isLateral(detail.images[0])) return;
+    const element = document.getElementById("viewer-lateral");
+    element.hidden = false;
+    document.querySelector(".ws-viewer").classList.add("two-views");
+    try {
+      this.lateral = await createViewer(element, {
+        images: [lateral], name: "lateral", keys: false, testid: "image-lateral",
+        onFirstImageRendered: () => {},
+        onInteraction: ({ kind, phase }) => {
+          this.log.log(phase === "start" ? "interaction_start" : "interaction_end", { kind, view: "lateral" });
+        },
+        onError: (message) => this.showBanner(`The lateral view: ${message}`),
+      });
+    } catch (error) {
+      this.showBanner(`The lateral view could not start (${error.message || error}).`);
+    }
   }
 
   // The AI appears only after the first image has rendered, and the server checks that it was logged: until

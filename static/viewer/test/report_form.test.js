@@ -16,7 +16,9 @@ const QUESTIONS = [
     max_anchor: "100", required: false, input: "number" },
 ];
 const COMPLETE = { findings: ["edema"], report_findings: "Edema.", report_impression: "", ratings: {},
-  problem_flagged: false, problem_reason: "" };
+  not_applicable: [], problem_flagged: false, problem_reason: "" };
+// "Was the uncertainty expressed appropriate?" has nothing to judge on a case with nothing to hedge: N/A.
+const WITH_NA = QUESTIONS.map((q) => ({ ...q, allows_not_applicable: true, required: true }));
 
 describe("conflictsWith", () => {
   it("lets No Finding stand beside Support Devices alone, in both directions", () => {
@@ -50,6 +52,11 @@ describe("validateReport", () => {
     const flagged = { ...COMPLETE, findings: [], problem_flagged: true, problem_reason: "" };
     expect(validateReport(flagged, {}, context([], CUSTOM))).toEqual({ problem_reason: "Say what is wrong with this case." });
     expect(validateReport({ ...flagged, problem_reason: "Blank film." }, {}, context([], CUSTOM))).toEqual({});
+  });
+
+  it("counts N/A as the answer of a question that allows it", () => {
+    const report = { ...COMPLETE, not_applicable: ["confidence", "abnormality"] };
+    expect(validateReport(report, {}, { ...context([], CUSTOM), questions: WITH_NA })).toEqual({});
   });
 
   it("accepts a complete read with an optional question left out", () => {
@@ -115,6 +122,45 @@ describe("ReportForm", () => {
     expect(findings.textContent).toBe("“No Finding” cannot be combined with other findings except Support Devices.");
     expect(node.querySelector("#form-error").textContent).toBe("Please correct the marked fields.");
     expect(Element.prototype.scrollIntoView.mock.contexts).toEqual([findings]);
+  });
+
+  it("offers N/A where the question allows it, sends it and restores it", () => {
+    const report = new ReportForm(node, { labels: CUSTOM, questions: WITH_NA, rules: { exclusive_labels: [], error_categories: [] },
+      onChange: () => {}, onSubmit: () => {} });
+    expect(node.querySelectorAll("input[type=radio][name=rating-confidence]")).toHaveLength(6);
+    node.querySelector("[data-testid=rating-confidence-na]").checked = true;
+    const na = node.querySelector("[data-testid=rating-abnormality-na]");
+    na.checked = true;
+    na.dispatchEvent(new Event("change"));
+    expect(node.querySelector("[data-testid=rating-abnormality-number]").disabled).toBe(true);
+    tick("nodule");
+    node.querySelector("[data-testid=report-text]").value = "A nodule.";
+    expect(report.validate()).toEqual({});
+    expect([report.value().ratings, report.value().not_applicable]).toEqual([{}, ["confidence", "abnormality"]]);
+    const again = new ReportForm(node, { labels: CUSTOM, questions: WITH_NA, rules: { exclusive_labels: [], error_categories: [] },
+      onChange: () => {}, onSubmit: () => {} });
+    again.setValue({ ...COMPLETE, not_applicable: ["confidence"], ratings: { abnormality: 20 } });
+    expect([again.value().ratings, again.value().not_applicable]).toEqual([{ abnormality: 20 }, ["confidence"]]);
+    expect(form(CUSTOM, []) && node.querySelector("[data-testid=rating-confidence-na]")).toBeNull();
+  });
+
+  it("closes the report's fields until the image is shown, but never the problem flag", () => {
+    const report = form(CUSTOM, []);
+    report.awaitImage("The report opens when the image is shown.");
+    expect([node.querySelector("fieldset.findings").inert, Boolean(node.querySelector("fieldset.problem").inert),
+      node.querySelector("[data-testid=image-note]").textContent]).toEqual([true, false, "The report opens when the image is shown."]);
+    report.awaitImage(null);
+    expect([node.querySelector("fieldset.findings").inert, node.querySelector("[data-testid=image-note]").hidden]).toEqual([false, true]);
+  });
+
+  it("tells the reader which boxes No Finding unticked", () => {
+    form(CHEXPERT, CHEXPERT_RULE);
+    expect(node.querySelector("input[name=finding]").value).toBe("no-finding");
+    tick("edema");
+    tick("pneumonia");
+    tick("no-finding");
+    expect(node.querySelector("[data-testid=findings-notice]").textContent)
+      .toBe("Unticked Edema, Pneumonia: they cannot be combined with “No Finding”.");
   });
 
   it("locks while the saved draft is not in the form", () => {
