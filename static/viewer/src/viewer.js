@@ -234,15 +234,19 @@ export async function createViewer(element, {
       el("span", { class: `cxr-marker ${edge}`, "data-testid": `marker-${edge}` }, letter)) : []));
   }
 
-  // The outline's boxes, from fractions of the image to the canvas (through the image's world coordinates,
-  // so that zoom, pan and fit move the outline with the image).
+  // The window (from showVoi's data-voi, "centre,width") and the zoom, in the image's corner.
+  function showInfo() {
+    const [centre, width] = (element.dataset.voi || "").split(",");
+    const zoom = Math.round((100 * oneToOneScale()) / viewport.getCamera().parallelScale);
+    info.textContent = `${width ? `W ${width} L ${centre} · ` : ""}Zoom ${zoom}%`;
+  }
+
+  // What is drawn over the image after the view changes: the corner's figures and the outline, whose boxes go
+  // from fractions of the image to the canvas through the image's world coordinates (so zoom, pan and fit
+  // move it with the image).
   function placeOverlay() {
     const image = viewport.getCornerstoneImage && viewport.getCornerstoneImage();
-    if (image) {
-      const camera = viewport.getCamera();
-      info.textContent = `${element.dataset.voi ? `W ${element.dataset.voi.split(",")[1]} L ${element.dataset.voi.split(",")[0]} · ` : ""}` +
-        `Zoom ${Math.round((100 * oneToOneScale()) / camera.parallelScale)}%`;
-    }
+    if (image) showInfo();
     if (!outlined || !image) {
       outline.hidden = true;
       return;
