@@ -5,7 +5,7 @@ from django.urls import include, path, reverse_lazy
 from readerstudy.views import accounts, analysis, people, runs, studies
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
-from readerstudy.views.reading import worklist, workstation
+from readerstudy.views.reading import session_complete, worklist, workstation
 
 admin.site.site_header = "CXR reader study administration"
 
@@ -42,6 +42,7 @@ urlpatterns = [
     path("cases/import/", import_cases_view, name="import-cases"),
     path("read/", worklist, name="worklist"),
     path("read/<str:public_id>/", workstation, name="workstation"),
+    path("read/sessions/<int:session_id>/complete/", session_complete, name="session-complete"),
     path("studies/<int:pk>/", studies.study_detail, name="study-detail"),
     path("studies/<int:pk>/open/", studies.study_open, name="study-open"),
     path("studies/<int:pk>/close/", studies.study_close, name="study-close"),

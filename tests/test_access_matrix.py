@@ -60,6 +60,7 @@ EXPECTED = {
     "import-cases GET": page(admin=200),
     "worklist GET": page(reader=200),
     "workstation GET": page(reader=200),
+    "session-complete GET": page(reader=200),
     "study-detail GET": study_page(200),
     "study-open POST": study_page(302),  # refused with a message: already open
     "study-close POST": study_page(302),

@@ -191,6 +191,25 @@ def test_opening_a_draft_in_the_admin_is_impossible(client, demo_case_set):
     assert [c.field for c in change.diff_against(change.prev_record).changes] == ["title"]
 
 
+def test_a_draft_studys_questions_are_given_n_a_in_the_admin_and_show_it_frozen_once_open(client, demo_case_set):
+    client.force_login(UserFactory(roles=["admin"], is_staff=True))
+    draft = Study.objects.create(title="Draft", case_set=demo_case_set)
+    page = client.get(reverse("admin:readerstudy_study_change", args=[draft.pk]))
+    data = admin_post_data(page)
+    [prefix] = [k[: -len("-key")] for k, v in data.items() if k.startswith("questions-") and v == "confidence"]
+    response = client.post(
+        reverse("admin:readerstudy_study_change", args=[draft.pk]), {**data, f"{prefix}-allows_not_applicable": "on"}
+    )
+    assert response.status_code == 302
+    allowed = draft.questions.filter(allows_not_applicable=True).values_list("key", flat=True)
+    assert sorted(allowed) == ["confidence", "uncertainty_qualified"]  # the one just ticked, and the default one
+
+    Study.objects.filter(pk=draft.pk).update(status=Study.Status.OPEN)
+    frozen = client.get(reverse("admin:readerstudy_study_change", args=[draft.pk]))
+    [inline] = frozen.context["inline_admin_formsets"]
+    assert "allows_not_applicable" in inline.readonly_fields
+
+
 def test_only_admins_correct_ground_truth_through_the_admin(client, opened, demo_case_set):
     case = demo_case_set.ordered_cases().first()
     url = reverse("admin:readerstudy_case_correct_truth", args=[case.pk])

@@ -52,6 +52,11 @@ def workstation(live_server, assignment):
     return f"{live_server.url}/read/{assignment.public_id}/"
 
 
+def session_end(live_server, assignment):
+    """Where the last submit of the assignment's session lands."""
+    return f"{live_server.url}/read/sessions/{assignment.session_id}/complete/"
+
+
 def fill_report(page, ratings):
     page.check("[data-testid=finding-consolidation]")
     page.check("[data-testid=finding-pleural-effusion]")
@@ -119,7 +124,12 @@ def test_a_reader_reads_one_case_in_each_arm(page, live_server, reading, tmp_pat
     page.click("[data-testid=annotation-save]")
     assert page.inner_text("[data-testid=trace] mark") == sentence
     fill_report(page, questions(full))
-    submit_and_wait(page, live_server, "/read/")
+    submit_and_wait(page, live_server, f"/read/sessions/{full.session_id}/complete/")
+    assert page.inner_text("[data-testid=heading]") == "Session 1 of 1 complete"
+    assert page.inner_text("[data-testid=cases-read]") == "You read 3 cases in this session."
+    assert (
+        page.inner_text("[data-testid=next]") == "You have finished every session of this study. Thank you for reading."
+    )
 
     reads = {r.assignment.arm: r for r in Read.objects.select_related("assignment")}
     assert set(reads) == {Arm.UNAIDED, Arm.LABELS_ONLY, Arm.FULL_REASONING}
@@ -198,7 +208,7 @@ def test_idle_time_is_counted_from_the_readers_last_input(page, live_server, dem
     # The Submit click's pointerdown comes within 2 s of its pointermove: it is sent with the submit.
     page.evaluate("""() => window.addEventListener('pointerdown', () => localStorage.setItem('submitPressedAt',
                                                    performance.now()), {capture: true, once: true})""")
-    submit_and_wait(page, live_server, "/read/")
+    submit_and_wait(page, live_server, f"/read/sessions/{assignment.session_id}/complete/")
     pressed = float(page.evaluate("localStorage.getItem('submitPressedAt')"))
     read = Read.objects.get(assignment=assignment)
     assert abs(read.idle_ms - (hidden - last_input - 4_000)) <= 50, (read.idle_ms, hidden - last_input - 4_000)

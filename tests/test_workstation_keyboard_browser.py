@@ -7,7 +7,7 @@ import pytest
 from readerstudy.models import Arm, Read
 from tests.browser import chromium, log_in, settled_context, wait_for_image
 from tests.reading_setup import open_study_with_assignments
-from tests.test_workstation_browser import workstation
+from tests.test_workstation_browser import session_end, workstation
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -87,7 +87,7 @@ def test_a_keyboard_only_read_of_an_abnormal_case_submits_and_enter_never_does(
     not_submitted(page, assignment)
     page.keyboard.press("Control+Enter")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{live_server.url}/read/", timeout=20_000)
+    page.wait_for_url(session_end(live_server, assignment), timeout=20_000)
     read = Read.objects.get(assignment=assignment)
     assert read.is_submitted and read.report_findings == "Right lower zone consolidation."
     assert list(read.finding_links.values_list("label__slug", flat=True)) == ["consolidation"]

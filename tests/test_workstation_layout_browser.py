@@ -50,3 +50,50 @@ def test_the_report_and_submit_are_in_view_in_every_arm_without_scrolling(live_s
                 assert ai["y"] + ai["height"] <= report["y"] + 1 or ai["x"] + ai["width"] <= report["x"] + 1
                 # The simulated model's structured report restates its reasoning: it starts folded.
                 assert page.evaluate("document.querySelector('[data-testid=ai-report-fold]').open") is False
+
+
+# Every visible piece of text in the bars, the viewer's legend and toolbar and the side panes, with its WCAG
+# contrast ratio against the first opaque background behind it (disabled controls are exempt in WCAG).
+CONTRASTS = """() => {
+    const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+    const luminance = ([r, g, b]) => {
+        const [R, G, B] = [r, g, b].map((c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const background = (node) => {
+        for (; node; node = node.parentElement) {
+            const colour = rgb(getComputedStyle(node).backgroundColor);
+            if (colour.length < 4 || colour[3] === 1) return colour.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const scope = ".ws-bar, .cxr-legend, .cxr-toolbar, .ws-side";
+    const found = [];
+    for (const node of document.querySelectorAll(`${scope}, :is(${scope}) *`)) {
+        const own = [...node.childNodes].some((c) => c.nodeType === Node.TEXT_NODE && c.textContent.trim());
+        if (!own || node.disabled || node.closest("[disabled]") || !node.checkVisibility()) continue;
+        const [a, b] = [luminance(rgb(getComputedStyle(node).color)), luminance(background(node))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        found.push([node.tagName.toLowerCase() + "." + node.className, node.textContent.trim().slice(0, 30), ratio]);
+    }
+    return found;
+}"""
+
+
+def test_every_text_of_the_workstation_has_a_contrast_of_at_least_4_5(live_server, demo_case_set, reader):
+    _, by_arm = open_study_with_assignments(demo_case_set, reader, arms=[Arm.FULL_REASONING])
+    with chromium() as browser, settled_context(browser, viewport={"width": 1920, "height": 1080}) as context:
+        page = context.new_page()
+        log_in(page, live_server.url, reader.username)
+        page.goto(workstation(live_server, by_arm[Arm.FULL_REASONING]))
+        wait_for_image(page)
+        page.wait_for_selector("[data-testid=trace] .step")
+        texts = page.evaluate(CONTRASTS)
+    names = {name for name, _, _ in texts}
+    # The legend, the form's legends and the rating anchors are among the texts checked.
+    assert {"div.cxr-legend", "legend.", "span.anchor"} <= names, names
+    low = [(name, text, round(ratio, 2)) for name, text, ratio in texts if ratio < 4.5]
+    assert low == []

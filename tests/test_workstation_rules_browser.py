@@ -6,7 +6,7 @@ import pytest
 from readerstudy.models import Arm, Label, Read
 from tests.browser import chromium, log_in, settled_context, wait_for_image
 from tests.reading_setup import open_study_with_assignments
-from tests.test_workstation_browser import workstation
+from tests.test_workstation_browser import session_end, workstation
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -42,7 +42,7 @@ def test_a_study_with_its_own_vocabulary_renders_and_submits(page, live_server, 
     for key in [q.key for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]:
         page.check(f"[data-testid=rating-{key}] input[value='3']")
     page.click("[data-testid=submit-read]")
-    page.wait_for_url(f"{live_server.url}/read/", timeout=20_000)
+    page.wait_for_url(session_end(live_server, assignment), timeout=20_000)
     read = Read.objects.get(assignment=assignment)
     assert read.is_submitted
     assert set(read.finding_links.values_list("label__slug", flat=True)) == {"normal", "nodule"}

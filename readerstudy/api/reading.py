@@ -317,7 +317,9 @@ class AssignmentSubmit(ReadingView):
         body = {
             "submitted_at": read.submitted_at,
             "active_ms": read.active_ms,
-            "next_url": workstation_url(following) if following else reverse("worklist"),
+            "next_url": workstation_url(following)
+            if following
+            else reverse("session-complete", args=[self.assignment.session_id]),
         }
         return Response(s.SubmittedOut(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 

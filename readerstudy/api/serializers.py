@@ -92,7 +92,7 @@ class FirstReportOut(FirstReportCommittedOut):
 class SubmittedOut(serializers.Serializer):
     submitted_at = serializers.DateTimeField()
     active_ms = serializers.IntegerField()
-    next_url = serializers.CharField(help_text="Workstation of the next case, or the worklist.")
+    next_url = serializers.CharField(help_text="Workstation of the next case, or the page that ends the session.")
 
 
 class ReportOut(serializers.Serializer):

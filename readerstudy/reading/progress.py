@@ -90,3 +90,44 @@ def waiting_sessions(study):
         .exclude(assignments__status__in=[Assignment.Status.STARTED, Assignment.Status.SUBMITTED])
     )
     return [session for session in untouched if session_is_open(session)]
+
+
+@dataclass
+class SessionEnd:
+    """What the reader sees when a session ends: how far they got and what comes next."""
+
+    session: ReadingSession
+    sessions: int
+    done: int
+    total: int
+    # The reader's next session, whether it is open now, when it opens otherwise, and where it starts.
+    following: ReadingSession | None
+    following_is_open: bool
+    following_opens: str
+    following_start: Assignment | None
+
+    @property
+    def is_complete(self):
+        return self.done == self.total
+
+
+def session_end(session):
+    statuses = list(session.assignments.values_list("status", flat=True))
+    following = (
+        ReadingSession.objects.filter(study=session.study_id, reader=session.reader_id, index=session.index + 1)
+        .select_related("study")
+        .first()
+    )
+    is_open = following is not None and session_is_open(following)
+    return SessionEnd(
+        session,
+        ReadingSession.objects.filter(study=session.study_id, reader=session.reader_id).count(),
+        statuses.count(Assignment.Status.SUBMITTED),
+        len(statuses),
+        following,
+        is_open,
+        "" if following is None or is_open else when_session_opens(following),
+        following.assignments.exclude(status=Assignment.Status.SUBMITTED).order_by("position").first()
+        if is_open
+        else None,
+    )

@@ -1,4 +1,5 @@
-"""The reader's pages: the worklist and the workstation shell (its content comes from the reading API)."""
+"""The reader's pages: the worklist, the workstation shell (its content comes from the reading API) and the
+page that ends a session."""
 
 from dataclasses import dataclass
 
@@ -8,6 +9,7 @@ from django.utils import timezone
 
 from readerstudy.core.roles import READER, role_required
 from readerstudy.models import Assignment, ReadingSession, Study
+from readerstudy.reading.progress import session_end
 from readerstudy.reading.reads import OutOfOrder, ReadingRefused, next_assignment, refuse_unless_readable
 from readerstudy.studies.sessions import session_is_open, when_session_opens
 
@@ -84,3 +86,12 @@ def workstation(request, public_id):
             request, "reading/unavailable.html", {"message": refused.message, "next": following}, status=refused.status
         )
     return render(request, "reading/workstation.html", {"assignment": assignment})
+
+
+@role_required(READER)
+def session_complete(request, session_id):
+    """Where the last submit of a session lands: how many cases were read, and when the next session opens."""
+    session = ReadingSession.objects.select_related("study").filter(pk=session_id, reader=request.user).first()
+    if session is None:
+        raise Http404("No such session.")
+    return render(request, "reading/session_complete.html", {"end": session_end(session)})
