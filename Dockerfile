@@ -15,6 +15,9 @@ RUN pip install --no-cache-dir -r requirements.txt \
     && if [ "$WITH_WORKER_REQUIREMENTS" = "true" ]; then pip install --no-cache-dir -r requirements-worker.txt; fi
 COPY . .
 COPY --from=viewer /build/static/viewer/dist static/viewer/dist
-RUN useradd --create-home app && mkdir -p /data && chown app /data
+# The DICOM store's files are 0640 and its folders 0750 (core/dicom_store.py): group 101, the nginx image's
+# workers, owns /data/dicom, and its setgid bit hands that group to every file and folder made under it.
+RUN useradd --create-home app && mkdir -p /data/dicom && chown app /data \
+    && chown app:101 /data/dicom && chmod 2750 /data/dicom
 USER app
 EXPOSE 8000

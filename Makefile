@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 NPM ?= npm
 VIEWER_BUNDLE := static/viewer/dist/workstation.js
 
-.PHONY: demo test services viewer chromium clean
+.PHONY: demo test services viewer chromium nginx clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,12 @@ $(VIEWER_BUNDLE): node_modules/.installed vite.config.mjs $(wildcard static/view
 
 viewer: $(VIEWER_BUNDLE)
 
+# Debian packages the tests run: Chromium for the browser tests, nginx in front of gunicorn.
 chromium:
-	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-debian-package.sh /usr/bin/chromium chromium
+
+nginx:
+	bash scripts/ensure-debian-package.sh /usr/sbin/nginx nginx
 
 demo: $(VENV)/.web-installed viewer
 	bash scripts/demo.sh
@@ -42,7 +46,7 @@ demo: $(VENV)/.web-installed viewer
 services:
 	bash scripts/ensure-services.sh
 
-test: $(VENV)/.test-installed viewer chromium services
+test: $(VENV)/.test-installed viewer chromium nginx services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports

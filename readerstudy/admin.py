@@ -329,18 +329,9 @@ class StudyAdmin(RunByTeamAdmin, HistoryAdmin):
 
 class FrozenStudyQuestionInline(ReadOnlyInline):
     model = StudyQuestion
-    readonly_fields = [
-        "key",
-        "text",
-        "scale_min",
-        "scale_max",
-        "min_anchor",
-        "max_anchor",
-        "arms",
-        "required",
-        "allows_not_applicable",
-        "order",
-    ]
+    readonly_fields = (
+        "key text scale_min scale_max min_anchor max_anchor arms required allows_not_applicable order".split()
+    )
 
 
 @admin.register(ReaderProfile)

@@ -102,6 +102,10 @@ TEMPLATES = [
 
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # Persistent connections: a new PostgreSQL connection per request cost more than the image access check
+    # itself. Health checks drop a connection the server closed (a restart) before a request uses it.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # Embedded SQLite shared by the web and worker processes: WAL lets readers run beside a writer, and
     # IMMEDIATE transactions take the write lock up front instead of failing with "database is locked".

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, reverse_lazy
 
-from readerstudy.views import accounts, analysis, people, runs, studies
+from readerstudy.views import accounts, analysis, health, people, runs, studies
 from readerstudy.views.home import home
 from readerstudy.views.ingest import import_cases_view
 from readerstudy.views.reading import session_complete, worklist, workstation
@@ -22,6 +22,8 @@ run_patterns = [
 
 urlpatterns = [
     path("", home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", accounts.LogoutView.as_view(), name="logout"),
     path(

@@ -1,23 +1,13 @@
 """The demo as a newcomer gets it (SQLite, collected static files, gunicorn), read in Chromium by reader1:
 one case in each arm, each read stored once with its events."""
 
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
 from tests.browser import chromium, log_in, wait_for_image
-from tests.test_seed_demo import ROOT, manage
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.servers import gunicorn
+from tests.test_seed_demo import manage
 
 
 @pytest.fixture
@@ -30,25 +20,9 @@ def demo_server(tmp_path):
     ):
         done = manage(data_dir, *command)
         assert done.returncode == 0, done.stderr
-    port = free_port()
     env = {"DATA_DIR": str(data_dir), "PATH": "/usr/bin:/bin"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "readerstudy.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/login/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    yield url, data_dir / "db.sqlite3"
-    server.terminate()
-    server.wait(timeout=20)
+    with gunicorn(env, workers=2, ready_path="/login/") as url:
+        yield url, data_dir / "db.sqlite3"
 
 
 def read_current_case(page):

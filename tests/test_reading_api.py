@@ -167,9 +167,10 @@ def test_x_accel_redirect_hands_the_file_to_nginx(reader_client, assignments, se
     assert response["X-Accel-Redirect"] == f"/protected-dicom/served/{assignment.public_id}/1.dcm"
     assert response["Content-Disposition"] == f'inline; filename="{assignment.public_id}-1.dcm"'
     assert response.content == b""
-    # The file nginx will send is there, readable by nginx's workers.
+    # The file nginx will send is there, readable by nginx's workers through the group, by nobody else.
     served = settings.DICOM_STORE_DIR / "served" / assignment.public_id / "1.dcm"
-    assert served.is_file() and served.stat().st_mode & 0o044 == 0o044
+    assert served.is_file() and served.stat().st_mode & 0o777 == 0o640
+    assert served.parent.stat().st_mode & 0o777 == 0o750
 
 
 def test_image_addresses_differ_between_assignments_of_the_same_case(demo_case_set, reader, reader_client):

@@ -33,9 +33,12 @@ def request_analysis(study_id, force=False):
 
 def note_change(study_id):
     """Bump the study's requested version (its analysis is now out of date); returns its row as a queryset."""
-    StudyAnalysis.objects.get_or_create(study_id=study_id)
     rows = StudyAnalysis.objects.filter(study_id=study_id)
-    rows.update(requested_version=F("requested_version") + 1)
+    # One UPDATE that never reads the row: its cached result and report grow with the study (megabytes), and
+    # every submit comes here. The row is created by the study's first change.
+    if not rows.update(requested_version=F("requested_version") + 1):
+        StudyAnalysis.objects.get_or_create(study_id=study_id)
+        rows.update(requested_version=F("requested_version") + 1)
     return rows
 
 

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from readerstudy.core import dicom_store
 from readerstudy.core.errors import Refused
 from readerstudy.core.labels import exclusive_labels
-from readerstudy.models import LABELLED_CATEGORIES, Assignment, ErrorCategory, Study
+from readerstudy.models import LABELLED_CATEGORIES, Assignment, CaseImage, ErrorCategory, Study
 from readerstudy.reading import annotations as annotation_service
 from readerstudy.reading.ai_content import ai_content
 from readerstudy.reading.reads import (
@@ -34,6 +34,7 @@ from readerstudy.reading.reads import (
     refuse_until_ai_may_show,
     report_of,
     save_draft,
+    session_cases,
     start_reading,
     submit_read,
     vocabulary_for,
@@ -80,6 +81,8 @@ class ReadingView(GenericAPIView):
         super().initial(request, *args, **kwargs)
         if self.lookup_field in kwargs:
             self.assignment = self.get_object()
+            # One study object for the assignment and its session: the checks reach it through both.
+            self.assignment.session.study = self.assignment.study
 
     def handle_exception(self, exc):
         if isinstance(exc, ReportInvalid):
@@ -107,11 +110,19 @@ def workstation_url(assignment):
     return reverse("workstation", args=[assignment.public_id])
 
 
-def image_urls(assignment):
+def images_of(case_ids):
+    """{case id: its images in order}, in one query."""
+    images = {case_id: [] for case_id in case_ids}
+    for image in CaseImage.objects.filter(case__in=case_ids).order_by("index"):
+        images[image.case_id].append(image)
+    return images
+
+
+def image_urls(public_id, images):
     """Opaque per assignment: the same case under another assignment has other addresses."""
     return [
-        {"url": reverse("api-image", args=[assignment.public_id, position]), "label": _image_label(image)}
-        for position, image in enumerate(assignment.case.images.order_by("index"), start=1)
+        {"url": reverse("api-image", args=[public_id, position]), "label": _image_label(image)}
+        for position, image in enumerate(images, start=1)
     ]
 
 
@@ -188,20 +199,25 @@ class AssignmentDetailView(ReadingView):
         assignment = self.assignment
         refuse_unless_readable(assignment)
         start_reading(assignment)
-        session = assignment.session.assignments
+        session = session_cases(assignment)
         following = next_assignment(assignment)
+        images = images_of([assignment.case_id] + ([following.case_id] if following else []))
         content = ai_content(assignment)
         labels = vocabulary_for(assignment.study)
         detail = AssignmentDetail(
             assignment,
             ai="none" if content is None else ("full" if "reasoning" in content else "labels"),
-            session_done=session.filter(status=Assignment.Status.SUBMITTED).count(),
-            session_total=session.count(),
-            images=image_urls(assignment),
+            session_done=sum(case.done for case in session),
+            session_total=len(session),
+            images=image_urls(assignment.public_id, images[assignment.case_id]),
             labels=labels,
             questions=[QuestionAsked(q, asked_before_ai(assignment, q)) for q in questions_for(assignment)],
             rules=page_rules(labels),
-            next=following and {"url": workstation_url(following), "images": image_urls(following)},
+            next=following
+            and {
+                "url": workstation_url(following),
+                "images": image_urls(following.public_id, images[following.case_id]),
+            },
             sequential=assignment.is_sequential,
             unaided=first_read_of(assignment) if assignment.is_sequential else None,
         )
@@ -287,8 +303,8 @@ class AssignmentDraft(ReadingView):
     def put(self, request, public_id):
         incoming = s.ReportIn(data=request.data)
         incoming.is_valid(raise_exception=True)
-        read = save_draft(self.assignment, _report(incoming.validated_data))
-        return Response(s.ReportOut(report_of(read)).data)
+        saved = save_draft(self.assignment, _report(incoming.validated_data))
+        return Response(s.ReportOut(saved).data)
 
 
 class AssignmentSubmit(ReadingView):

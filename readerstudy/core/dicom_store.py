@@ -34,18 +34,29 @@ def put(data: bytes, sha256: str) -> tuple[str, bool]:
 
 
 def write_atomically(target: Path, data: bytes) -> None:
-    """Temp file and rename, so no reader ever sees half a file; readable by nginx's workers, which send
-    the files under X-Accel-Redirect (mkstemp makes 0600)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    """Temp file and rename, so no reader ever sees half a file. Files 0640 and folders 0750: readable by
+    nginx's workers, which send the files under X-Accel-Redirect, through the group (README: Production)."""
+    _make_folders(target.parent)
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(temp, 0o644)
+        os.chmod(temp, 0o640)  # mkstemp makes 0600
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _make_folders(folder: Path) -> None:
+    """`mkdir -p` with 0750 at every level (Path.mkdir gives the parents it makes the default mode). The umask
+    still applies: a chmod would also clear the setgid bit a folder inherits from /data/dicom."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for each in reversed(missing):
+        each.mkdir(mode=0o750, exist_ok=True)
 
 
 def remove(relative_path: str) -> None:

@@ -6,11 +6,12 @@ message tells which labels the AI gave: a label annotation may name any label th
 
 from django.db import transaction
 
-from readerstudy.models import LABELLED_CATEGORIES, Assignment, Label, TraceAnnotation
+from readerstudy.models import LABELLED_CATEGORIES, Label, TraceAnnotation
 from readerstudy.reading.ai_content import ai_content, annotatable_text
 from readerstudy.reading.reads import (
     ReadingRefused,
     ReportInvalid,
+    lock_and_refresh,
     refuse_unless_readable,
     refuse_until_ai_may_show,
     start_reading,
@@ -81,7 +82,7 @@ def delete_annotation(assignment, annotation_id):
 
 
 def _lock_writable(assignment):
-    locked = Assignment.objects.select_for_update().select_related("study", "session").get(pk=assignment.pk)
+    locked = lock_and_refresh(assignment)
     refuse_unless_readable(locked)
     _content_or_refuse(locked)
     refuse_until_ai_may_show(locked)

@@ -4,10 +4,11 @@ Every write is idempotent (events by client UUID, drafts by replacement, submit 
 browser can retry anything it is not sure arrived (ARCHITECTURE.md: nothing lost or doubled).
 """
 
+import uuid
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.db.models import Q
 from django.utils import timezone
 
 from readerstudy.core.errors import Refused
@@ -79,31 +80,45 @@ def refuse_out_of_order(assignment, ahead=0):
     was created with free order. The case being read, the first unread one, may be reopened at will."""
     if assignment.study.free_order:
         return
-    earlier = list(
-        Assignment.objects.filter(session=assignment.session_id, position__lt=assignment.position)
-        .exclude(status=Assignment.Status.SUBMITTED)
-        .order_by("position")[: ahead + 1]
-    )
+    earlier = [case for case in session_cases(assignment) if case.position < assignment.position and not case.done]
     if len(earlier) > ahead:
         raise OutOfOrder(earlier[0])
 
 
+def session_cases(assignment):
+    """The assignment's session case by case in its order (id, position, public_id, case_id, done), loaded once
+    per assignment object: the order check, the progress and the next case all read it."""
+    if not hasattr(assignment, "_session_cases"):
+        assignment._session_cases = list(
+            Assignment.objects.filter(session=assignment.session_id)
+            .order_by("position")
+            .annotate(done=Q(status=Assignment.Status.SUBMITTED))
+            .values_list("pk", "position", "public_id", "case_id", "done", named=True)
+        )
+    return assignment._session_cases
+
+
 def next_assignment(assignment):
-    """The next unsubmitted assignment of the same session, in the session's order."""
-    return (
-        Assignment.objects.filter(session=assignment.session, position__gt=assignment.position)
-        .exclude(status=Assignment.Status.SUBMITTED)
-        .order_by("position")
-        .first()
-        or Assignment.objects.filter(session=assignment.session, position__lt=assignment.position)
-        .exclude(status=Assignment.Status.SUBMITTED)
-        .order_by("position")
-        .first()
-    )
+    """The next unsubmitted case of the same session after this one in the session's order, else the first
+    unsubmitted before it (a free-order session), as a session_cases row; None when the session is done."""
+    unread = [case for case in session_cases(assignment) if not case.done and case.pk != assignment.pk]
+    after = [case for case in unread if case.position > assignment.position]
+    return (after or unread or [None])[0]
+
+
+def lock_and_refresh(assignment):
+    """Lock the assignment's row until the transaction ends and refresh its status (another request may have
+    changed it). The instance keeps its loaded study, session and case, so the checks after the lock need no
+    query of their own for them."""
+    assignment.status = Assignment.objects.select_for_update().values_list("status", flat=True).get(pk=assignment.pk)
+    return assignment
 
 
 def start_reading(assignment):
     """The assignment's read, created (and the assignment marked started) the first time it is opened."""
+    read = Read.objects.filter(assignment=assignment).first()
+    if read is not None:  # every request but the first: one query
+        return read
     with transaction.atomic():
         read, created = Read.objects.get_or_create(assignment=assignment)
         if created:
@@ -119,10 +134,10 @@ def start_reading(assignment):
 def record_events(assignment, events):
     """Store new events append-only with the server's time; duplicates (same client UUID) are ignored."""
     with transaction.atomic():
-        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-        refuse_unless_readable(locked)
-        read = start_reading(locked)
-        return insert_events(locked, read, events)
+        lock_and_refresh(assignment)
+        refuse_unless_readable(assignment)
+        read = start_reading(assignment)
+        return insert_events(assignment, read, events)
 
 
 def insert_events(assignment, read, events):
@@ -132,21 +147,28 @@ def insert_events(assignment, read, events):
             page_load_id=e["page_load_id"],
             type=e["type"],
             client_ms=e["client_ms"],
-            client_uuid=e["uuid"],
+            client_uuid=uuid.UUID(str(e["uuid"])),  # the API gives UUIDs, the simulation strings
             payload=e.get("payload") or {},
         )
         for e in events
     ]
-    before = TimingEvent.objects.filter(assignment=assignment).count()
-    TimingEvent.objects.bulk_create(rows, ignore_conflicts=True)
-    if read.first_image_at is None:
-        first = TimingEvent.objects.filter(assignment=assignment, type=TimingEvent.Type.IMAGE_RENDERED).aggregate(
-            at=Min("server_at")
-        )["at"]
-        if first:
-            Read.objects.filter(pk=read.pk).update(first_image_at=first)
-            read.first_image_at = first
-    return TimingEvent.objects.filter(assignment=assignment).count() - before
+    # Replays (an outbox resending after a lost answer) are known by their UUIDs; the assignment's row lock
+    # keeps another request from storing the same events meanwhile.
+    known = set(
+        TimingEvent.objects.filter(client_uuid__in=[row.client_uuid for row in rows])
+        .order_by()  # the model's ordering would join the assignment for nothing
+        .values_list("client_uuid", flat=True)
+    )
+    new = [row for row in rows if row.client_uuid not in known]
+    if not new:
+        return 0
+    TimingEvent.objects.bulk_create(new, ignore_conflicts=True)
+    # The first image_rendered sets the read's first image time; none was stored before while it is unset.
+    rendered = [row.server_at for row in new if row.type == TimingEvent.Type.IMAGE_RENDERED]
+    if read.first_image_at is None and rendered:
+        read.first_image_at = min(rendered)
+        Read.objects.filter(pk=read.pk).update(first_image_at=read.first_image_at)
+    return len(new)
 
 
 def image_has_rendered(assignment):
@@ -171,7 +193,14 @@ def refuse_until_ai_may_show(assignment):
 
 
 def questions_for(assignment):
-    return [q for q in assignment.study.questions.all() if q.is_asked_in(assignment.arm)]
+    return [q for q in study_questions(assignment.study) if q.is_asked_in(assignment.arm)]
+
+
+def study_questions(study):
+    """The study's questions, loaded once per study object (a request asks for them several times)."""
+    if not hasattr(study, "_questions"):
+        study._questions = list(study.questions.all())
+    return study._questions
 
 
 def asked_before_ai(assignment, question):
@@ -180,7 +209,10 @@ def asked_before_ai(assignment, question):
 
 
 def vocabulary_for(study):
-    return list(Label.objects.filter(vocabulary=study.label_vocabulary))
+    """The study's labels, loaded once per study object."""
+    if not hasattr(study, "_labels"):
+        study._labels = list(Label.objects.filter(vocabulary=study.label_vocabulary))
+    return study._labels
 
 
 def validate_report(assignment, report, final):
@@ -289,38 +321,55 @@ def _write_report(read, report, labels, ratings):
     ReadFinding.objects.filter(read=read).exclude(label__in=labels).delete()
     ReadFinding.objects.bulk_create([ReadFinding(read=read, label=label) for label in labels], ignore_conflicts=True)
     Rating.objects.filter(read=read).exclude(question__in=list(ratings)).delete()
-    for question, value in ratings.items():  # None: answered N/A
-        Rating.objects.update_or_create(
-            read=read, question=question, defaults={"value": value, "not_applicable": value is None}
-        )
+    # One upsert for every answer (None: answered N/A), on the one-rating-per-question constraint.
+    Rating.objects.bulk_create(
+        [Rating(read=read, question=q, value=value, not_applicable=value is None) for q, value in ratings.items()],
+        update_conflicts=True,
+        unique_fields=["read", "question"],
+        update_fields=["value", "not_applicable"],
+    )
 
 
 def report_of(read):
     """The read's current content in the shape the browser sends (restores a draft)."""
+    answers = read.ratings.order_by("question__order", "question__key").values_list(
+        "question__key", "value", "not_applicable"
+    )
     return Report(
         findings=list(read.finding_links.values_list("label__slug", flat=True)),
         report_findings=read.report_findings,
         report_impression=read.report_impression,
-        ratings=dict(read.ratings.filter(not_applicable=False).values_list("question__key", "value")),
+        ratings={key: value for key, value, na in answers if not na},
         problem_flagged=read.problem_flagged,
         problem_reason=read.problem_reason,
-        not_applicable=list(
-            read.ratings.filter(not_applicable=True)
-            .order_by("question__order", "question__key")
-            .values_list("question__key", flat=True)
-        ),
+        not_applicable=[key for key, _, na in answers if na],
     )
 
 
 def save_draft(assignment, report):
+    """Replace the draft; returns it as stored."""
     with transaction.atomic():
-        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        locked = lock_and_refresh(assignment)
         refuse_unless_readable(locked)
         labels, ratings = validate_report(locked, report, final=False)
         read = start_reading(locked)
         _write_report(read, report, labels, ratings)
         read.save()
-        return read
+        return saved_report(read, labels, ratings)
+
+
+def saved_report(read, labels, ratings):
+    """What report_of(read) reads back after _write_report(read, …, labels, ratings), without reading it."""
+    answers = sorted(ratings.items(), key=lambda item: (item[0].order, item[0].key))
+    return Report(
+        findings=[label.slug for label in labels],
+        report_findings=read.report_findings,
+        report_impression=read.report_impression,
+        ratings={q.key: value for q, value in answers if value is not None},
+        problem_flagged=read.problem_flagged,
+        problem_reason=read.problem_reason,
+        not_applicable=[q.key for q, value in answers if value is None],
+    )
 
 
 # --- submit -------------------------------------------------------------------------------------------------
@@ -329,7 +378,7 @@ def save_draft(assignment, report):
 def submit_read(assignment, submission_uuid, report, events=(), client_times=None):
     """Finalise the read once. Returns (read, created); a replay with the same UUID returns the same read."""
     with transaction.atomic():
-        locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+        locked = lock_and_refresh(assignment)
         read = Read.objects.filter(assignment=locked).first()
         if read and read.is_submitted:
             if str(read.client_submission_uuid) == str(submission_uuid):
@@ -338,10 +387,8 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
         refuse_unless_readable(locked)
         if locked.is_sequential and not first_read_committed(locked):
             raise ReadingRefused("Commit your first read, without the AI, before submitting the final read.")
-        if Read.objects.filter(client_submission_uuid=submission_uuid).exists():
-            raise ReadingRefused("This submission id belongs to another read.")
         labels, ratings = validate_report(locked, report, final=True)
-        read = start_reading(locked)
+        read = read or start_reading(locked)
         insert_events(locked, read, events)
         times = derive_times(stored_events(locked), locked.study.idle_threshold_s * 1000)
         _write_report(read, report, labels, ratings)
@@ -365,7 +412,8 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
 def stored_events(assignment):
     return [
         Event(str(page_load_id), type_, client_ms, payload)
-        for page_load_id, type_, client_ms, payload in TimingEvent.objects.filter(assignment=assignment).values_list(
-            "page_load_id", "type", "client_ms", "payload"
-        )
+        for page_load_id, type_, client_ms, payload in TimingEvent.objects.filter(assignment=assignment)
+        # The model's order within one assignment, without the join its "assignment" term would make.
+        .order_by("server_at", "client_ms")
+        .values_list("page_load_id", "type", "client_ms", "payload")
     ]

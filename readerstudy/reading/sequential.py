@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from readerstudy.models import Assignment, UnaidedRead
+from readerstudy.models import UnaidedRead
 from readerstudy.reading.reads import (
     ReadingRefused,
     ReportInvalid,
@@ -22,6 +22,7 @@ from readerstudy.reading.reads import (
     findings_problems,
     image_has_rendered,
     insert_events,
+    lock_and_refresh,
     no_findings_message,
     questions_for,
     refuse_unless_readable,
@@ -76,7 +77,7 @@ def commit_first_read(assignment, submission_uuid, report, events=()):
     """Commit the first report of a sequential read once. Returns (UnaidedRead, created); the same UUID again
     returns the stored one unchanged."""
     with transaction.atomic():
-        locked = Assignment.objects.select_for_update().select_related("study").get(pk=assignment.pk)
+        locked = lock_and_refresh(assignment)
         existing = first_read_of(locked)
         if existing:
             if str(existing.client_submission_uuid) == str(submission_uuid):

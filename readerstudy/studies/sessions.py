@@ -3,10 +3,10 @@ or earlier when a coordinator opened it early."""
 
 from datetime import timedelta
 
-from django.db.models import Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from readerstudy.models import Assignment, Read, ReadingSession, Study
+from readerstudy.models import Assignment, Study
 
 
 def session_opens_at(session):
@@ -14,18 +14,30 @@ def session_opens_at(session):
 
     A date set on the session wins (a coordinator opening it early). Otherwise session 1 opens with the
     study, and session n + 1 the study's washout days after the reader's last submission in session n.
+    Derived once per session object: every check of one request asks again, and the answer cannot change
+    within it (the request that submits the previous session's last read is not one of session n + 1's).
     """
+    if not hasattr(session, "_opens_at"):
+        session._opens_at = _opens_at(session)
+    return session._opens_at
+
+
+def _opens_at(session):
     if session.opens_at or session.index == 1:
         return session.opens_at or session.study.opened_at
-    previous = ReadingSession.objects.filter(
-        study=session.study_id, reader=session.reader_id, index=session.index - 1
-    ).first()
-    if previous is None:
+    # The previous session in one query: how many of its cases are unread, and its last submission.
+    previous = Assignment.objects.filter(
+        session__study=session.study_id, session__reader=session.reader_id, session__index=session.index - 1
+    ).aggregate(
+        cases=Count("id"),
+        unread=Count("id", filter=~Q(status=Assignment.Status.SUBMITTED)),
+        last=Max("read__submitted_at"),
+    )
+    if previous["cases"] == 0:
         return session.study.opened_at
-    if previous.assignments.exclude(status=Assignment.Status.SUBMITTED).exists():
+    if previous["unread"]:
         return None
-    last = Read.objects.filter(assignment__session=previous).aggregate(at=Max("submitted_at"))["at"]
-    return last + timedelta(days=session.study.washout_days)
+    return previous["last"] + timedelta(days=session.study.washout_days)
 
 
 def session_is_open(session, now=None):
