@@ -14,12 +14,17 @@ def session_opens_at(session):
 
     A date set on the session wins (a coordinator opening it early). Otherwise session 1 opens with the
     study, and session n + 1 the study's washout days after the reader's last submission in session n.
-    Derived once per session object: every check of one request asks again, and the answer cannot change
-    within it (the request that submits the previous session's last read is not one of session n + 1's).
+    A date, once derived, is kept on the session object (every check of a request asks again): it rests on
+    final reads, so only a coordinator's date (`opens_at`, part of the key) can change it. None is not kept,
+    since the previous session may be finished at any moment.
     """
-    if not hasattr(session, "_opens_at"):
-        session._opens_at = _opens_at(session)
-    return session._opens_at
+    kept = getattr(session, "_opens_at", None)
+    if kept is None or kept[0] != session.opens_at:
+        opens = _opens_at(session)
+        if opens is None:
+            return None
+        session._opens_at = kept = (session.opens_at, opens)
+    return kept[1]
 
 
 def _opens_at(session):
