@@ -53,7 +53,7 @@ def endpoint_queries(request):
 # detail: the assignment, the previous session's state, the session's cases, the read, the labels, both cases'
 # images, the questions; events: the assignment, its lock, the previous session, the session's cases, the read,
 # the replayed UUIDs, the insert. Growing past these is a regression to look at, not a number to raise.
-BUDGETS = {"detail": 7, "events": 7, "draft_get": 6, "draft_put": 12, "image": 4, "submit": 18}
+BUDGETS = {"detail": 7, "events": 7, "draft_get": 6, "draft_put": 12, "image_first": 4, "image": 3, "submit": 18}
 
 
 def requests(client, assignment):
@@ -65,6 +65,9 @@ def requests(client, assignment):
         ),
         "draft_get": lambda: client.get(url("api-draft", assignment)),
         "draft_put": lambda: client.put(url("api-draft", assignment), report, content_type="application/json"),
+        # The first request writes the reader's copy of the file; later ones (the viewer after the prefetch,
+        # a reload) find it.
+        "image_first": lambda: client.get(url("api-image", assignment, 1)),
         "image": lambda: client.get(url("api-image", assignment, 1)),
         "submit": lambda: post(client, url("api-submit", assignment), final),
     }
@@ -73,6 +76,8 @@ def requests(client, assignment):
 @pytest.mark.parametrize("name", list(BUDGETS))
 def test_each_reading_endpoint_stays_within_its_query_budget(later_session, name):
     client, assignment = later_session
+    if name == "image":
+        assert client.get(url("api-image", assignment, 1)).status_code == 200
     response, queries = endpoint_queries(requests(client, assignment)[name])
     assert response.status_code in (200, 201), response.content
     assert len(queries) <= BUDGETS[name], "\n".join(queries)

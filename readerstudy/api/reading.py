@@ -392,12 +392,10 @@ class AssignmentImage(ReadingView):
         assignment = self.assignment
         # The next case's images may be fetched ahead (prefetch), never a case further on.
         refuse_unless_readable(assignment, ahead=1)
-        images = list(assignment.case.images.order_by("index"))
-        if not 1 <= position <= len(images):
-            raise ReadingRefused("No such image.", status=404)
-        if not dicom_store.absolute_path(images[position - 1].stored_path).is_file():
-            raise PermissionDenied("The image file is missing from the store; tell the study coordinator.")
-        served = served_images.served_file(assignment, position, images[position - 1])
+        served = served_images.relative_path(assignment, position)
+        if not dicom_store.absolute_path(served).is_file():
+            # The first request for this image (usually the previous case's prefetch): write the reader's copy.
+            served = self._write_served(assignment, position)
         name = served_images.download_name(assignment, position)
         if settings.USE_X_ACCEL_REDIRECT:
             response = HttpResponse(content_type="application/dicom")
@@ -411,3 +409,12 @@ class AssignmentImage(ReadingView):
         # a case, and logging out empties the cache (Clear-Site-Data).
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+    @staticmethod
+    def _write_served(assignment, position):
+        images = list(assignment.case.images.order_by("index"))
+        if not 1 <= position <= len(images):
+            raise ReadingRefused("No such image.", status=404)
+        if not dicom_store.absolute_path(images[position - 1].stored_path).is_file():
+            raise PermissionDenied("The image file is missing from the store; tell the study coordinator.")
+        return served_images.served_file(assignment, position, images[position - 1])
