@@ -298,6 +298,10 @@ def test_events_are_stored_with_the_servers_time_and_duplicates_are_ignored(read
     ]
     assert all(e.server_at >= before for e in stored)
     assert Read.objects.get(assignment=assignment).first_image_at == stored[1].server_at
+    # An event repeated inside one batch is stored once, and counted once.
+    again = event("input", 900.0)
+    assert post(reader_client, url("api-events", assignment), {"events": [again, again]}).json() == {"stored": 1}
+    assert TimingEvent.objects.filter(assignment=assignment).count() == 3
 
 
 def test_a_bad_event_batch_is_refused_whole(reader_client, assignments):

@@ -159,7 +159,11 @@ def insert_events(assignment, read, events):
         .order_by()  # the model's ordering would join the assignment for nothing
         .values_list("client_uuid", flat=True)
     )
-    new = [row for row in rows if row.client_uuid not in known]
+    new = []
+    for row in rows:  # each UUID once, the first time it comes (a batch may repeat an event too)
+        if row.client_uuid not in known:
+            known.add(row.client_uuid)
+            new.append(row)
     if not new:
         return 0
     TimingEvent.objects.bulk_create(new, ignore_conflicts=True)
