@@ -9,7 +9,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 NPM ?= npm
 VIEWER_BUNDLE := static/viewer/dist/workstation.js
 
-.PHONY: demo test services viewer chromium nginx clean
+.PHONY: demo test services viewer chromium nginx wrk clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,16 @@ $(VIEWER_BUNDLE): node_modules/.installed vite.config.mjs $(wildcard static/view
 
 viewer: $(VIEWER_BUNDLE)
 
-# Debian packages the tests run: Chromium for the browser tests, nginx in front of gunicorn.
+# Debian packages the tests run: Chromium for the browser tests, nginx in front of gunicorn, wrk for
+# bench_serving.
 chromium:
 	bash scripts/ensure-debian-package.sh /usr/bin/chromium chromium
 
 nginx:
 	bash scripts/ensure-debian-package.sh /usr/sbin/nginx nginx
+
+wrk:
+	bash scripts/ensure-debian-package.sh /usr/bin/wrk wrk
 
 demo: $(VENV)/.web-installed viewer
 	bash scripts/demo.sh
@@ -46,7 +50,7 @@ demo: $(VENV)/.web-installed viewer
 services:
 	bash scripts/ensure-services.sh
 
-test: $(VENV)/.test-installed viewer chromium nginx services
+test: $(VENV)/.test-installed viewer chromium nginx wrk services
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports

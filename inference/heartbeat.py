@@ -1,4 +1,5 @@
-"""Each worker process's row in WorkerHeartbeat: when it started, what it loaded, how many jobs it did."""
+"""Each worker process's row in WorkerHeartbeat: when it started, which queues it consumes, what it loaded, how
+many jobs it did, and when it last finished a task."""
 
 import os
 import socket
@@ -13,11 +14,15 @@ from .models import WorkerHeartbeat
 _process_key = None
 
 
-def process_started():
+def process_started(queues):
     global _process_key
     _process_key = uuid.uuid4()
     WorkerHeartbeat.objects.create(
-        process_key=_process_key, hostname=socket.gethostname(), pid=os.getpid(), last_seen=timezone.now()
+        process_key=_process_key,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        queues=",".join(sorted(queues)),
+        last_seen=timezone.now(),
     )
 
 
@@ -27,6 +32,10 @@ def model_loaded():
 
 def job_done():
     _touch(jobs_done=F("jobs_done") + 1)
+
+
+def task_finished():
+    _touch()
 
 
 def _touch(**changes):

@@ -237,11 +237,16 @@ class StudyOutputPin(models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """One row per worker process, touched when it starts and after each job (shown on the progress page)."""
+    """One row per worker process, touched when it starts and after each task (shown on the progress page; each
+    queue's newest in /readyz)."""
 
     process_key = models.UUIDField(unique=True, help_text="Made by the process at start (pids are reused).")
     hostname = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
+    # db_default: a worker of the previous release, still running during a deploy, inserts rows too.
+    queues = models.CharField(
+        max_length=200, blank=True, db_default="", help_text="The queues it consumes, comma-separated."
+    )
     engine_key = models.CharField(max_length=600, blank=True, help_text="The model this process has loaded.")
     model_loads = models.PositiveSmallIntegerField(default=0)
     jobs_done = models.PositiveIntegerField(default=0)

@@ -3,8 +3,8 @@ on the `default` queue, also every few minutes from beat."""
 
 import logging
 
-from celery import shared_task
-from celery.signals import worker_process_init
+from celery import current_app, shared_task
+from celery.signals import task_postrun, worker_process_init
 from django.conf import settings
 
 from . import engine_registry, heartbeat, jobs
@@ -30,7 +30,8 @@ def reconcile():
 @worker_process_init.connect
 def load_model_in_worker_process(**kwargs):
     """Runs in each pool process after the fork: CUDA is first touched here, never in the parent."""
-    heartbeat.process_started()
+    # The queues this worker was started with (-Q), selected in the parent before the fork.
+    heartbeat.process_started(current_app.amqp.queues.consume_from)
     name = settings.INFERENCE_PRELOAD_CONFIGURATION
     if not name:
         return
@@ -40,3 +41,9 @@ def load_model_in_worker_process(**kwargs):
         return
     engine_registry.get_engine(configuration)
     heartbeat.model_loaded()
+
+
+@task_postrun.connect
+def report_alive(**kwargs):
+    """Every task a worker finishes (any queue) refreshes its heartbeat, so /readyz can tell each queue's age."""
+    heartbeat.task_finished()

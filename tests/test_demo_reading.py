@@ -6,8 +6,8 @@ import sqlite3
 import pytest
 
 from tests.browser import chromium, log_in, wait_for_image
-from tests.servers import gunicorn
 from tests.test_seed_demo import manage
+from tooling.servers import gunicorn
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import pytest
 
 from readerstudy.cases.ingest import IngestRefused
 from readerstudy.core.errors import Refused
-from readerstudy.reading.reads import OutOfOrder, ReadingRefused, ReportInvalid
+from readerstudy.reading.access import OutOfOrder, ReadingRefused
+from readerstudy.reading.reads import ReportInvalid
 from tests.factories import AssignmentFactory
 from tests.test_architecture import ROOT, production_modules
 

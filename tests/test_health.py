@@ -4,11 +4,15 @@ import json
 import os
 import urllib.error
 import urllib.request
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from tests.servers import gunicorn
+from inference.models import WorkerHeartbeat
+from tooling.servers import gunicorn
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +33,7 @@ def test_readyz_is_ok_when_every_check_passes(client, dicom_store):
         "status": "ok",
         "checks": {"database": {"ok": True}, "broker": {"ok": True}, "dicom_store": {"ok": True}},
         # No worker runs in this test, so none has reported.
-        "workers": {"newest_heartbeat_age_s": None},
+        "workers": {"default": {"newest_heartbeat_age_s": None}, "gpu": {"newest_heartbeat_age_s": None}},
     }
     assert not any(dicom_store.iterdir()), "the probe's file stays behind"
 
@@ -71,5 +75,18 @@ def test_a_server_whose_database_is_down_is_alive_but_not_ready(tmp_path, settin
     assert (status, body["status"]) == (503, "unavailable")
     assert body["checks"]["database"]["ok"] is False and body["checks"]["database"]["error"]
     assert body["checks"]["broker"] == body["checks"]["dicom_store"] == {"ok": True}
-    assert body["workers"] == {"newest_heartbeat_age_s": None}
+    assert body["workers"] == {"default": {"newest_heartbeat_age_s": None}, "gpu": {"newest_heartbeat_age_s": None}}
     assert "hunter2" not in json.dumps(body)
+
+
+def test_readyz_gives_each_queues_newest_worker_heartbeat_without_failing_on_an_old_one(client, dicom_store):
+    now = timezone.now()
+    for queues, seconds in (("gpu", 30), ("default,gpu", 300), ("default", 7200), ("reports", 5)):
+        WorkerHeartbeat.objects.create(
+            process_key=uuid.uuid4(), hostname="w", pid=1, queues=queues, last_seen=now - timedelta(seconds=seconds)
+        )
+    response = client.get(reverse("readyz"))
+    assert response.status_code == 200
+    ages = {queue: age["newest_heartbeat_age_s"] for queue, age in response.json()["workers"].items()}
+    assert list(ages) == ["default", "gpu", "reports"]
+    assert 300 <= ages["default"] < 302 and 30 <= ages["gpu"] < 32 and 5 <= ages["reports"] < 7

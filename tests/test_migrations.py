@@ -1,8 +1,11 @@
 """Data migrations on rows made under the previous schema: what existing studies and ground truth become."""
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 # serialized_rollback: the flush after the test would otherwise wipe the rows seeded by data migrations.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -149,4 +152,60 @@ def test_report_turns_found_by_their_prompt_before_0003_are_marked_on_the_config
     }
     stored = new.get_model("inference", "ModelOutput").objects.get(pk=output.pk).turns
     assert [turn["kind"] for turn in stored] == ["findings", "follow_up", "report"]
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_drafts_move_their_findings_and_answers_into_one_document_and_submitted_reads_keep_their_rows():
+    """0021: a draft is one document (Read.draft) until the submit writes rows; rows of drafts made before move
+    into it, and back on a reverse migration."""
+    old = migrate([("readerstudy", "0020_not_applicable")])
+    model = old.get_model
+    reader = model("auth", "User").objects.create(username="before-reader")
+    batch = model("readerstudy", "ImportBatch").objects.create(source="before")
+    cases = [model("readerstudy", "Case").objects.create(source_id=name, import_batch=batch) for name in "ab"]
+    case_set = model("readerstudy", "CaseSet").objects.create(name="before")
+    study = model("readerstudy", "Study").objects.create(title="Drafts", case_set=case_set, randomisation_seed=1)
+    questions = {
+        key: model("readerstudy", "StudyQuestion").objects.create(
+            study=study, key=key, text=key, min_anchor="low", max_anchor="high", order=order, allows_not_applicable=True
+        )
+        for order, key in enumerate(["confidence", "trust"])
+    }
+    session = model("readerstudy", "ReadingSession").objects.create(study=study, reader=reader, index=1)
+    labels = {label.slug: label for label in model("readerstudy", "Label").objects.filter(vocabulary="chexpert")}
+    reads = []
+    for position, case in enumerate(cases, start=1):
+        assignment = model("readerstudy", "Assignment").objects.create(
+            study=study, reader=reader, case=case, arm="UNAIDED", session=session, position=position
+        )
+        reads.append(model("readerstudy", "Read").objects.create(assignment=assignment))
+    draft, submitted = reads
+    submitted.submitted_at, submitted.client_submission_uuid = timezone.now(), uuid.uuid4()
+    submitted.save()
+    for read in reads:
+        model("readerstudy", "ReadFinding").objects.create(read=read, label=labels["edema"])
+        model("readerstudy", "ReadFinding").objects.create(read=read, label=labels["cardiomegaly"])
+        model("readerstudy", "Rating").objects.create(read=read, question=questions["trust"], value=4)
+        model("readerstudy", "Rating").objects.create(
+            read=read, question=questions["confidence"], value=None, not_applicable=True
+        )
+
+    new = migrate([("readerstudy", "0021_read_draft")])
+    Read = new.get_model("readerstudy", "Read")
+    moved = Read.objects.get(pk=draft.pk)
+    assert sorted(moved.draft.pop("findings")) == ["cardiomegaly", "edema"]
+    assert moved.draft == {"ratings": {"trust": 4}, "not_applicable": ["confidence"]}
+    assert not new.get_model("readerstudy", "ReadFinding").objects.filter(read_id=draft.pk).exists()
+    assert not new.get_model("readerstudy", "Rating").objects.filter(read_id=draft.pk).exists()
+    kept = Read.objects.get(pk=submitted.pk)
+    assert kept.draft == {} and new.get_model("readerstudy", "Rating").objects.filter(read_id=submitted.pk).count() == 2
+
+    back = migrate([("readerstudy", "0020_not_applicable")])
+    findings = back.get_model("readerstudy", "ReadFinding").objects.filter(read_id=draft.pk)
+    assert sorted(findings.values_list("label__slug", flat=True)) == ["cardiomegaly", "edema"]
+    ratings = back.get_model("readerstudy", "Rating").objects.filter(read_id=draft.pk)
+    assert sorted(ratings.values_list("question__key", "value", "not_applicable")) == [
+        ("confidence", None, True),
+        ("trust", 4, False),
+    ]
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())

@@ -5,12 +5,10 @@ Run as root, nginx's workers run as www-data with the writer's group, so the tes
 readable through the group by a user other than the one that wrote them (README: Production).
 """
 
-import grp
 import io
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -22,43 +20,13 @@ from readerstudy.core import dicom_store as store
 from readerstudy.models import Arm
 from readerstudy.studies import served_images
 from tests.reading_setup import open_study_with_assignments
-from tests.servers import free_port, gunicorn, wait_until_answers
+from tooling.servers import gunicorn, nginx
 
 # gunicorn reads what the test wrote: committed data. Serialized rollback, as every transactional test here:
 # otherwise the next one's restore clashes with the content types its flush re-created.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
-NGINX = Path("/usr/sbin/nginx")
 PASSWORD = "correct horse battery"
-
-CONF = """
-daemon off;
-worker_processes 1;
-pid {root}/nginx/nginx.pid;
-{user}
-events {{ worker_connections 64; }}
-http {{
-    access_log {root}/nginx/access.log;
-    client_body_temp_path {root}/nginx/client_body;
-    proxy_temp_path {root}/nginx/proxy;
-    fastcgi_temp_path {root}/nginx/fastcgi;
-    uwsgi_temp_path {root}/nginx/uwsgi;
-    scgi_temp_path {root}/nginx/scgi;
-    server {{
-        listen 127.0.0.1:{port};
-        location /protected-dicom/ {{
-            internal;
-            alias {store}/;
-            default_type application/dicom;
-        }}
-        location / {{
-            proxy_pass {upstream};
-            proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        }}
-    }}
-}}
-"""
 
 
 @pytest.fixture
@@ -81,8 +49,6 @@ def dicom_store(settings, shared_root):
 @pytest.fixture
 def site(settings, shared_root, dicom_store):
     """gunicorn (X-Accel-Redirect on, the test database) behind nginx; yields nginx's URL and its process."""
-    if not NGINX.is_file():
-        pytest.fail("nginx is missing: run scripts/ensure-nginx.sh (make test does)")
     db = settings.DATABASES["default"]
     env = {
         "PATH": os.environ["PATH"],
@@ -92,27 +58,11 @@ def site(settings, shared_root, dicom_store):
         "USE_X_ACCEL_REDIRECT": "true",
         "TRUSTED_PROXY_COUNT": "1",
     }
-    with gunicorn(env, workers=2) as upstream:
-        (shared_root / "nginx").mkdir()
-        port = free_port()
-        # Only a master running as root switches its workers' user (otherwise nginx ignores the directive).
-        user = f"user www-data {grp.getgrgid(os.getegid()).gr_name};" if os.geteuid() == 0 else ""
-        conf = shared_root / "nginx" / "nginx.conf"
-        conf.write_text(CONF.format(root=shared_root, user=user, port=port, store=dicom_store, upstream=upstream))
-        error_log = shared_root / "nginx" / "error.log"
-        nginx = subprocess.Popen(
-            [NGINX, "-p", shared_root / "nginx", "-c", conf, "-e", error_log],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+    with gunicorn(env, workers=2) as upstream, nginx(shared_root / "nginx", upstream, dicom_store) as server:
         try:
-            wait_until_answers(f"{url}/healthz", nginx)
-            yield url, nginx
+            yield server.url, server.process
         finally:
-            nginx.terminate()
-            nginx.wait(timeout=20)
-            print(error_log.read_text())  # shown when the test fails
+            print(server.error_log.read_text())  # shown when the test fails
 
 
 def worker_uids(master_pid):

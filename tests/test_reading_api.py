@@ -347,7 +347,10 @@ def test_a_draft_is_saved_and_restored(reader_client, assignments):
     reader_client.put(url("api-draft", assignment), draft, content_type="application/json")
     assert reader_client.get(url("api-draft", assignment)).json() == draft
     read = Read.objects.get(assignment=assignment)
-    assert read.submitted_at is None and read.ratings.get().question.key == "trust"
+    # A draft is one document until the submit: no finding or rating rows yet.
+    assert read.submitted_at is None
+    assert read.draft == {"findings": ["no-finding"], "ratings": {"trust": 5}, "not_applicable": []}
+    assert not read.finding_links.exists() and not read.ratings.exists()
 
 
 def test_a_draft_with_conflicting_findings_is_refused_with_a_message(reader_client, assignments):

@@ -70,7 +70,7 @@ def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_st
         assert "<think>" in output.turns[0]["text"]
         assert output.engine == "transformers" and output.software["transformers"]
     beats = WorkerHeartbeat.objects.filter(jobs_done__gt=0)
-    assert [beat.model_loads for beat in beats] == [1]
+    assert [(beat.model_loads, beat.queues) for beat in beats] == [(1, "default,gpu")]
 
 
 def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing(

@@ -21,20 +21,24 @@ from readerstudy.core.errors import Refused
 from readerstudy.core.labels import exclusive_labels
 from readerstudy.models import LABELLED_CATEGORIES, Assignment, CaseImage, ErrorCategory, Study
 from readerstudy.reading import annotations as annotation_service
+from readerstudy.reading.access import (
+    ReadingRefused,
+    kept_state,
+    next_assignment,
+    refuse_unless_readable,
+    session_unread,
+    with_reading_state,
+)
 from readerstudy.reading.ai_content import ai_content
 from readerstudy.reading.reads import (
-    ReadingRefused,
     Report,
     ReportInvalid,
     asked_before_ai,
-    next_assignment,
     questions_for,
     record_events,
-    refuse_unless_readable,
     refuse_until_ai_may_show,
     report_of,
     save_draft,
-    session_cases,
     start_reading,
     submit_read,
     vocabulary_for,
@@ -75,14 +79,14 @@ class ReadingView(GenericAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the schema is generated with no user
             return Assignment.objects.none()
-        return Assignment.objects.filter(reader=self.request.user).select_related("study", "session", "case")
+        own = Assignment.objects.filter(reader=self.request.user).select_related("study", "session", "case")
+        # One assignment: with what the reading checks need, in the same query.
+        return with_reading_state(own) if self.lookup_field in self.kwargs else own
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         if self.lookup_field in kwargs:
-            self.assignment = self.get_object()
-            # One study object for the assignment and its session: the checks reach it through both.
-            self.assignment.session.study = self.assignment.study
+            self.assignment = kept_state(self.get_object())
 
     def handle_exception(self, exc):
         if isinstance(exc, ReportInvalid):
@@ -199,7 +203,7 @@ class AssignmentDetailView(ReadingView):
         assignment = self.assignment
         refuse_unless_readable(assignment)
         start_reading(assignment)
-        session = session_cases(assignment)
+        total = Assignment.objects.filter(session=assignment.session_id).count()
         following = next_assignment(assignment)
         images = images_of([assignment.case_id] + ([following.case_id] if following else []))
         content = ai_content(assignment)
@@ -207,8 +211,8 @@ class AssignmentDetailView(ReadingView):
         detail = AssignmentDetail(
             assignment,
             ai="none" if content is None else ("full" if "reasoning" in content else "labels"),
-            session_done=sum(case.done for case in session),
-            session_total=len(session),
+            session_done=total - len(session_unread(assignment)),
+            session_total=total,
             images=image_urls(assignment.public_id, images[assignment.case_id]),
             labels=labels,
             questions=[QuestionAsked(q, asked_before_ai(assignment, q)) for q in questions_for(assignment)],

@@ -93,6 +93,12 @@ class Read(models.Model):
     report_impression = models.TextField(blank=True)
     problem_flagged = models.BooleanField(default=False, help_text="Non-diagnostic image or technical fault.")
     problem_reason = models.TextField(blank=True)
+    # Until the submit writes them as rows (ReadFinding, Rating), the autosaved findings and answers are one
+    # document replaced whole: {"findings": [slug], "ratings": {key: value}, "not_applicable": [key]}.
+    # db_default too: a web process of the previous release, still serving during a deploy, inserts reads.
+    draft = models.JSONField(
+        default=dict, db_default={}, blank=True, help_text="The autosaved findings and answers (drafts only)."
+    )
     opened_at = models.DateTimeField(auto_now_add=True)
     first_image_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)

@@ -7,15 +7,9 @@ message tells which labels the AI gave: a label annotation may name any label th
 from django.db import transaction
 
 from readerstudy.models import LABELLED_CATEGORIES, Label, TraceAnnotation
+from readerstudy.reading.access import ReadingRefused, refuse_unless_readable
 from readerstudy.reading.ai_content import ai_content, annotatable_text
-from readerstudy.reading.reads import (
-    ReadingRefused,
-    ReportInvalid,
-    lock_and_refresh,
-    refuse_unless_readable,
-    refuse_until_ai_may_show,
-    start_reading,
-)
+from readerstudy.reading.reads import ReportInvalid, lock_and_refresh, refuse_until_ai_may_show, start_reading
 
 Target = TraceAnnotation.Target
 

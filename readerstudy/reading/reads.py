@@ -7,25 +7,18 @@ browser can retry anything it is not sure arrived (ARCHITECTURE.md: nothing lost
 import uuid
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from readerstudy.core.errors import Refused
 from readerstudy.core.labels import exclusive_labels
 from readerstudy.core.signals import study_data_changed
-from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, Study, TimingEvent, UnaidedRead
+from readerstudy.models import Assignment, Label, Rating, Read, ReadFinding, TimingEvent, UnaidedRead
+from readerstudy.reading.access import ReadingRefused, refuse_unless_readable
 from readerstudy.reading.timing import Event, derive_times
 from readerstudy.studies import served_images
-from readerstudy.studies.sessions import session_is_open, when_session_opens
 
 MAX_TEXT = 20_000
-
-
-class ReadingRefused(Refused):
-    """The request cannot be done in the assignment's state; `status` is the HTTP status the API answers."""
-
-    status = 409
 
 
 class ReportInvalid(Refused):
@@ -49,82 +42,29 @@ class Report:
     not_applicable: list = field(default_factory=list)  # keys of the questions answered N/A
 
 
-# --- access -------------------------------------------------------------------------------------------------
-
-
-class OutOfOrder(ReadingRefused):
-    """A case asked for before the cases that precede it in the session's randomised order."""
-
-    def __init__(self, expected):
-        super().__init__(f"Cases are read in the order of your session: read case {expected.position} first.")
-        self.expected = expected
-
-
-def refuse_unless_readable(assignment, ahead=0):
-    """Reading needs an open study and an open session; a submitted read is final; cases come in order.
-
-    `ahead` unread cases may precede this one: 1 lets the page prefetch the next case's images.
-    """
-    if assignment.study.status != Study.Status.OPEN:
-        raise ReadingRefused("This study is not open for reading.", status=403)
-    if not session_is_open(assignment.session):
-        raise ReadingRefused(f"This session opens {when_session_opens(assignment.session)}.", status=403)
-    if assignment.status == Assignment.Status.SUBMITTED:
-        raise ReadingRefused("This read is submitted and final.", status=409)
-    refuse_out_of_order(assignment, ahead)
-
-
-def refuse_out_of_order(assignment, ahead=0):
-    """The session's order is randomised to balance learning and fatigue across arms (ARCHITECTURE.md); a reader
-    who picks cases breaks it. So a case opens only after every case before it is submitted, unless the study
-    was created with free order. The case being read, the first unread one, may be reopened at will."""
-    if assignment.study.free_order:
-        return
-    earlier = [case for case in session_cases(assignment) if case.position < assignment.position and not case.done]
-    if len(earlier) > ahead:
-        raise OutOfOrder(earlier[0])
-
-
-def session_cases(assignment):
-    """The assignment's session case by case in its order (id, position, public_id, case_id, done), loaded once
-    per assignment object: the order check, the progress and the next case all read it."""
-    if not hasattr(assignment, "_session_cases"):
-        assignment._session_cases = list(
-            Assignment.objects.filter(session=assignment.session_id)
-            .order_by("position")
-            .annotate(done=Q(status=Assignment.Status.SUBMITTED))
-            .values_list("pk", "position", "public_id", "case_id", "done", named=True)
-        )
-    return assignment._session_cases
-
-
-def next_assignment(assignment):
-    """The next unsubmitted case of the same session after this one in the session's order, else the first
-    unsubmitted before it (a free-order session), as a session_cases row; None when the session is done."""
-    unread = [case for case in session_cases(assignment) if not case.done and case.pk != assignment.pk]
-    after = [case for case in unread if case.position > assignment.position]
-    return (after or unread or [None])[0]
-
-
 def lock_and_refresh(assignment):
-    """Lock the assignment's row until the transaction ends and refresh its status (another request may have
-    changed it). The instance keeps its loaded study, session and case, so the checks after the lock need no
-    query of their own for them."""
-    assignment.status = Assignment.objects.select_for_update().values_list("status", flat=True).get(pk=assignment.pk)
+    """Lock the assignment's row until the transaction ends and refresh its status and its read (another request
+    may have changed them), in one query. The instance keeps its loaded study, session and case, so the checks
+    after the lock need no query of their own for them."""
+    locked = Assignment.objects.select_for_update(of=("self",)).select_related("read").only("status", "read")
+    locked = locked.get(pk=assignment.pk)
+    assignment.status = locked.status
+    assignment._read = getattr(locked, "read", None)  # None: not opened yet
     return assignment
 
 
 def start_reading(assignment):
-    """The assignment's read, created (and the assignment marked started) the first time it is opened."""
-    read = Read.objects.filter(assignment=assignment).first()
-    if read is not None:  # every request but the first: one query
-        return read
-    with transaction.atomic():
-        read, created = Read.objects.get_or_create(assignment=assignment)
-        if created:
-            Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ASSIGNED).update(
-                status=Assignment.Status.STARTED
-            )
+    """The assignment's read, created (and the assignment marked started) the first time it is opened; kept on
+    the assignment object (and refreshed by lock_and_refresh)."""
+    read = getattr(assignment, "_read", None) or Read.objects.filter(assignment=assignment).first()
+    if read is None:
+        with transaction.atomic():
+            read, created = Read.objects.get_or_create(assignment=assignment)
+            if created:
+                Assignment.objects.filter(pk=assignment.pk, status=Assignment.Status.ASSIGNED).update(
+                    status=Assignment.Status.STARTED
+                )
+    assignment._read = read
     return read
 
 
@@ -136,43 +76,64 @@ def record_events(assignment, events):
     with transaction.atomic():
         lock_and_refresh(assignment)
         refuse_unless_readable(assignment)
-        read = start_reading(assignment)
-        return insert_events(assignment, read, events)
+        return store_events(assignment, start_reading(assignment), events)
 
 
-def insert_events(assignment, read, events):
-    rows = [
-        TimingEvent(
-            assignment=assignment,
-            page_load_id=e["page_load_id"],
-            type=e["type"],
-            client_ms=e["client_ms"],
-            client_uuid=uuid.UUID(str(e["uuid"])),  # the API gives UUIDs, the simulation strings
-            payload=e.get("payload") or {},
-        )
-        for e in events
-    ]
-    # Replays (an outbox resending after a lost answer) are known by their UUIDs; the assignment's row lock
-    # keeps another request from storing the same events meanwhile.
-    known = set(
-        TimingEvent.objects.filter(client_uuid__in=[row.client_uuid for row in rows])
-        .order_by()  # the model's ordering would join the assignment for nothing
-        .values_list("client_uuid", flat=True)
-    )
-    new = []
-    for row in rows:  # each UUID once, the first time it comes (a batch may repeat an event too)
-        if row.client_uuid not in known:
-            known.add(row.client_uuid)
-            new.append(row)
-    if not new:
-        return 0
-    TimingEvent.objects.bulk_create(new, ignore_conflicts=True)
-    # The first image_rendered sets the read's first image time; none was stored before while it is unset.
-    rendered = [row.server_at for row in new if row.type == TimingEvent.Type.IMAGE_RENDERED]
-    if read.first_image_at is None and rendered:
-        read.first_image_at = min(rendered)
+def store_events(assignment, read, events):
+    """insert_events, and the read's first image time if these events bring it; returns how many were new."""
+    new = insert_events(assignment, events)
+    if note_first_image(read, new):
         Read.objects.filter(pk=read.pk).update(first_image_at=read.first_image_at)
     return len(new)
+
+
+def insert_events(assignment, events):
+    """Insert the events not stored yet, each UUID once (a batch may repeat an event, an outbox resend a batch);
+    returns the new ones as (type, server_at)."""
+    rows = {}
+    for e in events:
+        client_uuid = uuid.UUID(str(e["uuid"]))  # the API gives UUIDs, the simulation strings
+        rows.setdefault(
+            client_uuid,
+            TimingEvent(
+                assignment=assignment,
+                page_load_id=e["page_load_id"],
+                type=e["type"],
+                client_ms=e["client_ms"],
+                client_uuid=client_uuid,
+                payload=e.get("payload") or {},
+            ),
+        )
+    return insert_new(list(rows.values())) if rows else []
+
+
+def insert_new(rows):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING, in one statement: replays are known by the unique client UUID
+    and skipped, and only the rows stored are returned (bulk_create(ignore_conflicts=True) cannot say which)."""
+    meta = TimingEvent._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    values = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) VALUES {values} "
+        f"ON CONFLICT ({quote(meta.get_field('client_uuid').column)}) DO NOTHING "
+        f"RETURNING {quote(meta.get_field('type').column)}, {quote(meta.get_field('server_at').column)}"
+    )
+    # pre_save gives each field's value as Django's own insert would (server_at: now, auto_now_add).
+    params = [f.get_db_prep_save(f.pre_save(row, True), connection) for row in rows for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def note_first_image(read, new):
+    """Set the read's first image time from the first image_rendered among `new` events (as insert_events
+    returns them) if it has none yet; True when it changed."""
+    rendered = [server_at for type_, server_at in new if type_ == TimingEvent.Type.IMAGE_RENDERED]
+    if read.first_image_at is not None or not rendered:
+        return False
+    read.first_image_at = min(rendered)
+    return True
 
 
 def image_has_rendered(assignment):
@@ -317,63 +278,49 @@ def _missing_for_submit(report, questions, ratings, labels):
     return missing
 
 
-def _write_report(read, report, labels, ratings):
+def _write_text(read, report):
     read.report_findings = report.report_findings
     read.report_impression = report.report_impression
     read.problem_flagged = report.problem_flagged
     read.problem_reason = report.problem_reason if report.problem_flagged else ""
-    ReadFinding.objects.filter(read=read).exclude(label__in=labels).delete()
-    ReadFinding.objects.bulk_create([ReadFinding(read=read, label=label) for label in labels], ignore_conflicts=True)
-    Rating.objects.filter(read=read).exclude(question__in=list(ratings)).delete()
-    # One upsert for every answer (None: answered N/A), on the one-rating-per-question constraint.
-    Rating.objects.bulk_create(
-        [Rating(read=read, question=q, value=value, not_applicable=value is None) for q, value in ratings.items()],
-        update_conflicts=True,
-        unique_fields=["read", "question"],
-        update_fields=["value", "not_applicable"],
-    )
+
+
+def _draft(labels, ratings):
+    """The draft document of validated findings and answers (validate_report's), answers in the questions'
+    order."""
+    answers = sorted(ratings.items(), key=lambda item: (item[0].order, item[0].key))
+    return {
+        "findings": [label.slug for label in labels],
+        "ratings": {q.key: value for q, value in answers if value is not None},
+        "not_applicable": [q.key for q, value in answers if value is None],
+    }
 
 
 def report_of(read):
-    """The read's current content in the shape the browser sends (restores a draft)."""
-    answers = read.ratings.order_by("question__order", "question__key").values_list(
-        "question__key", "value", "not_applicable"
-    )
+    """The draft's current content in the shape the browser sends (restores it)."""
+    draft = read.draft
     return Report(
-        findings=list(read.finding_links.values_list("label__slug", flat=True)),
+        findings=list(draft.get("findings", [])),
         report_findings=read.report_findings,
         report_impression=read.report_impression,
-        ratings={key: value for key, value, na in answers if not na},
+        ratings=dict(draft.get("ratings", {})),
         problem_flagged=read.problem_flagged,
         problem_reason=read.problem_reason,
-        not_applicable=[key for key, _, na in answers if na],
+        not_applicable=list(draft.get("not_applicable", [])),
     )
 
 
 def save_draft(assignment, report):
-    """Replace the draft; returns it as stored."""
+    """Replace the draft, in one UPDATE of the read; returns it as stored."""
     with transaction.atomic():
         locked = lock_and_refresh(assignment)
         refuse_unless_readable(locked)
         labels, ratings = validate_report(locked, report, final=False)
         read = start_reading(locked)
-        _write_report(read, report, labels, ratings)
+        _write_text(read, report)
+        read.draft = _draft(labels, ratings)
         read.save()
-        return saved_report(read, labels, ratings)
-
-
-def saved_report(read, labels, ratings):
-    """What report_of(read) reads back after _write_report(read, …, labels, ratings), without reading it."""
-    answers = sorted(ratings.items(), key=lambda item: (item[0].order, item[0].key))
-    return Report(
-        findings=[label.slug for label in labels],
-        report_findings=read.report_findings,
-        report_impression=read.report_impression,
-        ratings={q.key: value for q, value in answers if value is not None},
-        problem_flagged=read.problem_flagged,
-        problem_reason=read.problem_reason,
-        not_applicable=[q.key for q, value in answers if value is None],
-    )
+        return report_of(read)
 
 
 # --- submit -------------------------------------------------------------------------------------------------
@@ -383,8 +330,8 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
     """Finalise the read once. Returns (read, created); a replay with the same UUID returns the same read."""
     with transaction.atomic():
         locked = lock_and_refresh(assignment)
-        read = Read.objects.filter(assignment=locked).first()
-        if read and read.is_submitted:
+        read = locked._read  # as the lock found it: None if never opened
+        if read is not None and read.is_submitted:
             if str(read.client_submission_uuid) == str(submission_uuid):
                 return read, False
             raise ReadingRefused("This read was already submitted; a submitted read is final.")
@@ -392,10 +339,11 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
         if locked.is_sequential and not first_read_committed(locked):
             raise ReadingRefused("Commit your first read, without the AI, before submitting the final read.")
         labels, ratings = validate_report(locked, report, final=True)
-        read = read or start_reading(locked)
-        insert_events(locked, read, events)
+        read = start_reading(locked)
+        note_first_image(read, insert_events(locked, events))  # saved with the read below
         times = derive_times(stored_events(locked), locked.study.idle_threshold_s * 1000)
-        _write_report(read, report, labels, ratings)
+        _write_text(read, report)
+        read.draft = {}  # the rows below are the read's findings and answers from now on
         read.total_ms, read.hidden_ms, read.idle_ms = times.total_ms, times.hidden_ms, times.idle_ms
         read.active_ms = times.active_ms
         read.client_times = client_times or {}
@@ -406,6 +354,10 @@ def submit_read(assignment, submission_uuid, report, events=(), client_times=Non
                 read.save()
         except IntegrityError:
             raise ReadingRefused("This submission id belongs to another read.") from None
+        ReadFinding.objects.bulk_create([ReadFinding(read=read, label=label) for label in labels])
+        Rating.objects.bulk_create(
+            [Rating(read=read, question=q, value=value, not_applicable=value is None) for q, value in ratings.items()]
+        )
         Assignment.objects.filter(pk=locked.pk).update(status=Assignment.Status.SUBMITTED)
         study_data_changed.send(sender=Read, study_id=locked.study_id)
         # The reader's copy of the images is no longer needed (robust: a file left behind is not an error).

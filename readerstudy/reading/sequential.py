@@ -14,19 +14,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from readerstudy.models import UnaidedRead
+from readerstudy.reading.access import ReadingRefused, refuse_unless_readable
 from readerstudy.reading.reads import (
-    ReadingRefused,
     ReportInvalid,
     asked_before_ai,
     checked_ratings,
     findings_problems,
     image_has_rendered,
-    insert_events,
     lock_and_refresh,
     no_findings_message,
     questions_for,
-    refuse_unless_readable,
     start_reading,
+    store_events,
     stored_events,
     vocabulary_for,
 )
@@ -90,7 +89,7 @@ def commit_first_read(assignment, submission_uuid, report, events=()):
             raise ReadingRefused("This submission id belongs to another read.")
         findings, ratings = validate_first_report(locked, report)
         read = start_reading(locked)
-        insert_events(locked, read, events)
+        store_events(locked, read, events)
         if not image_has_rendered(locked):
             raise ReadingRefused("Commit your first read once the image has appeared.")
         times = derive_times(stored_events(locked), locked.study.idle_threshold_s * 1000, end=UNAIDED_END)

@@ -53,15 +53,30 @@ def _dicom_store():
 CHECKS = {"database": _database, "broker": _broker, "dicom_store": _dicom_store}
 
 
-def _newest_heartbeat_age_s():
-    """Seconds since any worker process last reported (WorkerHeartbeat has no queue); None if none or unknown.
+def _heartbeat_ages_s():
+    """{queue: seconds since a worker consuming it last reported, or None} for the project's queues and any
+    other a worker reported; every queue None when the database cannot say.
 
-    Informational: a worker silent between jobs is not a reason to take the web tier out of service."""
+    Informational: a worker silent between tasks is not a reason to take the web tier out of service."""
+    ages = dict.fromkeys(_site_queues())
+    now = timezone.now()
     try:
-        newest = WorkerHeartbeat.objects.filter(last_seen__gte=timezone.now() - timedelta(days=1)).first()
+        recent = WorkerHeartbeat.objects.filter(last_seen__gte=now - timedelta(days=1)).values_list(
+            "queues", "last_seen"
+        )
+        for queues, last_seen in recent:  # newest first
+            for queue in filter(None, queues.split(",")):
+                if ages.get(queue) is None:
+                    ages[queue] = round((now - last_seen).total_seconds(), 1)
     except Exception:
-        return None
-    return None if newest is None else round((timezone.now() - newest.last_seen).total_seconds(), 1)
+        return dict.fromkeys(_site_queues())
+    return ages
+
+
+def _site_queues():
+    """The queues the site sends tasks to (the default queue and the routes'), always listed in /readyz."""
+    routed = sorted({route["queue"] for route in settings.CELERY_TASK_ROUTES.values()})
+    return [settings.CELERY_TASK_DEFAULT_QUEUE, *routed]
 
 
 @never_cache
@@ -78,6 +93,6 @@ def readyz(request):
     body = {
         "status": "ok" if ready else "unavailable",
         "checks": checks,
-        "workers": {"newest_heartbeat_age_s": _newest_heartbeat_age_s()},
+        "workers": {queue: {"newest_heartbeat_age_s": age} for queue, age in _heartbeat_ages_s().items()},
     }
     return JsonResponse(body, status=200 if ready else 503)

@@ -9,8 +9,14 @@ from django.utils import timezone
 
 from readerstudy.core.roles import READER, role_required
 from readerstudy.models import Assignment, ReadingSession, Study
+from readerstudy.reading.access import (
+    OutOfOrder,
+    ReadingRefused,
+    next_assignment,
+    reading_assignment,
+    refuse_unless_readable,
+)
 from readerstudy.reading.progress import session_end
-from readerstudy.reading.reads import OutOfOrder, ReadingRefused, next_assignment, refuse_unless_readable
 from readerstudy.studies.sessions import session_is_open, when_session_opens
 
 
@@ -66,9 +72,7 @@ def worklist(request):
 
 @role_required(READER)
 def workstation(request, public_id):
-    assignment = (
-        Assignment.objects.select_related("study", "session").filter(public_id=public_id, reader=request.user).first()
-    )
+    assignment = reading_assignment(Assignment.objects.filter(reader=request.user), public_id=public_id)
     if assignment is None:
         raise Http404("No such assignment.")
     try:
