@@ -105,6 +105,32 @@ def claim(job_id) -> Claim:
     return Claim("busy", job=job, retry_in=max(remaining, 0) + 1)
 
 
+def claim_companions(job, limit) -> list[Claim]:
+    """Up to `limit` more queued jobs of `job`'s configuration, claimed to be generated in one batch with it
+    (oldest first). Their own messages, when they come, find them final or leased, and do nothing."""
+    if limit <= 0:
+        return []
+    candidates = (
+        InferenceJob.objects.filter(
+            configuration_id=job.configuration_id,
+            status=JobStatus.QUEUED,
+            attempts__lt=settings.INFERENCE_MAX_ATTEMPTS,
+        )
+        .filter(leases.free())
+        .exclude(pk=job.pk)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    # Another worker may claim a candidate first: the lease decides, and this batch is one job smaller.
+    return [claimed for claimed in map(claim, list(candidates)) if claimed.state == "claimed"]
+
+
+def resend(job, countdown):
+    """One more message for `job`, delivered after `countdown` seconds (a batch companion's retry)."""
+    current_app.send_task("inference.run_job", (job.pk,), countdown=countdown)
+    _job(job).update(enqueued_at=timezone.now())
+
+
 def renew(job, token):
     """Between the steps of a job (model load, each turn): keep the lease, or stop if it was taken over."""
     if not leases.renew(_job(job), token, settings.INFERENCE_LEASE_S):

@@ -171,8 +171,9 @@ class ModelOutput(models.Model):
         help_text="The image the model was shown (the frontal view).",
     )
     parse_status = models.CharField(max_length=10, choices=ParseStatus.choices)
-    # [{prompt, kind, text, seconds, tokens_in, tokens_out, hit_token_limit}], text exactly as decoded; kind
-    # (engines.base.TurnKind) marks the structured report, whatever its prompt said.
+    # [{prompt, kind, text, seconds, tokens_in, tokens_out, hit_token_limit, batch_size}], text exactly as
+    # decoded; kind (engines.base.TurnKind) marks the structured report, whatever its prompt said; seconds is
+    # the time of the generate call the turn shared with batch_size - 1 other cases.
     turns = models.JSONField()
     # [{index, turn, start, end, region}]: offsets in code points into turns[turn].text.
     steps = models.JSONField(default=list)

@@ -1,4 +1,5 @@
-"""Running one inference job: claim → DICOM → image → generate → parse → store, exactly once."""
+"""Running inference jobs: claim → DICOM → image → generate → parse → store, each job exactly once, several
+jobs of one model configuration generated together when INFERENCE_BATCH_SIZE allows."""
 
 import logging
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from readerstudy.core import dicom_store
 from readerstudy.core.leases import LeaseLost
 
 from . import engine_registry, heartbeat, jobs
-from .engines.base import CaseContext, PermanentEngineError, TransientEngineError
+from .engines.base import BatchItem, CaseContext, EngineError, PermanentEngineError, TransientEngineError
 from .models import InferenceJob, JobStatus, ModelOutput, ParseStatus
 from .parsing import parse_output
 from .preprocess import dicom_to_model_image, frontal_image
@@ -33,38 +34,76 @@ class Outcome:
 
 
 def execute_job(job_id) -> Outcome:
+    """Run job `job_id` with up to INFERENCE_BATCH_SIZE - 1 queued jobs of its configuration generated beside
+    it, each under its own lease; returns `job_id`'s outcome (the others are settled here)."""
     claim = jobs.claim(job_id)
     if claim.state != "claimed":
         return Outcome(claim.state, retry_in=claim.retry_in)
-    job = claim.job
+    companions = jobs.claim_companions(claim.job, settings.INFERENCE_BATCH_SIZE - 1)
+    outcome, *others = run_batch([claim, *companions])
+    for companion, other in zip(companions, others):
+        if other.retry_in is not None:  # the lead's retry is its task's; a companion's needs a message of its own
+            jobs.resend(companion.job, countdown=other.retry_in)
+    return outcome
+
+
+def run_batch(claims) -> list[Outcome]:
+    """The claimed jobs (one configuration) generated together; one Outcome per claim, in order."""
+    configuration = claims[0].job.configuration
+    held = list(claims)
 
     def keep_alive():
-        jobs.renew(job, claim.token)
+        """Renew every lease; a job taken over meanwhile is dropped (its output is discarded when stored)."""
+        for claim in list(held):
+            try:
+                jobs.renew(claim.job, claim.token)
+            except LeaseLost as lost:
+                logger.warning("%s; its output will be discarded", lost)
+                held.remove(claim)
+        if not held:
+            raise LeaseLost("every job of the batch was taken over")
 
     try:
-        engine, load_s = engine_registry.get_engine(job.configuration)
-        image_row, image = model_image(job.case)
-        keep_alive()  # loading a model can take a while: the turns start with a full lease
-        result = engine.converse(
-            image,
-            job.configuration.conversation(),
-            engine_registry.generation_params(job.configuration),
-            case=case_context(job.case),
+        engine, load_s = engine_registry.get_engine(configuration)
+    except EngineError as error:  # the model did not load: every job of the batch meets the same error
+        return [settle(claim, error) for claim in claims]
+    outcomes, prepared = {}, []
+    for claim in claims:
+        try:
+            prepared.append((claim, *model_image(claim.job.case)))
+        except ImageUnusable as error:
+            outcomes[claim.job.pk] = settle(claim, error)
+    try:
+        keep_alive()  # loading a model can take a while: the turns start with full leases
+        results = engine.converse_batch(
+            [BatchItem(image, case_context(claim.job.case)) for claim, _, image in prepared],
+            configuration.conversation(),
+            engine_registry.generation_params(configuration),
             keep_alive=keep_alive,
         )
     except LeaseLost as lost:
-        # Another worker may be running the job now: leave it alone, whatever this one has generated.
+        # Other workers may be running the jobs now: leave them alone, whatever this one has generated.
         logger.warning("%s; stopped", lost)
-        return Outcome("lost")
-    except TransientEngineError as error:
-        retry_in = jobs.release_for_retry(job, claim.token, _reason(error))
+        return [outcomes.get(claim.job.pk, Outcome("lost")) for claim in claims]
+    for (claim, image_row, _), result in zip(prepared, results):
+        # The model's load time goes on the job that waited for it.
+        loaded_s = load_s if claim is claims[0] else 0.0
+        outcomes[claim.job.pk] = settle(claim, result, engine=engine, load_s=loaded_s, image_row=image_row)
+    return [outcomes[claim.job.pk] for claim in claims]
+
+
+def settle(claim, result, engine=None, load_s=0.0, image_row=None) -> Outcome:
+    """Store a job's conversation, or record its error: a transient one puts it back in the queue."""
+    job, token = claim.job, claim.token
+    if isinstance(result, TransientEngineError):
+        retry_in = jobs.release_for_retry(job, token, _reason(result))
         logger.warning("job %s: transient error, %s", job.pk, "retrying" if retry_in else "giving up")
         return Outcome("retry" if retry_in else JobStatus.FAILED, retry_in=retry_in)
-    except (PermanentEngineError, ImageUnusable) as error:
-        jobs.fail(job, claim.token, _reason(error))
-        logger.warning("job %s failed: %s", job.pk, type(error).__name__)
+    if isinstance(result, (PermanentEngineError, ImageUnusable)):
+        jobs.fail(job, token, _reason(result))
+        logger.warning("job %s failed: %s", job.pk, type(result).__name__)
         return Outcome(JobStatus.FAILED)
-    status = store_output(job, claim.token, engine, load_s, image_row, result)
+    status = store_output(job, token, engine, load_s, image_row, result)
     heartbeat.job_done()
     return Outcome(status)
 
@@ -148,4 +187,5 @@ def _turn_record(turn):
         "tokens_in": turn.tokens_in,
         "tokens_out": turn.tokens_out,
         "hit_token_limit": turn.hit_token_limit,
+        "batch_size": turn.batch_size,
     }

@@ -282,6 +282,9 @@ INFERENCE_TORCH_THREADS = env.int("INFERENCE_TORCH_THREADS", default=0)  # 0: to
 # The model was trained on images between 128² and 476² pixels.
 INFERENCE_MIN_PIXELS = env.int("INFERENCE_MIN_PIXELS", default=128 * 128)
 INFERENCE_MAX_PIXELS = env.int("INFERENCE_MAX_PIXELS", default=476 * 476)
+# A worker generates up to this many queued cases of one model configuration together (one generate call per
+# turn): on a GPU, decoding is memory-bound and a batch of 4–8 costs little more than one case.
+INFERENCE_BATCH_SIZE = env.int("INFERENCE_BATCH_SIZE", default=1)
 INFERENCE_OPENAI_BASE_URL = env.str("INFERENCE_OPENAI_BASE_URL", default="http://127.0.0.1:8001")
 INFERENCE_OPENAI_API_KEY = env.str("INFERENCE_OPENAI_API_KEY", default="")
 INFERENCE_OPENAI_TIMEOUT_S = env.int("INFERENCE_OPENAI_TIMEOUT_S", default=600)

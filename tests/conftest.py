@@ -26,12 +26,12 @@ def admin_user(db):
     return UserFactory(roles=["admin"])
 
 
-def write_synthetic_cases(tmp_path_factory, name, size):
-    """Six synthetic cases with labels.csv in a fresh folder."""
+def write_synthetic_cases(tmp_path_factory, name, size, count=6):
+    """`count` synthetic cases with labels.csv in a fresh folder."""
     from tooling.synthetic.cases import make_synthetic_cases
 
     out = tmp_path_factory.mktemp(name)
-    make_synthetic_cases(out, count=6, seed=1, size=size)
+    make_synthetic_cases(out, count=count, seed=1, size=size)
     return out
 
 
@@ -80,3 +80,22 @@ def worker_data_dir(tmp_path, settings):
     settings.DICOM_STORE_DIR = data_dir / "dicom"
     purge_queues()
     return data_dir
+
+
+@pytest.fixture
+def served_run(demo_case_set, django_capture_on_commit_callbacks):
+    """A run whose model is served by a local OpenAI-protocol server the test scripts."""
+    from inference import jobs
+    from inference.models import ModelConfiguration
+    from tests.openai_server import fake_model_server
+
+    with fake_model_server() as server:
+        configuration = ModelConfiguration.objects.create(
+            name="served",
+            engine="openai",
+            model_id=server.model,
+            options={"base_url": server.base_url, "backoff_s": 0.01, "max_retries": 1},
+        )
+        with django_capture_on_commit_callbacks(execute=False):
+            run = jobs.create_run(demo_case_set, configuration)
+        yield run, server

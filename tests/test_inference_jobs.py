@@ -141,23 +141,6 @@ def test_retry_puts_failed_jobs_back_in_the_queue(run, dicom_store, django_captu
     assert (job.status, job.attempts, job.error) == (JobStatus.QUEUED, 0, "")
 
 
-@pytest.fixture
-def served_run(demo_case_set, django_capture_on_commit_callbacks):
-    """A run whose model is served by a local OpenAI-protocol server the test scripts."""
-    from tests.openai_server import fake_model_server
-
-    with fake_model_server() as server:
-        configuration = ModelConfiguration.objects.create(
-            name="served",
-            engine="openai",
-            model_id=server.model,
-            options={"base_url": server.base_url, "backoff_s": 0.01, "max_retries": 1},
-        )
-        with django_capture_on_commit_callbacks(execute=False):
-            run = jobs.create_run(demo_case_set, configuration)
-        yield run, server
-
-
 @pytest.mark.parametrize(
     ("reply", "status", "parse_status"),
     [

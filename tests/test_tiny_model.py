@@ -112,3 +112,12 @@ def test_synthetic_radiographs_are_rgb_at_the_size_asked(kind):
 def test_an_unknown_synthetic_finding_is_refused():
     with pytest.raises(ValueError, match="unknown synthetic finding"):
         synthetic_radiograph("fracture")
+
+
+def test_make_tiny_model_s_sample_answer_is_the_model_card_s_question_answered_in_its_format(tiny_model_dir):
+    from tooling.management.commands.make_tiny_model import sample_turn
+
+    turn = sample_turn(str(tiny_model_dir))
+    assert turn.prompt.text == DEFAULT_PROMPT
+    assert turn.text.lstrip().startswith("<think>") and "</answer>" in turn.text, turn.text
+    assert turn.tokens_out > 0 and not turn.hit_token_limit

@@ -8,7 +8,7 @@ from django.core.management import call_command
 from inference import jobs
 from inference.models import InferenceJob, JobStatus, ModelConfiguration, ModelOutput, WorkerHeartbeat
 from tests.celery_worker import celery_worker, kill_pool_process, purge_queues
-from tests.conftest import import_as_demo
+from tests.conftest import import_as_demo, write_synthetic_cases
 
 # serialized_rollback: the flush after each test would otherwise wipe the rows seeded by data migrations.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -71,6 +71,39 @@ def test_run_inference_with_the_tiny_model_brings_every_job_to_a_parsed_final_st
         assert output.engine == "transformers" and output.software["transformers"]
     beats = WorkerHeartbeat.objects.filter(jobs_done__gt=0)
     assert [(beat.model_loads, beat.queues) for beat in beats] == [(1, "default,gpu")]
+
+
+@pytest.fixture(scope="module")
+def ten_model_sized_dir(tmp_path_factory):
+    return write_synthetic_cases(tmp_path_factory, "ten-model-sized", (256, 320), count=10)
+
+
+def run_tiny_model(worker_data_dir, log_path, model_dir, batch_size):
+    with celery_worker(worker_data_dir, log_path, INFERENCE_BATCH_SIZE=batch_size) as worker:
+        call_command(
+            "run_inference", "--case-set", "demo", "--engine", "transformers", "--model", str(model_dir), "--wait"
+        )
+        log = worker.log()
+    run = ModelConfiguration.objects.get(model_id=str(model_dir)).runs.latest("created_at")
+    assert set(run.jobs.values_list("status", flat=True)) == {JobStatus.SUCCEEDED}, log
+    outputs = ModelOutput.objects.filter(job__run=run).order_by("case__public_id")
+    conversations = [
+        (output.case.public_id, [(t["text"], t["tokens_in"], t["tokens_out"]) for t in output.turns])
+        for output in outputs
+    ]
+    return conversations, sorted(output.turns[0]["batch_size"] for output in outputs)
+
+
+def test_a_worker_batching_four_cases_gives_the_ten_outputs_a_worker_taking_one_gives(
+    worker_data_dir, ten_model_sized_dir, tmp_path, tiny_model_dir
+):
+    import_as_demo(ten_model_sized_dir)
+    alone, alone_batches = run_tiny_model(worker_data_dir, tmp_path / "one.log", tiny_model_dir, 1)
+    batched, batches = run_tiny_model(worker_data_dir, tmp_path / "four.log", tiny_model_dir, 4)
+    assert len(alone) == 10 and batched == alone
+    assert alone_batches == [1] * 10
+    # The first message's job takes the next three, the fifth's three more, the ninth's the last one.
+    assert batches == [2, 2] + [4] * 8
 
 
 def test_killing_the_worker_process_mid_job_loses_nothing_and_duplicates_nothing(

@@ -44,6 +44,14 @@ class CaseContext:
     truth: dict  # label slug -> "positive" | "negative" | "uncertain" | "unknown"
 
 
+@dataclass(frozen=True)
+class BatchItem:
+    """One case of a batch: its image as the model takes it, and what the simulated engine may know of it."""
+
+    image: object
+    case: CaseContext | None = None
+
+
 @dataclass
 class TurnResult:
     prompt: Prompt
@@ -53,6 +61,8 @@ class TurnResult:
     seconds: float
     # True when generation stopped at max_new_tokens rather than at the end-of-turn token.
     hit_token_limit: bool = False
+    # How many cases were generated together with this one; `seconds` is the whole batch's time.
+    batch_size: int = 1
 
 
 @dataclass
@@ -64,11 +74,15 @@ class ConversationResult:
     deliberate_errors: list[dict] = field(default_factory=list)
 
 
-class TransientEngineError(Exception):
+class EngineError(Exception):
+    """A case's conversation could not be had; the subclass says whether trying again may help."""
+
+
+class TransientEngineError(EngineError):
     """Worth retrying later: CUDA out of memory, a server's 5xx, a timeout."""
 
 
-class PermanentEngineError(Exception):
+class PermanentEngineError(EngineError):
     """Will fail the same way again: a bad request, an image the model cannot take."""
 
 
@@ -101,6 +115,20 @@ class Engine:
         keep_alive=None,
     ) -> ConversationResult:
         raise NotImplementedError
+
+    def converse_batch(self, items, prompts, params, keep_alive=None) -> list:
+        """`prompts` asked of each item's image: one ConversationResult per item, in order, or the EngineError
+        its conversation raised, so that one case's failure is that case's alone. An engine that generates
+        several conversations at once overrides this; here they run one after the other."""
+        results = []
+        for index, item in enumerate(items):
+            if index and keep_alive is not None:
+                keep_alive()
+            try:
+                results.append(self.converse(item.image, prompts, params, case=item.case, keep_alive=keep_alive))
+            except EngineError as error:
+                results.append(error)
+        return results
 
     def software_versions(self) -> dict:
         return {}

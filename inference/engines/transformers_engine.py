@@ -5,6 +5,7 @@ The conversation is the model card's: the image and the first prompt in one user
 prompt after the previous answer, greedy decoding, and only the new tokens decoded, special tokens skipped.
 """
 
+import logging
 import platform
 import time
 
@@ -14,6 +15,8 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from ..preprocess import MAX_PIXELS, MIN_PIXELS
 from .base import ConversationResult, Engine, PermanentEngineError, TransientEngineError, TurnResult, each_turn
+
+logger = logging.getLogger(__name__)
 
 DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16, "float32": torch.float32}
 DEVICES = ("auto", "cpu", "cuda")
@@ -77,56 +80,98 @@ class TransformersEngine(Engine):
         return time.perf_counter() - started
 
     def converse(self, image, prompts, params, case=None, keep_alive=None):
-        messages = []
-        turns = []
-        for index, prompt in each_turn(prompts, keep_alive):
-            content = [{"type": "text", "text": prompt.text}]
-            if index == 0:
-                content.insert(0, {"type": "image", "image": image})
-            messages.append({"role": "user", "content": content})
-            turn = self._turn(messages, image, prompt, params)
-            messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.text}]})
-            turns.append(turn)
-        return ConversationResult(turns=turns)
+        return self._converse_together([image], prompts, params, keep_alive)[0]
 
-    def _turn(self, messages, image, prompt, params):
+    def converse_batch(self, items, prompts, params, keep_alive=None):
+        """The items' conversations in one `generate` call per turn; if the batch fails (one image the processor
+        refuses, or the batch's memory), each case runs alone, so that only a case at fault fails."""
+        if len(items) > 1:
+            try:
+                return self._converse_together([item.image for item in items], prompts, params, keep_alive)
+            except (PermanentEngineError, TransientEngineError) as error:
+                logger.warning("a batch of %d failed (%s); running its cases one at a time", len(items), error)
+        return super().converse_batch(items, prompts, params, keep_alive)
+
+    def _converse_together(self, images, prompts, params, keep_alive):
+        conversations = [[] for _ in images]
+        turns = [[] for _ in images]
+        for index, prompt in each_turn(prompts, keep_alive):
+            for image, messages in zip(images, conversations):
+                content = [{"type": "text", "text": prompt.text}]
+                if index == 0:
+                    content.insert(0, {"type": "image", "image": image})
+                messages.append({"role": "user", "content": content})
+            for messages, so_far, turn in zip(conversations, turns, self._turn(conversations, images, prompt, params)):
+                messages.append({"role": "assistant", "content": [{"type": "text", "text": turn.text}]})
+                so_far.append(turn)
+        return [ConversationResult(turns=case_turns) for case_turns in turns]
+
+    def _turn(self, conversations, images, prompt, params):
+        """One turn of every conversation: prompts left-padded to one width, so that each case's new tokens
+        follow its own prompt directly; the attention mask keeps the padding out of the computation."""
         started = time.perf_counter()
-        inputs = self._inputs(messages, image)
-        prompt_length = inputs["input_ids"].shape[1]
         try:
+            inputs = self._inputs(conversations, images)  # moving the pixels to the GPU may run out too
             with torch.inference_mode():
                 output = self.model.generate(**inputs, **_generate_kwargs(params))
         except torch.cuda.OutOfMemoryError as error:
             torch.cuda.empty_cache()
-            raise TransientEngineError("out of GPU memory during generation") from error
+            raise TransientEngineError(f"out of GPU memory during generation (batch of {len(images)})") from error
         except ValueError as error:  # inputs the model rejects, e.g. image features that do not fit the text
             raise PermanentEngineError(f"the model rejected the inputs: {error}") from error
-        new_tokens = output[0, prompt_length:].tolist()
-        text = self.processor.decode(new_tokens, skip_special_tokens=True)
+        seconds = time.perf_counter() - started
+        width = inputs["input_ids"].shape[1]
+        prompt_lengths = inputs["attention_mask"].sum(dim=1).tolist()
+        return [
+            self._turn_result(prompt, params, self._through_end_of_turn(row[width:]), length, seconds, len(images))
+            for row, length in zip(output.tolist(), prompt_lengths)
+        ]
+
+    def _turn_result(self, prompt, params, new_tokens, prompt_length, seconds, batch_size):
         return TurnResult(
             prompt=prompt,
-            text=text,
+            text=self.processor.decode(new_tokens, skip_special_tokens=True),
             tokens_in=prompt_length,
             tokens_out=len(new_tokens),
-            seconds=time.perf_counter() - started,
+            seconds=seconds,
             hit_token_limit=len(new_tokens) >= params.max_new_tokens and not self._ends_turn(new_tokens),
+            batch_size=batch_size,
         )
 
-    def _inputs(self, messages, image):
-        """Chat template, then the processor with the image (it expands the image placeholder tokens)."""
+    def _inputs(self, conversations, images):
+        """Chat template, then the processor with the images (it expands the image placeholder tokens)."""
         try:
-            text = self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            texts = [
+                self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+                for messages in conversations
+            ]
             inputs = self.processor(
-                text=[text], images=[image], images_kwargs={"size": self.image_size}, return_tensors="pt"
+                text=texts,
+                images=images,
+                images_kwargs={"size": self.image_size},
+                padding=True,
+                padding_side="left",
+                return_tensors="pt",
             )
         except (ValueError, TypeError, OSError) as error:  # unreadable image, aspect ratio beyond 200:1, ...
             raise PermanentEngineError(f"the image cannot be prepared for the model: {error}") from error
         return inputs.to(self.model.device)
 
+    def _through_end_of_turn(self, tokens):
+        """A case's new tokens up to and including its first end-of-turn token: in a batch, a case that ends
+        before the others gets padding after it."""
+        ends = self._end_of_turn_ids()
+        for index, token in enumerate(tokens):
+            if token in ends:
+                return tokens[: index + 1]
+        return tokens
+
     def _ends_turn(self, tokens):
+        return bool(tokens) and tokens[-1] in self._end_of_turn_ids()
+
+    def _end_of_turn_ids(self):
         eos = self.model.generation_config.eos_token_id
-        eos = {eos} if isinstance(eos, int) else set(eos or ())
-        return bool(tokens) and tokens[-1] in eos
+        return {eos} if isinstance(eos, int) else set(eos or ())
 
     def software_versions(self):
         return {

@@ -34,10 +34,11 @@ class Command(BaseCommand):
 
 def sample_turn(out):
     """Load the saved model the way a worker loads the real one, and ask it the model card's question."""
-    from inference.engines.base import DEFAULT_PROMPT, GenerationParams
+    from inference.engines.base import DEFAULT_PROMPT, GenerationParams, Prompt, TurnKind
     from inference.engines.transformers_engine import TransformersEngine
     from tooling.tiny_model import synthetic_radiograph
 
     engine = TransformersEngine(out, device="cpu", dtype="float32", local_files_only=True)
     engine.load()
-    return engine.converse(synthetic_radiograph(), [DEFAULT_PROMPT], GenerationParams()).turns[0]
+    findings = Prompt(DEFAULT_PROMPT, TurnKind.FINDINGS)
+    return engine.converse(synthetic_radiograph(), [findings], GenerationParams()).turns[0]
