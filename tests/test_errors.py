@@ -14,6 +14,7 @@ from tests.factories import AssignmentFactory
 from tests.test_architecture import ROOT, production_modules
 
 NOT_REFUSALS = {
+    "inference.engines.base.EngineError",  # the two below: what an engine's conversation may raise
     "inference.engines.base.TransientEngineError",  # a job's failure, retried later
     "inference.engines.base.PermanentEngineError",  # a job's failure, recorded on the job
     "inference.runner.ImageUnusable",  # the same
